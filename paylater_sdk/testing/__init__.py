@@ -1,0 +1,1 @@
+"""Testing kit: the real mock issuer in-process, routed through ``responses``."""
