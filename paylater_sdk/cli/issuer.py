@@ -1,0 +1,309 @@
+"""``paylater issuer``: run and administer the mock issuer.
+
+``serve`` runs the Flask app under waitress (a production-grade pure-Python WSGI server,
+so the sandbox behaves like a real deployment: threads, keep-alive, no debug reloader)
+with the notification worker on. The other commands act on the same database without a
+server: ``check-ledger`` (exit 1 on any violation of the ledger invariant, for cron and
+CI), ``add-merchant`` and ``rotate-key``.
+
+Every option can also come from an environment variable (``PAYLATER_DATABASE_URL``,
+``PAYLATER_SECRET_KEY``, ...) so that secrets need not appear on a command line, where
+other users of the machine could read them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import click
+
+from ..errors import PayLaterError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = ["issuer"]
+
+_API_KEY_ALPHABET = string.ascii_letters + string.digits
+
+_database_option = click.option(
+    "--database",
+    "database_url",
+    envvar="PAYLATER_DATABASE_URL",
+    metavar="URL",
+    help="SQLAlchemy URL, e.g. sqlite:////var/lib/paylater/issuer.db "
+    "(default: a SQLite file in the app's instance folder).  [env: PAYLATER_DATABASE_URL]",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _safe_url(url: str | None) -> str:
+    """The database URL with any password hidden, for start-up messages."""
+    if url is None:
+        return "(instance folder default)"
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: create_app reports it properly
+        return "(unparsable URL)"
+
+
+def _build_app(config: dict[str, Any]) -> Flask:
+    """create_app with configuration errors turned into one clear line and exit code 2."""
+    from ..issuer import create_app
+
+    try:
+        return create_app(config)
+    except PayLaterError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _offline_app(database_url: str | None) -> Flask:
+    """An app for the maintenance commands: no server, no sessions, no worker."""
+    if database_url and database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            _fail(f"no issuer database at {path}; start 'paylater issuer serve' first")
+    config: dict[str, Any] = {"SECRET_KEY": secrets.token_hex(32), "NOTIFY_WORKER": False}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    return _build_app(config)
+
+
+def _parse_schedule(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        _fail("--notify-schedule takes comma-separated whole seconds, e.g. 1,1,2,5")
+    if not steps or any(step < 0 for step in steps):
+        _fail("--notify-schedule needs at least one step, each >= 0 seconds")
+    return steps
+
+
+def _load_merchants(path: Path | None) -> list[Any]:
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read merchants file {path}: {exc}")
+    if not isinstance(data, list):
+        _fail(f"merchants file {path} must hold a JSON list of merchant objects")
+    return data
+
+
+def _http_prefixes(name: str, values: Sequence[str]) -> list[str]:
+    for value in values:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            _fail(
+                f"{name} must be an http(s) URL prefix such as https://shop.example/, got {value!r}"
+            )
+    return list(values)
+
+
+@click.group()
+def issuer() -> None:
+    """Run and administer the mock issuer (需要 pip install 'paylater-sdk[issuer]')."""
+
+
+@issuer.command()
+@_database_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--test-mode/--no-test-mode",
+    envvar="PAYLATER_TEST_MODE",
+    default=False,
+    help="Enable the /_test controls, the test clock and magic buyer tokens.",
+)
+@click.option(
+    "--secret-key",
+    envvar="PAYLATER_SECRET_KEY",
+    metavar="TEXT",
+    help="Signs the consent page's session cookie; required unless --test-mode.  "
+    "[env: PAYLATER_SECRET_KEY]",
+)
+@click.option("--public-url", metavar="URL", help="Base URL of authorize_url links.")
+@click.option(
+    "--signing-key",
+    "signing_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM private key for response signatures (repeatable; default: generated once).",
+)
+@click.option(
+    "--merchants",
+    "merchants_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON list of merchants to register at start (same shape as the MERCHANTS setting).",
+)
+@click.option(
+    "--notify-schedule",
+    metavar="S1,S2,...",
+    help="Seconds between notification retries (default: WeChat Pay's 15,15,30,180,...).",
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--worker/--no-worker", default=True, show_default=True, help="Deliver notifications."
+)
+def serve(
+    database_url: str | None,
+    host: str,
+    port: int,
+    test_mode: bool,
+    secret_key: str | None,
+    public_url: str | None,
+    signing_keys: tuple[str, ...],
+    merchants_file: Path | None,
+    notify_schedule: str | None,
+    threads: int,
+    worker: bool,
+) -> None:
+    """Serve the issuer with waitress, the notification worker running."""
+    import waitress
+
+    config: dict[str, Any] = {"TEST_MODE": test_mode, "NOTIFY_WORKER": worker}
+    if database_url:
+        config["DATABASE_URL"] = database_url
+    if secret_key:
+        config["SECRET_KEY"] = secret_key
+    if public_url:
+        config["PUBLIC_URL"] = public_url
+    if signing_keys:
+        config["SIGNING_KEYS"] = list(signing_keys)
+    schedule = _parse_schedule(notify_schedule)
+    if schedule is not None:
+        config["NOTIFY_SCHEDULE"] = schedule
+    merchants = _load_merchants(merchants_file)
+    if merchants:
+        config["MERCHANTS"] = merchants
+    app = _build_app(config)
+    if test_mode and host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            "Warning: test mode exposes /_test controls; bind to 127.0.0.1 unless you mean it.",
+            err=True,
+        )
+    mode = "TEST MODE" if test_mode else "live mode"
+    click.echo(f"paylater issuer ({mode}), database {_safe_url(database_url)}", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="paylater-issuer")
+
+
+@issuer.command("check-ledger")
+@_database_option
+def check_ledger(database_url: str | None) -> None:
+    """Verify limit = available + held + outstanding for every buyer (exit 1 if not)."""
+    from ..issuer import get_issuer
+
+    app = _offline_app(database_url)
+    violations = get_issuer(app).check_ledger()
+    if violations:
+        for line in violations:
+            click.echo(line)
+        click.echo(f"ledger check FAILED: {len(violations)} violation(s)", err=True)
+        sys.exit(1)
+    click.echo("ledger OK: limit = available + held + outstanding for every buyer")
+
+
+@issuer.command("add-merchant")
+@_database_option
+@click.option("--id", "merchant_id", required=True, help="The merchant id (mchid).")
+@click.option("--name", required=True, help="Shown to buyers on the consent page.")
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key the merchant signs requests with (repeatable).",
+)
+@click.option(
+    "--api-key",
+    envvar="PAYLATER_MERCHANT_API_KEY",
+    metavar="TEXT",
+    help="The 32-byte API key (default: generate one and print it once).  "
+    "[env: PAYLATER_MERCHANT_API_KEY]",
+)
+@click.option(
+    "--notify-prefix", "notify_prefixes", multiple=True, help="Allowed notify_url prefix."
+)
+@click.option(
+    "--return-prefix", "return_prefixes", multiple=True, help="Allowed return_url prefix."
+)
+def add_merchant(
+    database_url: str | None,
+    merchant_id: str,
+    name: str,
+    public_keys: tuple[Path, ...],
+    api_key: str | None,
+    notify_prefixes: tuple[str, ...],
+    return_prefixes: tuple[str, ...],
+) -> None:
+    """Register a merchant (or update it: the command is idempotent)."""
+    from ..issuer import get_issuer
+
+    generated = api_key is None
+    if api_key is None:
+        api_key = "".join(secrets.choice(_API_KEY_ALPHABET) for _ in range(32))
+    if len(api_key.encode()) != 32:
+        _fail("--api-key must be exactly 32 bytes (WeChat Pay v3 style APIv3 key)")
+    pems = []
+    for path in public_keys:
+        try:
+            pems.append(path.read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read public key {path}: {type(exc).__name__}")
+    app = _offline_app(database_url)
+    try:
+        get_issuer(app).add_merchant(
+            merchant_id,
+            name=name,
+            public_keys=pems,
+            api_key=api_key,
+            notify_prefixes=_http_prefixes("--notify-prefix", notify_prefixes),
+            return_prefixes=_http_prefixes("--return-prefix", return_prefixes),
+        )
+    except (PayLaterError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(f"merchant {merchant_id} registered")
+    if generated:
+        click.echo(f"api_key: {api_key}")
+        click.echo("(shown once: give it to the merchant over a safe channel)", err=True)
+
+
+@issuer.command("rotate-key")
+@_database_option
+@click.option(
+    "--alg",
+    type=click.Choice(["ed25519", "rsa"]),
+    default="ed25519",
+    show_default=True,
+    help="Algorithm of the new signing key.",
+)
+def rotate_key(database_url: str | None, alg: str) -> None:
+    """Make a new issuer signing key current; the previous one stays valid for 24 h."""
+    from ..issuer import get_issuer
+
+    app = _offline_app(database_url)
+    try:
+        serial = get_issuer(app).rotate_signing_key(alg)
+    except (PayLaterError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(serial)
