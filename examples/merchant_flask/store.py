@@ -1,0 +1,265 @@
+"""Order bookkeeping: the only place that writes the shop's payment state.
+
+Every update comes from an issuer ``Checkout`` document (a notification resource or a fresh
+``client.checkouts.get``), never from the buyer's browser. Updates are monotonic: a late or
+duplicated notification carrying an older snapshot never moves an order backwards, so
+processing the same news twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from paylater_sdk.money import Money
+
+from .db import events, orders, refunds
+
+__all__ = [
+    "OPEN_STATES",
+    "STATES",
+    "apply_checkout",
+    "create_order",
+    "get_order",
+    "list_orders",
+    "list_refunds",
+    "new_out_refund_no",
+    "order_events",
+    "record_event",
+    "record_refund",
+]
+
+#: Every lifecycle state, in display order (docs/api.md "States").
+STATES: tuple[str, ...] = (
+    "CREATED",
+    "AUTHORIZED",
+    "CAPTURED",
+    "PARTIALLY_REFUNDED",
+    "REFUNDED",
+    "VOIDED",
+    "CLOSED",
+    "EXPIRED",
+)
+
+#: States reconciliation looks at: the shop is waiting for news from the issuer.
+OPEN_STATES: tuple[str, ...] = ("CREATED",)
+
+# Progress rank: an update is applied only when it is not older than what is stored.
+_RANK = {
+    "CREATED": 0,
+    "AUTHORIZED": 1,
+    "CAPTURED": 2,
+    "PARTIALLY_REFUNDED": 3,
+    "REFUNDED": 4,
+    "VOIDED": 4,
+    "CLOSED": 4,
+    "EXPIRED": 4,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_out_trade_no() -> str:
+    """A merchant order number: date plus randomness, unique per shop."""
+    return f"SH{_now():%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def new_out_refund_no(out_trade_no: str) -> str:
+    """Generated when the refund form is rendered, so a double submit refunds once."""
+    return f"{out_trade_no}-R{secrets.token_hex(3).upper()}"
+
+
+def create_order(
+    engine: Engine,
+    *,
+    out_trade_no: str,
+    description: str,
+    lines: Sequence[Mapping[str, Any]],
+    amount: Money,
+) -> None:
+    now = _now()
+    with engine.begin() as conn:
+        conn.execute(
+            orders.insert().values(
+                out_trade_no=out_trade_no,
+                description=description,
+                lines=list(lines),
+                amount_minor=amount.minor,
+                currency=amount.currency,
+                state="CREATED",
+                captured_minor=0,
+                refunded_minor=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def attach_checkout(engine: Engine, out_trade_no: str, checkout_id: str, url: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            orders.update()
+            .where(orders.c.out_trade_no == out_trade_no)
+            .values(checkout_id=checkout_id, authorize_url=url, updated_at=_now())
+        )
+
+
+def get_order(engine: Engine | Connection, out_trade_no: str) -> dict[str, Any] | None:
+    query = sa.select(orders).where(orders.c.out_trade_no == out_trade_no)
+    if isinstance(engine, Connection):
+        row = engine.execute(query).mappings().first()
+    else:
+        with engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def list_orders(engine: Engine, *, state: str | None = None) -> list[dict[str, Any]]:
+    query = sa.select(orders).order_by(orders.c.created_at.desc())
+    if state:
+        query = query.where(orders.c.state == state)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def list_open_orders(engine: Engine) -> list[dict[str, Any]]:
+    query = sa.select(orders).where(
+        orders.c.state.in_(OPEN_STATES), orders.c.checkout_id.is_not(None)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def list_refunds(engine: Engine, out_trade_no: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(refunds)
+        .where(refunds.c.out_trade_no == out_trade_no)
+        .order_by(refunds.c.created_at)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def order_events(engine: Engine, out_trade_no: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(events)
+        .where(events.c.out_trade_no == out_trade_no)
+        .order_by(events.c.received_at)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _minor(doc: Mapping[str, Any] | None, currency: str) -> int:
+    if not doc:
+        return 0
+    money = Money.from_json(doc)
+    if money.currency != currency:
+        raise ValueError(f"issuer sent {money.currency} for a {currency} order")
+    return money.minor
+
+
+def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
+    """Bring the local order in line with an issuer Checkout document.
+
+    Returns True when something changed. Unknown orders, other currencies or a snapshot
+    older than the stored one change nothing (the issuer's amounts must match ours too).
+    """
+    out_trade_no = checkout.get("out_trade_no")
+    row = get_order(conn, str(out_trade_no)) if out_trade_no else None
+    if row is None:
+        return False
+    if row["checkout_id"] and checkout.get("id") != row["checkout_id"]:
+        return False
+    amount = Money.from_json(checkout["amount"])
+    if amount.minor != row["amount_minor"] or amount.currency != row["currency"]:
+        # Never trust a document whose amount is not what this shop asked for.
+        return False
+    order = checkout.get("order") or {}
+    state = str(order.get("state") or checkout.get("state") or "")
+    if state not in _RANK:
+        return False
+    currency = row["currency"]
+    captured = _minor(order.get("captured_amount"), currency)
+    refunded = _minor(order.get("refunded_amount"), currency)
+    new_key = (_RANK[state], refunded, captured)
+    old_key = (_RANK[row["state"]], row["refunded_minor"], row["captured_minor"])
+    schedule = order.get("schedule")
+    plan = order.get("plan") or {}
+    values: dict[str, Any] = {}
+    if new_key > old_key or (new_key == old_key and state != row["state"]):
+        values.update(state=state, captured_minor=captured, refunded_minor=refunded)
+    if new_key >= old_key and schedule is not None and schedule != row["schedule"]:
+        # Repayments change "paid" flags without changing the state.
+        values["schedule"] = schedule
+    if order.get("id") and row["order_id"] != order["id"]:
+        values["order_id"] = order["id"]
+    if plan.get("plan_id") and row["plan_id"] != plan["plan_id"]:
+        values["plan_id"] = plan["plan_id"]
+    if not row["checkout_id"] and checkout.get("id"):
+        values["checkout_id"] = checkout["id"]
+    if not values:
+        return False
+    values["updated_at"] = _now()
+    conn.execute(orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values))
+    return True
+
+
+def record_event(
+    conn: Connection, *, event_id: str, event_type: str, out_trade_no: str | None
+) -> bool:
+    """Remember a processed notification id; False if it was already processed."""
+    seen = conn.execute(sa.select(events.c.id).where(events.c.id == event_id)).first()
+    if seen is not None:
+        return False
+    conn.execute(
+        events.insert().values(
+            id=event_id,
+            event_type=event_type,
+            out_trade_no=out_trade_no,
+            received_at=_now(),
+        )
+    )
+    return True
+
+
+def record_refund(
+    conn: Connection,
+    *,
+    out_refund_no: str,
+    out_trade_no: str,
+    amount: Money,
+    state: str,
+    refund_id: str | None,
+    reason: str | None = None,
+) -> None:
+    """Insert or update a refund row (the admin action and REFUND.SUCCEEDED both land here)."""
+    existing = conn.execute(
+        sa.select(refunds.c.out_refund_no).where(refunds.c.out_refund_no == out_refund_no)
+    ).first()
+    if existing is None:
+        conn.execute(
+            refunds.insert().values(
+                out_refund_no=out_refund_no,
+                out_trade_no=out_trade_no,
+                refund_id=refund_id,
+                amount_minor=amount.minor,
+                currency=amount.currency,
+                reason=reason,
+                state=state,
+                created_at=_now(),
+            )
+        )
+    else:
+        conn.execute(
+            refunds.update()
+            .where(refunds.c.out_refund_no == out_refund_no)
+            .values(refund_id=refund_id, state=state)
+        )

@@ -1,0 +1,452 @@
+"""``paylater demo``: the mock issuer and the example shop on loopback, in one command.
+
+Everything lives in a temporary folder (keys, both SQLite databases) that is removed on
+exit, so a newcomer's first command leaves nothing behind. ``--walkthrough`` then drives a
+whole purchase over real HTTP, the way a browser and a shop operator would, and checks the
+issuer's ledger invariant at the end: the README's "does it all work" command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["DemoStack", "demo", "load_shop_factory"]
+
+MERCHANT_ID = "mch_demo"
+BUYER_PHONE = "13800138000"
+# Retries every few seconds instead of the production 15 s .. 6 h schedule.
+DEMO_NOTIFY_SCHEDULE = [1, 1, 2, 3, 5, 8, 13, 21, 34, 55]
+
+
+def load_shop_factory() -> Callable[..., Any]:
+    """Import ``examples.merchant_flask.create_app`` from the source checkout.
+
+    The example shop is not part of the wheel; with an editable install (or from a clone)
+    the repository root sits next to the package, so it is put on ``sys.path`` if needed.
+    """
+    try:
+        module = importlib.import_module("examples.merchant_flask")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("examples", "examples.merchant_flask"):
+            raise
+        import paylater_sdk
+
+        root = Path(paylater_sdk.__file__).resolve().parent.parent
+        if not (root / "examples" / "merchant_flask" / "__init__.py").is_file():
+            raise click.ClickException(
+                "paylater demo runs the example shop from a source checkout, and none was "
+                f"found next to {root}: clone the repository and install it with "
+                "'pip install -e \".[issuer]\"', then run 'paylater demo' again"
+            ) from None
+        sys.path.insert(0, str(root))
+        module = importlib.import_module("examples.merchant_flask")
+    factory: Callable[..., Any] = module.create_app
+    return factory
+
+
+class _Server:
+    """A waitress server on loopback in a daemon thread, stoppable from another thread."""
+
+    def __init__(self, port: int, name: str) -> None:
+        import waitress
+
+        # Bind first with a placeholder app: the real apps need each other's URLs, and
+        # binding early makes port 0 (any free port) race-free.
+        self.server: Any = waitress.create_server(
+            self._unavailable,
+            host="127.0.0.1",
+            port=port,
+            threads=4,
+            clear_untrusted_proxy_headers=True,
+        )
+        self.port = int(self.server.effective_port)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self._run, name=f"paylater-demo-{name}", daemon=True)
+
+    @staticmethod
+    def _unavailable(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"starting\n"]
+
+    def start(self, app: Any) -> None:
+        self.server.application = app
+        self.thread.start()
+
+    def _run(self) -> None:
+        # The loop can trip over a socket closed by stop(); the server is going away.
+        with contextlib.suppress(OSError, ValueError):
+            self.server.run()
+
+    def stop(self) -> None:
+        from waitress import wasyncore
+
+        with contextlib.suppress(OSError):
+            wasyncore.close_all(self.server._map)
+        self.server.task_dispatcher.shutdown(timeout=5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+
+class DemoStack:
+    """The two servers, their apps and the seeded buyer; ``close()`` undoes everything."""
+
+    def __init__(self, *, issuer_port: int = 0, merchant_port: int = 0) -> None:
+        from paylater_sdk.issuer import create_app as create_issuer_app
+        from paylater_sdk.issuer import get_issuer
+        from paylater_sdk.money import Money
+        from paylater_sdk.signing import generate_private_key, private_key_pem, public_key_pem
+
+        create_shop = load_shop_factory()
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="paylater-demo-"))
+        self._servers: list[_Server] = []
+        try:
+            issuer_srv = _Server(issuer_port, "issuer")
+            self._servers.append(issuer_srv)
+            shop_srv = _Server(merchant_port, "shop")
+            self._servers.append(shop_srv)
+            self.issuer_url, self.shop_url = issuer_srv.url, shop_srv.url
+
+            key = generate_private_key("ed25519")
+            key_path = self.tmpdir / "merchant_private.pem"
+            key_path.write_bytes(private_key_pem(key))
+            key_path.chmod(0o600)
+            api_key = secrets.token_urlsafe(24)  # 32 ASCII characters = 32 bytes
+            self.issuer_app = create_issuer_app(
+                {
+                    "TEST_MODE": True,
+                    "DATABASE_URL": f"sqlite:///{self.tmpdir / 'issuer.sqlite3'}",
+                    "NOTIFY_WORKER": True,
+                    "NOTIFY_SCHEDULE": DEMO_NOTIFY_SCHEDULE,
+                    "PUBLIC_URL": self.issuer_url,
+                    "MERCHANTS": [
+                        {
+                            "id": MERCHANT_ID,
+                            "name": "小青商店 Little Green Shop",
+                            "public_keys": [public_key_pem(key.public_key()).decode()],
+                            "api_key": api_key,
+                            "notify_prefixes": [self.shop_url + "/"],
+                            "return_prefixes": [self.shop_url + "/"],
+                        }
+                    ],
+                }
+            )
+            self.issuer = get_issuer(self.issuer_app)
+            self.buyer = self.issuer.create_buyer(limit=Money("20000.00", "CNY"), phone=BUYER_PHONE)
+            issuer_srv.start(self.issuer_app)
+
+            self.admin_password = secrets.token_urlsafe(12)
+            self.shop_app = create_shop(
+                {
+                    "SECRET_KEY": secrets.token_urlsafe(32),
+                    "ADMIN_PASSWORD": self.admin_password,
+                    "PAYLATER_BASE_URL": self.issuer_url,
+                    "PAYLATER_MERCHANT_ID": MERCHANT_ID,
+                    "PAYLATER_PRIVATE_KEY": str(key_path),
+                    "PAYLATER_API_KEY": api_key,
+                    "DATABASE_URL": f"sqlite:///{self.tmpdir / 'shop.sqlite3'}",
+                    "PUBLIC_URL": self.shop_url,
+                    "ISSUER_ADMIN_URL": (
+                        f"{self.issuer_url}/_admin/notifications?merchant_id={MERCHANT_ID}"
+                    ),
+                }
+            )
+            shop_srv.start(self.shop_app)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        issuer_app = getattr(self, "issuer_app", None)
+        worker = issuer_app.extensions.get("paylater_worker") if issuer_app is not None else None
+        stop = getattr(worker, "stop", None)
+        if callable(stop):
+            stop()
+        for app in (getattr(self, "shop_app", None), issuer_app):
+            engine = _engine_of(app)
+            if engine is not None:
+                engine.dispose()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def banner(self) -> str:
+        return "\n".join(
+            [
+                "paylater demo is running (test mode, nothing real moves):",
+                f"  shop   (merchant)  {self.shop_url}/",
+                f"  admin              {self.shop_url}/admin/   user 'admin', "
+                f"password {self.admin_password}",
+                f"  issuer (mock 分付)  {self.issuer_url}/",
+                "  test buyer sign-in: phone "
+                f"{self.buyer.phone}, code {self.buyer.test_code}, "
+                f"buyer token {self.buyer.buyer_token}",
+                f"  data folder        {self.tmpdir} (removed on exit)",
+                "Press Ctrl-C to stop.",
+            ]
+        )
+
+
+# --- the walkthrough: a buyer's browser and a shop operator, over real HTTP -------------
+
+_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_INPUT_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+_VALUE = re.compile(r'value="([^"]+)"')
+
+
+class WalkthroughError(Exception):
+    """A step did not produce what it should have."""
+
+
+def _find(pattern: str, html: str, what: str) -> str:
+    match = re.search(pattern, html)
+    if match is None:
+        raise WalkthroughError(f"could not find {what} on the page")
+    return match.group(1)
+
+
+def _csrf(html: str) -> str:
+    match = _META_CSRF.search(html)
+    if match is not None:
+        return match.group(1)
+    tag = _INPUT_CSRF.search(html)
+    value = _VALUE.search(tag.group(0)) if tag is not None else None
+    if value is None:
+        raise WalkthroughError("page has no CSRF token")
+    return value.group(1)
+
+
+def _yuan(minor: int) -> str:
+    return f"¥{minor // 100:,}.{minor % 100:02d}"
+
+
+def _wait_for(check: Callable[[], str | None], what: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise WalkthroughError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.25)
+
+
+def run_walkthrough(stack: DemoStack, *, echo: Callable[[str], None]) -> bool:
+    """Buy, authorize, get notified, capture, refund part, repay one installment; check."""
+    import requests
+
+    shop, issuer = stack.shop_url, stack.issuer_url
+    step = 0
+
+    def say(text: str) -> None:
+        nonlocal step
+        step += 1
+        echo(f"[{step}] {text}")
+
+    with requests.Session() as browser, requests.Session() as admin:
+        admin.auth = ("admin", stack.admin_password)
+        try:
+            page = browser.get(f"{shop}/products/headphones", timeout=30)
+            page.raise_for_status()
+            low = int(_find(r'data-as-low-as-minor="(\d+)"', page.text, "the as-low-as line"))
+            say(f"quote: 降噪蓝牙耳机 ¥1,299.00, as low as {_yuan(low)}/月 with 分付")
+
+            browser.post(
+                f"{shop}/cart/add",
+                data={"csrf_token": _csrf(page.text), "product_id": "headphones", "quantity": "1"},
+                timeout=30,
+            ).raise_for_status()
+            page = browser.post(
+                f"{shop}/checkout/eligibility",
+                data={"csrf_token": _csrf(page.text), "buyer_token": stack.buyer.buyer_token},
+                timeout=30,
+            )
+            page.raise_for_status()
+            if 'data-eligible="true"' not in page.text:
+                raise WalkthroughError("the test buyer is not eligible")
+            say("eligibility: the test buyer is eligible (the shop never sees the limit)")
+
+            plan_id = _find(r'value="([^"]+)" data-periods="6"', page.text, "the 6-period plan")
+            answer = browser.post(
+                f"{shop}/checkout/pay",
+                data={"csrf_token": _csrf(page.text), "plan_id": plan_id},
+                allow_redirects=False,
+                timeout=30,
+            )
+            if answer.status_code != 303 or not answer.headers["Location"].startswith(issuer):
+                raise WalkthroughError(
+                    f"checkout did not redirect to the issuer ({answer.status_code})"
+                )
+            authorize_url = answer.headers["Location"]
+            say(f"checkout: created for plan {plan_id}, buyer sent to {authorize_url}")
+
+            page = browser.get(authorize_url, timeout=30)
+            page.raise_for_status()
+            page = browser.post(
+                authorize_url,
+                data={
+                    "csrf_token": _csrf(page.text),
+                    "step": "signin",
+                    "phone": stack.buyer.phone,
+                    "code": stack.buyer.test_code,
+                },
+                timeout=30,
+            )
+            page.raise_for_status()
+            answer = browser.post(
+                authorize_url,
+                data={"csrf_token": _csrf(page.text), "step": "confirm", "plan_id": plan_id},
+                allow_redirects=False,
+                timeout=30,
+            )
+            if answer.status_code != 303:
+                raise WalkthroughError(f"consent was not accepted ({answer.status_code})")
+            page = browser.get(answer.headers["Location"], timeout=30)
+            page.raise_for_status()
+            state = _find(r'id="order-state" data-state="([A-Z_]+)"', page.text, "order state")
+            if state != "AUTHORIZED":
+                raise WalkthroughError(f"order is {state} after consent, expected AUTHORIZED")
+            out_trade_no = _find(r"<code>(SH[0-9A-F]+)</code>", page.text, "the order number")
+            installments = page.text.count("data-paid=")
+            say(
+                f"consent: buyer signed in and confirmed; order {out_trade_no} is AUTHORIZED "
+                f"with a {installments}-installment schedule"
+            )
+
+            admin_url = f"{shop}/admin/orders/{out_trade_no}"
+
+            def notified(event_type: str) -> Callable[[], str | None]:
+                def check() -> str | None:
+                    html = admin.get(admin_url, timeout=30).text
+                    return html if f'data-event-type="{event_type}"' in html else None
+
+                return check
+
+            html = _wait_for(
+                notified("CHECKOUT.AUTHORIZED"), "the CHECKOUT.AUTHORIZED notification"
+            )
+            say("notification: CHECKOUT.AUTHORIZED verified, decrypted and applied by the shop")
+
+            page = admin.post(
+                f"{admin_url}/capture", data={"csrf_token": _csrf(html), "amount": ""}, timeout=30
+            )
+            page.raise_for_status()
+            if 'data-state="CAPTURED"' not in page.text:
+                raise WalkthroughError("capture did not leave the order CAPTURED")
+            say("capture: shipped, full amount captured (the loan starts)")
+
+            refund_no = _find(r'name="out_refund_no" value="([^"]+)"', page.text, "refund form")
+            page = admin.post(
+                f"{admin_url}/refund",
+                data={
+                    "csrf_token": _csrf(page.text),
+                    "out_refund_no": refund_no,
+                    "amount": "300.00",
+                    "reason": "demo: one accessory returned",
+                },
+                timeout=30,
+            )
+            page.raise_for_status()
+            if (
+                'data-refunded-minor="30000"' not in page.text
+                or "PARTIALLY_REFUNDED" not in page.text
+            ):
+                raise WalkthroughError("partial refund did not leave the order PARTIALLY_REFUNDED")
+            order_id = _find(r"<code>(ord_[^<]+)</code>", page.text, "the issuer order id")
+            say("refund: ¥300.00 refunded; the issuer re-planned the schedule")
+
+            repaid = browser.post(
+                f"{issuer}/_test/buyers/{stack.buyer.id}/repay",
+                json={"order_id": order_id},
+                timeout=30,
+            )
+            if repaid.status_code != 200:
+                raise WalkthroughError(f"repayment failed ({repaid.status_code})")
+            paid = repaid.json()["paid"]
+            page = browser.get(f"{shop}/orders/{out_trade_no}", timeout=30)
+            if page.text.count('data-paid="true"') != 1:
+                raise WalkthroughError("the order page does not show one installment paid")
+            say(f"repayment: the buyer repaid installment 1 ({_yuan(int(paid['value']))})")
+
+            for event_type in ("ORDER.CAPTURED", "REFUND.SUCCEEDED"):
+                _wait_for(notified(event_type), f"the {event_type} notification")
+            say("notifications: ORDER.CAPTURED and REFUND.SUCCEEDED delivered too")
+        except (WalkthroughError, requests.RequestException, KeyError, ValueError) as exc:
+            echo(f"FAILED at step {step + 1}: {exc}")
+            return False
+
+    problems = stack.issuer.check_ledger()
+    if problems:
+        echo("FAILED: ledger invariant broken:")
+        for line in problems:
+            echo(f"  {line}")
+        return False
+    say("ledger: limit = available + held + outstanding principal holds for every buyer")
+    echo("walkthrough OK")
+    return True
+
+
+def _engine_of(app: Any) -> Any:
+    if app is None:
+        return None
+    shop = app.extensions.get("shop")
+    if isinstance(shop, dict):
+        return shop.get("engine")
+    issuer = app.extensions.get("paylater_issuer")
+    return getattr(issuer, "engine", None)
+
+
+@click.command("demo")
+@click.option("--walkthrough", is_flag=True, help="Drive a whole purchase over HTTP, then exit.")
+@click.option(
+    "--issuer-port",
+    default=8700,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the mock issuer on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--merchant-port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the example shop on 127.0.0.1 (0: any free port).",
+)
+def demo(walkthrough: bool, issuer_port: int, merchant_port: int) -> None:
+    """Run the mock issuer and the example shop locally (ports on 127.0.0.1 only)."""
+    try:
+        stack = DemoStack(issuer_port=issuer_port, merchant_port=merchant_port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"could not start the servers ({exc}); pick free ports with --issuer-port and "
+            "--merchant-port (0 = any free port)"
+        ) from exc
+    try:
+        click.echo(stack.banner())
+        if walkthrough:
+            ok = run_walkthrough(stack, echo=click.echo)
+            if not ok:
+                raise SystemExit(1)
+            return
+        stop = threading.Event()
+        try:
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            click.echo("\nstopping ...")
+    finally:
+        stack.close()
+        click.echo("stopped; temporary data removed.")
