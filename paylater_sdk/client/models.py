@@ -1,0 +1,480 @@
+"""Typed views of the issuer's JSON objects (docs/api.md, "Objects").
+
+Each model is an immutable attrs class built by ``from_api(dict)``. Parsing is strict about
+what the SDK relies on (a Money amount must be integer minor units, a time must carry an
+offset) and lenient about everything else: unknown fields are ignored but kept in ``raw``,
+and an unknown state or event type becomes ``UNKNOWN`` instead of an exception, so that an
+issuer that grows a new state next year does not break a deployed shop.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ..errors import APIError, MoneyError
+from ..money import Money
+
+if TYPE_CHECKING:
+    from ..installments import Schedule
+
+__all__ = [
+    "Checkout",
+    "CheckoutState",
+    "Eligibility",
+    "Event",
+    "EventType",
+    "Order",
+    "OrderState",
+    "Plan",
+    "Quote",
+    "Refund",
+    "RefundState",
+]
+
+_E = TypeVar("_E", bound="_TolerantEnum")
+
+
+class _TolerantEnum(enum.Enum):
+    """An enum whose ``parse`` maps values it does not know to ``UNKNOWN``."""
+
+    @classmethod
+    def parse(cls: type[_E], value: object) -> _E:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls["UNKNOWN"]
+
+
+class CheckoutState(_TolerantEnum):
+    """One lifecycle shared by checkouts and orders (docs/api.md, "States")."""
+
+    CREATED = "CREATED"
+    AUTHORIZED = "AUTHORIZED"
+    CAPTURED = "CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    CLOSED = "CLOSED"
+    EXPIRED = "EXPIRED"
+    VOIDED = "VOIDED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_final(self) -> bool:
+        """True when no further transition can happen (a shop can stop polling)."""
+        return self in _FINAL_STATES
+
+    @property
+    def is_paid(self) -> bool:
+        """True once the buyer authorized (the merchant may ship and capture)."""
+        return self in _PAID_STATES
+
+
+_FINAL_STATES = frozenset(
+    {CheckoutState.REFUNDED, CheckoutState.CLOSED, CheckoutState.EXPIRED, CheckoutState.VOIDED}
+)
+_PAID_STATES = frozenset(
+    {
+        CheckoutState.AUTHORIZED,
+        CheckoutState.CAPTURED,
+        CheckoutState.PARTIALLY_REFUNDED,
+        CheckoutState.REFUNDED,
+    }
+)
+
+#: Orders follow the checkout's lifecycle; the alias keeps call sites readable.
+OrderState = CheckoutState
+
+
+class RefundState(_TolerantEnum):
+    SUCCEEDED = "SUCCEEDED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class EventType(_TolerantEnum):
+    """Notification event types (docs/api.md, "Notifications")."""
+
+    CHECKOUT_AUTHORIZED = "CHECKOUT.AUTHORIZED"
+    CHECKOUT_CLOSED = "CHECKOUT.CLOSED"
+    CHECKOUT_EXPIRED = "CHECKOUT.EXPIRED"
+    ORDER_CAPTURED = "ORDER.CAPTURED"
+    ORDER_VOIDED = "ORDER.VOIDED"
+    ORDER_EXPIRED = "ORDER.EXPIRED"
+    REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
+    UNKNOWN = "UNKNOWN"
+
+
+# --- field readers: one place that turns a bad issuer payload into a clear error ---------
+
+
+class _Fields:
+    """Typed access to one JSON object, naming the object and field in every error."""
+
+    def __init__(self, data: object, kind: str) -> None:
+        if not isinstance(data, Mapping):
+            raise APIError(f"issuer sent a malformed {kind}: expected a JSON object")
+        self.data: Mapping[str, Any] = data
+        self.kind = kind
+
+    def _fail(self, name: str, what: str) -> APIError:
+        return APIError(f"issuer sent a malformed {self.kind}: field {name!r} {what}")
+
+    def _get(self, name: str, optional: bool) -> Any:
+        value = self.data.get(name)
+        if value is None and not optional:
+            raise self._fail(name, "is missing")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self._get(name, False)
+        if not isinstance(value, str):
+            raise self._fail(name, "must be a string")
+        return value
+
+    def opt_text(self, name: str) -> str | None:
+        value = self._get(name, True)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(name, "must be a string or null")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self._get(name, False)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(name, "must be an integer")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self._get(name, False)
+        if not isinstance(value, bool):
+            raise self._fail(name, "must be true or false")
+        return value
+
+    def money(self, name: str) -> Money:
+        try:
+            return Money.from_json(self._get(name, False))
+        except MoneyError as exc:
+            raise self._fail(name, f"is not a Money object ({exc.message})") from exc
+
+    def opt_money(self, name: str) -> Money | None:
+        return None if self.data.get(name) is None else self.money(name)
+
+    def rate(self, name: str) -> Decimal:
+        value = self._get(name, False)
+        if not isinstance(value, str):
+            raise self._fail(name, "must be a decimal string")
+        try:
+            dec = Decimal(value)
+        except InvalidOperation:
+            raise self._fail(name, "must be a decimal string") from None
+        if not dec.is_finite():
+            raise self._fail(name, "must be finite")
+        return dec
+
+    def time(self, name: str) -> datetime:
+        value = self._get(name, False)
+        if not isinstance(value, str):
+            raise self._fail(name, "must be an RFC 3339 time string")
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise self._fail(name, "must be an RFC 3339 time string") from None
+        if parsed.tzinfo is None:
+            raise self._fail(name, "must carry a UTC offset")
+        return parsed
+
+    def opt_time(self, name: str) -> datetime | None:
+        return None if self.data.get(name) is None else self.time(name)
+
+    def items(self, name: str) -> list[Any]:
+        value = self._get(name, True)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self._fail(name, "must be a list")
+        return value
+
+    def obj(self, name: str) -> Mapping[str, Any] | None:
+        value = self._get(name, True)
+        if value is not None and not isinstance(value, Mapping):
+            raise self._fail(name, "must be an object or null")
+        return value
+
+
+def _frozen_raw(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return types.MappingProxyType(dict(data))
+
+
+def _raw_field() -> Any:
+    # The whole dict as received: forward compatibility without widening the typed surface.
+    return attrs.field(eq=False, repr=False, factory=dict)
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Plan:
+    """One offered plan priced for one amount (the PlanQuote JSON of docs/api.md).
+
+    ``apr`` and ``effective_annual_rate`` are fractions as Decimals (``0.1235`` = 12.35 %),
+    exactly as the issuer disclosed them.
+    """
+
+    plan_id: str
+    name: str
+    method: str
+    periods: int
+    frequency: str
+    fee_payer: str
+    first_payment: Money
+    regular_payment: Money
+    total_amount: Money
+    total_cost: Money
+    apr: Decimal
+    effective_annual_rate: Decimal
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Plan:
+        f = _Fields(data, "plan quote")
+        return cls(
+            plan_id=f.text("plan_id"),
+            name=f.text("name"),
+            method=f.text("method"),
+            periods=f.integer("periods"),
+            frequency=f.text("frequency"),
+            fee_payer=f.text("fee_payer"),
+            first_payment=f.money("first_payment"),
+            regular_payment=f.money("regular_payment"),
+            total_amount=f.money("total_amount"),
+            total_cost=f.money("total_cost"),
+            apr=f.rate("apr"),
+            effective_annual_rate=f.rate("effective_annual_rate"),
+            raw=_frozen_raw(f.data),
+        )
+
+
+def _plans(f: _Fields, name: str) -> tuple[Plan, ...]:
+    return tuple(Plan.from_api(item) for item in f.items(name))
+
+
+def _schedule(data: Mapping[str, Any] | None) -> Schedule | None:
+    if data is None:
+        return None
+    # Imported here: the plan engine is only needed once an order has a schedule.
+    from ..installments import Schedule
+
+    try:
+        return Schedule.from_json(dict(data))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise APIError(f"issuer sent a malformed order: field 'schedule' ({exc})") from exc
+
+
+@attrs.frozen
+class Order:
+    """The loan side of a checkout; exists once the buyer authorized."""
+
+    id: str
+    checkout_id: str
+    out_trade_no: str
+    state: CheckoutState
+    amount: Money
+    captured_amount: Money
+    refunded_amount: Money
+    plan: Plan | None
+    schedule: Schedule | None = attrs.field(eq=False)
+    authorized_at: datetime | None
+    authorization_expires_at: datetime | None
+    captured_at: datetime | None
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Order:
+        f = _Fields(data, "order")
+        plan = f.obj("plan")
+        return cls(
+            id=f.text("id"),
+            checkout_id=f.text("checkout_id"),
+            out_trade_no=f.text("out_trade_no"),
+            state=CheckoutState.parse(f.text("state")),
+            amount=f.money("amount"),
+            captured_amount=f.money("captured_amount"),
+            refunded_amount=f.money("refunded_amount"),
+            plan=None if plan is None else Plan.from_api(plan),
+            schedule=_schedule(f.obj("schedule")),
+            authorized_at=f.opt_time("authorized_at"),
+            authorization_expires_at=f.opt_time("authorization_expires_at"),
+            captured_at=f.opt_time("captured_at"),
+            raw=_frozen_raw(f.data),
+        )
+
+
+@attrs.frozen
+class Checkout:
+    """A merchant's payment request; send the buyer to ``authorize_url``."""
+
+    id: str
+    out_trade_no: str
+    state: CheckoutState
+    amount: Money
+    description: str
+    notify_url: str
+    return_url: str
+    plans: tuple[Plan, ...]
+    authorize_url: str
+    created_at: datetime
+    expires_at: datetime | None
+    order: Order | None
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Checkout:
+        f = _Fields(data, "checkout")
+        order = f.obj("order")
+        return cls(
+            id=f.text("id"),
+            out_trade_no=f.text("out_trade_no"),
+            state=CheckoutState.parse(f.text("state")),
+            amount=f.money("amount"),
+            description=f.opt_text("description") or "",
+            notify_url=f.text("notify_url"),
+            return_url=f.text("return_url"),
+            plans=_plans(f, "plans"),
+            authorize_url=f.text("authorize_url"),
+            created_at=f.time("created_at"),
+            expires_at=f.opt_time("expires_at"),
+            order=None if order is None else Order.from_api(order),
+            raw=_frozen_raw(f.data),
+        )
+
+
+@attrs.frozen
+class Refund:
+    id: str
+    order_id: str
+    out_refund_no: str
+    amount: Money
+    reason: str | None
+    state: RefundState
+    created_at: datetime
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Refund:
+        f = _Fields(data, "refund")
+        return cls(
+            id=f.text("id"),
+            order_id=f.text("order_id"),
+            out_refund_no=f.text("out_refund_no"),
+            amount=f.money("amount"),
+            reason=f.opt_text("reason"),
+            state=RefundState.parse(f.text("state")),
+            created_at=f.time("created_at"),
+            raw=_frozen_raw(f.data),
+        )
+
+
+@attrs.frozen
+class Eligibility:
+    """Whether a buyer can pay an amount; never the buyer's limit (privacy by design)."""
+
+    eligible: bool
+    reasons: tuple[str, ...]
+    plans: tuple[Plan, ...]
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Eligibility:
+        f = _Fields(data, "eligibility answer")
+        reasons = f.items("reasons")
+        if not all(isinstance(r, str) for r in reasons):
+            raise APIError("issuer sent a malformed eligibility answer: 'reasons' must be strings")
+        return cls(
+            eligible=f.boolean("eligible"),
+            reasons=tuple(reasons),
+            plans=_plans(f, "plans"),
+            raw=_frozen_raw(f.data),
+        )
+
+
+@attrs.frozen
+class Quote:
+    """The plans offered for an amount and the "as low as ¥X/月" figure."""
+
+    amount: Money
+    plans: tuple[Plan, ...]
+    as_low_as: Money | None
+    raw: Mapping[str, Any] = _raw_field()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Quote:
+        f = _Fields(data, "plan quote answer")
+        return cls(
+            amount=f.money("amount"),
+            plans=_plans(f, "plans"),
+            as_low_as=f.opt_money("as_low_as"),
+            raw=_frozen_raw(f.data),
+        )
+
+
+_RESOURCE_PARSERS: Mapping[str, Callable[[Mapping[str, Any]], Checkout | Refund]] = {
+    "checkout": Checkout.from_api,
+    "refund": Refund.from_api,
+}
+
+
+@attrs.frozen
+class Event:
+    """A verified, decrypted notification.
+
+    Deduplicate on ``id``: delivery is at least once and a retry keeps the id. ``resource``
+    is a :class:`Checkout` or :class:`Refund`; a resource type this SDK version does not
+    know stays a plain mapping rather than failing, so an acknowledgement is still possible.
+    """
+
+    id: str
+    event_type: EventType
+    create_time: datetime
+    summary: str
+    original_type: str
+    resource: Checkout | Refund | Mapping[str, Any]
+    raw: Mapping[str, Any] = _raw_field()
+
+    @property
+    def checkout(self) -> Checkout | None:
+        return self.resource if isinstance(self.resource, Checkout) else None
+
+    @property
+    def refund(self) -> Refund | None:
+        return self.resource if isinstance(self.resource, Refund) else None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Event:
+        """Build from ``{"id", "event_type", "create_time", "summary", "original_type",
+        "resource": <decrypted dict>}``."""
+        f = _Fields(data, "notification")
+        original_type = f.opt_text("original_type") or ""
+        resource_data = f.obj("resource")
+        if resource_data is None:
+            raise APIError("issuer sent a malformed notification: field 'resource' is missing")
+        parser = _RESOURCE_PARSERS.get(original_type)
+        resource: Checkout | Refund | Mapping[str, Any] = (
+            parser(resource_data) if parser else _frozen_raw(resource_data)
+        )
+        return cls(
+            id=f.text("id"),
+            event_type=EventType.parse(f.text("event_type")),
+            create_time=f.time("create_time"),
+            summary=f.opt_text("summary") or "",
+            original_type=original_type,
+            resource=resource,
+            raw=_frozen_raw(f.data),
+        )

@@ -1,0 +1,7 @@
+"""Fixtures for the client's unit tests (the helpers live in ``client_fakes``)."""
+
+from __future__ import annotations
+
+from client_fakes import client, fake_issuer, mock, sleeps
+
+__all__ = ["client", "fake_issuer", "mock", "sleeps"]
