@@ -106,7 +106,7 @@ def _load_merchants(path: Path | None) -> list[Any]:
         _fail(f"cannot read merchants file {path}: {exc}")
     if not isinstance(data, list):
         _fail(f"merchants file {path} must hold a JSON list of merchant objects")
-    return data
+    return list(data)
 
 
 def _http_prefixes(name: str, values: Sequence[str]) -> list[str]:

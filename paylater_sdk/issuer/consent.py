@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     make_response,
     redirect,
@@ -30,6 +29,7 @@ from flask import (
     request,
     session,
 )
+from werkzeug.wrappers import Response
 
 from ..errors import ConflictError, CreditDeclinedError, NotFoundError, PayLaterError
 from ..money import Money

@@ -253,7 +253,7 @@ def deliver_due(
     made = 0
     for row in due:
         if _claim(issuer.engine, row.id, row.attempts, now):
-            _attempt(issuer, row._mapping, send, steps, timeout)
+            _attempt(issuer, dict(row._mapping), send, steps, timeout)
             made += 1
     return made
 
@@ -320,6 +320,9 @@ def _attempt(
     path = urlsplit(row["notify_url"]).path or "/"
     fault = issuer.take_fault(_FAULT_KINDS, "POST", path)
     duplicated = False
+    outcome: str
+    status: int | None
+    error: str | None
     if fault == FAULT_DROP:
         outcome, status, error = "DROPPED", None, "dropped by a test fault"
     else:

@@ -1,0 +1,502 @@
+"""The notification outbox, against a real SQLite file and a fake issuer (no Flask).
+
+The fake issuer has exactly the methods the outbox uses, a clock the tests move by hand
+and a list of faults; the transport is a recorder, so every test sees the exact bytes a
+merchant would receive and opens them with the merchant-side ``open_notification``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from paylater_sdk.errors import ReplayError
+from paylater_sdk.issuer import outbox
+from paylater_sdk.issuer.db import make_engine, metadata
+from paylater_sdk.keys import generate_private_key, serial_for
+from paylater_sdk.notifications import open_notification
+from paylater_sdk.replay import InMemoryNonceStore
+from paylater_sdk.signing import KeyRing, ResponseSigner
+
+API_KEY = b"0123456789abcdef0123456789ABCDEF"
+START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+URL = "https://shop.example/paylater/notify"
+
+
+class FakeIssuer:
+    def __init__(self, engine: Engine, schedule: tuple[int, ...] = (15, 15, 30)) -> None:
+        self.engine = engine
+        self.clock = START
+        key = generate_private_key("ed25519")
+        self.serial = serial_for(key)
+        self.signer = ResponseSigner(key, self.serial)
+        self.keyring = KeyRing()
+        self.keyring.add(key.public_key())
+        self.faults: list[str] = []
+        self.fault_calls: list[tuple[str, str]] = []
+        self.config = {"NOTIFY_SCHEDULE": schedule}
+        self.api_key_error: Exception | None = None
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def advance(self, seconds: int) -> None:
+        self.clock += timedelta(seconds=seconds)
+
+    def response_signer(self) -> ResponseSigner:
+        return self.signer
+
+    def merchant_api_key(self, merchant_id: str) -> bytes:
+        if self.api_key_error is not None:
+            raise self.api_key_error
+        assert merchant_id == "m1"
+        return API_KEY
+
+    def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
+        self.fault_calls.append((method, path))
+        for kind in self.faults:
+            if kind in kind_set:
+                self.faults.remove(kind)
+                return kind
+        return None
+
+
+class Recorder:
+    """A transport that records every call and answers from a script of outcomes."""
+
+    def __init__(self, *outcomes: int | Exception) -> None:
+        self.outcomes = list(outcomes)
+        self.calls: list[tuple[str, dict[str, str], bytes, float]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        with self.lock:
+            self.calls.append((url, headers, body, timeout))
+            outcome = self.outcomes.pop(0) if self.outcomes else 200
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture
+def issuer(engine: Engine) -> FakeIssuer:
+    return FakeIssuer(engine)
+
+
+def _enqueue(issuer: FakeIssuer, **overrides: Any) -> str:
+    fields: dict[str, Any] = {
+        "merchant_id": "m1",
+        "notify_url": URL,
+        "event_type": "CHECKOUT.AUTHORIZED",
+        "original_type": "checkout",
+        "resource": {"id": "co_1", "state": "AUTHORIZED", "amount": {"value": 12000}},
+        "summary": "checkout authorized",
+        "now": issuer.now(),
+    }
+    fields.update(overrides)
+    with issuer.engine.begin() as conn:
+        return outbox.enqueue(conn, **fields)
+
+
+def _row(issuer: FakeIssuer, event_id: str) -> Any:
+    with issuer.engine.connect() as conn:
+        return conn.execute(
+            sa.select(outbox.notifications).where(outbox.notifications.c.id == event_id)
+        ).one()
+
+
+def _open(issuer: FakeIssuer, headers: dict[str, str], body: bytes, store: Any = None) -> Any:
+    return open_notification(
+        headers,
+        body,
+        api_key=API_KEY,
+        keyring=issuer.keyring,
+        nonce_store=InMemoryNonceStore() if store is None else store,
+    )
+
+
+# --- enqueue ---------------------------------------------------------------------------
+
+
+def test_enqueue_records_a_pending_notification_due_now(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    assert event_id.startswith("evt_")
+    assert len(event_id) == 28
+    row = _row(issuer, event_id)
+    assert row.state == "PENDING"
+    assert row.attempts == 0
+    assert row.next_attempt_at == int(START.timestamp())
+    assert json.loads(row.resource)["id"] == "co_1"
+
+
+def test_enqueue_commits_or_rolls_back_with_the_callers_transaction(issuer: FakeIssuer) -> None:
+    def change_state_then_fail() -> None:
+        with issuer.engine.begin() as conn:
+            outbox.enqueue(
+                conn,
+                merchant_id="m1",
+                notify_url=URL,
+                event_type="CHECKOUT.CLOSED",
+                original_type="checkout",
+                resource={"id": "co_2"},
+                summary="",
+                now=issuer.now(),
+            )
+            raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError, match="state change failed"):
+        change_state_then_fail()
+    count = sa.select(sa.func.count()).select_from(outbox.notifications)
+    with issuer.engine.connect() as conn:
+        assert conn.execute(count).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"notify_url": "ftp://shop.example/n"}, "http"),
+        ({"notify_url": "javascript:alert(1)"}, "http"),
+        ({"now": datetime(2026, 1, 1)}, "timezone-aware"),
+        ({"merchant_id": ""}, "merchant_id"),
+        ({"event_type": ""}, "event_type"),
+    ],
+)
+def test_enqueue_refuses_bad_input(
+    issuer: FakeIssuer, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _enqueue(issuer, **overrides)
+
+
+# --- delivery --------------------------------------------------------------------------
+
+
+def test_a_2xx_delivers_a_sealed_envelope_the_merchant_can_open(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    send = Recorder(204)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    [(url, headers, body, timeout)] = send.calls
+    assert url == URL
+    assert timeout == outbox.DEFAULT_NOTIFY_TIMEOUT
+    assert headers["Content-Type"] == "application/json"
+    note = _open(issuer, headers, body)
+    assert note.id == event_id
+    assert note.event_type == "CHECKOUT.AUTHORIZED"
+    assert note.original_type == "checkout"
+    assert note.summary == "checkout authorized"
+    assert note.create_time == START
+    assert note.resource == {"id": "co_1", "state": "AUTHORIZED", "amount": {"value": 12000}}
+    assert b"co_1" not in body  # the resource travels encrypted
+    row = _row(issuer, event_id)
+    assert (row.state, row.attempts, row.last_status) == ("DELIVERED", 1, 204)
+    assert row.delivered_at == int(START.timestamp())
+    assert outbox.deliver_due(issuer, transport=send) == 0  # nothing is due any more
+    assert issuer.fault_calls == [("POST", "/paylater/notify")]
+
+
+def test_failures_retry_on_the_schedule_with_the_same_id_and_fresh_signatures(
+    issuer: FakeIssuer,
+) -> None:
+    event_id = _enqueue(issuer)
+    send = Recorder(500, ConnectionError("connection refused"), 503, 200)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    row = _row(issuer, event_id)
+    assert (row.state, row.attempts, row.last_status) == ("PENDING", 1, 500)
+    assert row.next_attempt_at == int(START.timestamp()) + 15
+
+    issuer.advance(14)
+    assert outbox.deliver_due(issuer, transport=send) == 0  # not yet due
+    issuer.advance(1)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    row = _row(issuer, event_id)
+    assert row.last_status is None
+    assert row.last_error == "ConnectionError: connection refused"
+    assert row.next_attempt_at == int(START.timestamp()) + 30  # second step: 15 s
+
+    issuer.advance(15)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert _row(issuer, event_id).next_attempt_at == int(START.timestamp()) + 60  # then 30 s
+    issuer.advance(30)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert _row(issuer, event_id).state == "DELIVERED"
+
+    # Every attempt: same envelope id, a new nonce, and all pass one replay store.
+    store = InMemoryNonceStore()
+    notes = [_open(issuer, h, b, store) for _, h, b, _ in send.calls]
+    assert {n.id for n in notes} == {event_id}
+    assert len({h["Paylater-Nonce"] for _, h, _, _ in send.calls}) == 4
+    with pytest.raises(ReplayError):
+        _open(issuer, send.calls[0][1], send.calls[0][2], store)
+
+
+def test_gives_up_after_the_last_step_and_keeps_the_log(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    send = Recorder(*([500] * 10))
+    for step in (0, 15, 15, 30):
+        issuer.advance(step)
+        assert outbox.deliver_due(issuer, transport=send) == 1
+    row = _row(issuer, event_id)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("FAILED", 4, None)
+    issuer.advance(10**6)
+    assert outbox.deliver_due(issuer, transport=send) == 0
+    assert len(send.calls) == 4  # 1 + len(schedule)
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert entry["state"] == "FAILED"
+    assert [a["outcome"] for a in entry["attempts"]] == ["REJECTED"] * 4
+    assert [a["number"] for a in entry["attempts"]] == [1, 2, 3, 4]
+
+
+def test_redirects_are_not_acknowledgements(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    outbox.deliver_due(issuer, transport=Recorder(302))
+    row = _row(issuer, event_id)
+    assert (row.state, row.last_status, row.last_error) == ("PENDING", 302, "HTTP 302")
+
+
+def test_the_schedule_and_transport_come_from_the_issuer_config(issuer: FakeIssuer) -> None:
+    send = Recorder(500, 200)
+    issuer.config = {"NOTIFY_SCHEDULE": (2,), "NOTIFY_TRANSPORT": send}  # type: ignore[dict-item]
+    event_id = _enqueue(issuer)
+    assert outbox.deliver_due(issuer) == 1
+    assert _row(issuer, event_id).next_attempt_at == int(START.timestamp()) + 2
+    issuer.advance(2)
+    assert outbox.deliver_due(issuer) == 1
+    assert _row(issuer, event_id).state == "DELIVERED"
+    assert len(send.calls) == 2
+
+
+def test_attribute_style_config_is_read_too(issuer: FakeIssuer) -> None:
+    class Config:
+        notify_schedule = (7,)
+        notify_transport = Recorder(500)
+
+    issuer.config = Config()  # type: ignore[assignment]
+    event_id = _enqueue(issuer)
+    outbox.deliver_due(issuer)
+    assert _row(issuer, event_id).next_attempt_at == int(START.timestamp()) + 7
+    assert len(Config.notify_transport.calls) == 1
+
+
+def test_deliveries_go_out_in_the_order_they_fell_due(issuer: FakeIssuer) -> None:
+    first = _enqueue(issuer, resource={"id": "co_a"})
+    issuer.advance(1)
+    second = _enqueue(issuer, resource={"id": "co_b"})
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 2
+    assert [_open(issuer, h, b).id for _, h, b, _ in send.calls] == [first, second]
+
+
+def test_limit_bounds_one_pass(issuer: FakeIssuer) -> None:
+    for n in range(3):
+        _enqueue(issuer, resource={"id": f"co_{n}"})
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send, limit=2) == 2
+    assert outbox.deliver_due(issuer, transport=send, limit=2) == 1
+
+
+# --- faults ----------------------------------------------------------------------------
+
+
+def test_a_dropped_notification_counts_as_failed_and_is_retried(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    issuer.faults.append("drop_notification")
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert send.calls == []
+    row = _row(issuer, event_id)
+    assert (row.state, row.attempts, row.last_error) == ("PENDING", 1, "dropped by a test fault")
+    issuer.advance(15)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert _row(issuer, event_id).state == "DELIVERED"
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert [a["outcome"] for a in entry["attempts"]] == ["DROPPED", "DELIVERED"]
+
+
+def test_a_duplicated_notification_is_sent_twice_with_one_id(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    issuer.faults.append("duplicate_notification")
+    send = Recorder()
+    outbox.deliver_due(issuer, transport=send)
+    assert len(send.calls) == 2
+    store = InMemoryNonceStore()
+    notes = [_open(issuer, h, b, store) for _, h, b, _ in send.calls]  # both verify
+    assert [n.id for n in notes] == [event_id, event_id]
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert entry["attempts"][0]["duplicated"] is True
+    assert entry["state"] == "DELIVERED"
+
+
+def test_faults_of_other_kinds_are_not_consumed(issuer: FakeIssuer) -> None:
+    issuer.faults.append("error_500")
+    _enqueue(issuer)
+    outbox.deliver_due(issuer, transport=Recorder())
+    assert issuer.faults == ["error_500"]
+
+
+def test_a_sealing_failure_is_logged_and_retried(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    issuer.api_key_error = LookupError("merchant m1 has no API key")
+    send = Recorder()
+    outbox.deliver_due(issuer, transport=send)
+    assert send.calls == []
+    row = _row(issuer, event_id)
+    assert row.state == "PENDING"
+    assert row.last_error.startswith("cannot seal: LookupError")
+    issuer.api_key_error = None
+    issuer.advance(15)
+    outbox.deliver_due(issuer, transport=send)
+    assert _row(issuer, event_id).state == "DELIVERED"
+
+
+def test_the_api_key_never_reaches_the_log(issuer: FakeIssuer) -> None:
+    _enqueue(issuer)
+    outbox.deliver_due(issuer, transport=Recorder(ConnectionError("boom"), 500))
+    with issuer.engine.connect() as conn:
+        text = json.dumps(outbox.delivery_log(conn))
+    assert API_KEY.decode() not in text
+    assert "co_1" not in text  # nor the resource
+
+
+# --- concurrency and restarts ----------------------------------------------------------
+
+
+def test_concurrent_passes_attempt_each_notification_once(issuer: FakeIssuer) -> None:
+    ids = {_enqueue(issuer, resource={"id": f"co_{n}"}) for n in range(12)}
+    send = Recorder()
+    barrier = threading.Barrier(3)
+    counts: list[int] = []
+
+    def run() -> None:
+        barrier.wait()
+        counts.append(outbox.deliver_due(issuer, transport=send))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 12
+    assert sorted(_open(issuer, h, b).id for _, h, b, _ in send.calls) == sorted(ids)
+
+
+def test_a_claim_whose_worker_died_is_retried_after_the_lease(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    # A worker claims the notification, then the process dies before sending.
+    assert outbox._claim(issuer.engine, event_id, 0, int(START.timestamp()))
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 0
+    issuer.advance(outbox._LEASE_SECONDS)
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert _row(issuer, event_id).state == "DELIVERED"
+
+
+def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    first = make_engine(url)
+    metadata.create_all(first)
+    event_id = _enqueue(FakeIssuer(first))
+    first.dispose()  # the process stops before delivering
+    restarted = FakeIssuer(make_engine(url))
+    send = Recorder()
+    assert outbox.deliver_due(restarted, transport=send) == 1
+    assert _row(restarted, event_id).state == "DELIVERED"
+
+
+# --- the worker ------------------------------------------------------------------------
+
+
+def test_the_worker_delivers_in_the_background_and_stops(issuer: FakeIssuer) -> None:
+    delivered = threading.Event()
+    send = Recorder()
+
+    def deliver(target: Any) -> int:
+        made = outbox.deliver_due(target, transport=send)
+        if made:
+            delivered.set()
+        return made
+
+    worker = outbox.DeliveryWorker(issuer, interval=0.05, deliver=deliver)
+    assert not worker.running
+    worker.start()
+    worker.start()  # idempotent: still one thread
+    event_id = _enqueue(issuer)
+    assert delivered.wait(10)
+    worker.stop()
+    assert not worker.running
+    worker.stop()  # idempotent
+    assert _row(issuer, event_id).state == "DELIVERED"
+    assert "running=False" in repr(worker)
+
+
+def test_the_worker_survives_a_failing_pass(issuer: FakeIssuer) -> None:
+    calls: list[int] = []
+    recovered = threading.Event()
+
+    def deliver(_: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+        recovered.set()
+        return 0
+
+    worker = outbox.DeliveryWorker(issuer, interval=0.01, deliver=deliver)
+    worker.start()
+    try:
+        assert recovered.wait(10)
+    finally:
+        worker.stop()
+    assert len(calls) >= 2
+
+
+def test_the_worker_refuses_a_non_positive_interval(issuer: FakeIssuer) -> None:
+    with pytest.raises(ValueError, match="interval"):
+        outbox.DeliveryWorker(issuer, interval=0)
+
+
+# --- the delivery log ------------------------------------------------------------------
+
+
+def test_delivery_log_is_newest_first_and_filters(issuer: FakeIssuer) -> None:
+    older = _enqueue(issuer)
+    issuer.advance(5)
+    newer = _enqueue(issuer, merchant_id="m2", event_type="ORDER.CAPTURED")
+    with issuer.engine.connect() as conn:
+        log = outbox.delivery_log(conn)
+        assert [e["id"] for e in log] == [newer, older]
+        assert log[0]["event_type"] == "ORDER.CAPTURED"
+        assert log[0]["attempts"] == []
+        assert log[0]["next_attempt_at"] == (START + timedelta(seconds=5)).isoformat()
+        assert "resource" not in log[0]
+        assert [e["id"] for e in outbox.delivery_log(conn, merchant_id="m1")] == [older]
+        assert [e["id"] for e in outbox.delivery_log(conn, limit=1)] == [newer]
+        assert [e["id"] for e in outbox.delivery_log(conn, event_id=older)] == [older]
+        assert outbox.delivery_log(conn, state="DELIVERED") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"state": "SENT"}, "state")],
+)
+def test_delivery_log_refuses_bad_arguments(
+    issuer: FakeIssuer, kwargs: dict[str, Any], message: str
+) -> None:
+    with issuer.engine.connect() as conn, pytest.raises(ValueError, match=message):
+        outbox.delivery_log(conn, **kwargs)
