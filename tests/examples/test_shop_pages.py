@@ -46,7 +46,8 @@ def test_catalogue_and_product_show_as_low_as(fake_shop: Any) -> None:
     client = fake_shop.test_client()
     index = client.get("/")
     assert index.status_code == 200
-    assert "青瓷茶具套装" in index.text and "Celadon tea set" in index.text
+    assert "青瓷茶具套装" in index.text
+    assert "Celadon tea set" in index.text
     page = client.get("/products/headphones")
     assert page.status_code == 200
     # The fake prices 6 periods at ceil(amount * 1.03 / 6): 1299.00 -> 223.00
