@@ -1,0 +1,86 @@
+"""The signed wire protocol: WeChat Pay API v3 framing, byte for byte, plus replay protection.
+
+Requests are signed by the merchant over ``METHOD\\nPATH_AND_QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n``
+and carry ``Authorization: <SCHEME> mchid="..",nonce_str="..",timestamp="..",serial_no="..",
+signature=".."``.
+Responses and notifications are signed by the issuer over ``TIMESTAMP\\nNONCE\\nBODY\\n`` and
+carry ``<Prefix>-Timestamp``, ``-Nonce``, ``-Serial``, ``-Signature`` and ``-Signature-Type``.
+
+Everything is verified over the raw body bytes *exactly as received*. Frameworks that parse
+and re-serialize JSON change whitespace, key order or escapes, and the signature no longer
+matches: that is the most common complaint of WeChat Pay SDK users, so this module only ever
+takes bytes and never touches JSON.
+
+Verification fails closed, cheapest checks first: framing -> timestamp -> key -> signature
+-> nonce. The nonce is stored only after the signature verified, so forgeries cannot burn a
+genuine sender's nonces. No HTTP library is imported here.
+"""
+
+from __future__ import annotations
+
+from ..algorithms import (
+    ED25519,
+    MIN_RSA_BITS,
+    RSA_SHA256,
+    Algorithm,
+    Ed25519Algorithm,
+    PrivateKey,
+    PublicKey,
+    RSASHA256Algorithm,
+)
+from ..keys import (
+    KeyEntry,
+    KeyRing,
+    algorithm_for_key,
+    generate_private_key,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    public_key_pem,
+    serial_for,
+)
+from ..replay import InMemoryNonceStore, NonceStore
+from ._framing import (
+    DEFAULT_MAX_SKEW,
+    MAX_HEADER_BYTES,
+    get_header,
+    request_message,
+    response_message,
+)
+from ._profiles import DEFAULT_PROFILE, WECHATPAY_V3, IssuerProfile
+from ._requests import RequestSigner, verify_request
+from ._responses import ResponseSigner, verify_response
+
+__all__ = [
+    "DEFAULT_MAX_SKEW",
+    "DEFAULT_PROFILE",
+    "ED25519",
+    "MAX_HEADER_BYTES",
+    "MIN_RSA_BITS",
+    "RSA_SHA256",
+    "WECHATPAY_V3",
+    "Algorithm",
+    "Ed25519Algorithm",
+    "InMemoryNonceStore",
+    "IssuerProfile",
+    "KeyEntry",
+    "KeyRing",
+    "NonceStore",
+    "PrivateKey",
+    "PublicKey",
+    "RSASHA256Algorithm",
+    "RequestSigner",
+    "ResponseSigner",
+    "algorithm_for_key",
+    "generate_private_key",
+    "get_header",
+    "load_private_key",
+    "load_public_key",
+    "private_key_pem",
+    "public_key_pem",
+    "request_message",
+    "response_message",
+    "serial_for",
+    "verify_request",
+    "verify_response",
+]
