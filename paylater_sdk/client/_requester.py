@@ -294,6 +294,10 @@ class Requester:
             headers["Content-Type"] = "application/json"
             headers["Idempotency-Key"] = idempotency_key or f"idem_{uuid.uuid4().hex}"
         context = f"{method} {path}"
+        if verifier is None:
+            # Know the issuer's keys before acting: an answer that cannot be verified after
+            # the issuer created a checkout would leave the caller guessing.
+            self.keyring()
         for attempt in itertools.count(1):
             headers["Authorization"] = self._signer.authorization(method, path_and_query, payload)
             started = time.monotonic()

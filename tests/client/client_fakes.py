@@ -227,3 +227,28 @@ def make_client(sleeps: list[float], **overrides: Any) -> PayLaterClient:
 def client(sleeps: list[float]) -> Iterator[PayLaterClient]:
     with make_client(sleeps) as c:
         yield c
+
+
+def certificates_body(*keys: Any, api_key: bytes = API_KEY, **overrides: Any) -> dict[str, Any]:
+    """The ``/v1/certificates`` answer: each public key PEM encrypted to the API key."""
+    from paylater_sdk.notifications import encrypt_resource
+    from paylater_sdk.signing import public_key_pem
+
+    data = []
+    for key in keys:
+        item = {
+            "serial_no": serial_for(key),
+            "algorithm": "PAYLATER-ED25519",
+            "effective_time": "2020-01-01T00:00:00+00:00",
+            "expire_time": None,
+            "encrypt_certificate": encrypt_resource(
+                public_key_pem(key), api_key, associated_data="certificate"
+            ),
+        }
+        item.update(overrides)
+        data.append(item)
+    return {"data": data}
+
+
+def issuer_key() -> Any:
+    return _ISSUER_KEY
