@@ -95,6 +95,10 @@ class InMemoryNonceStore:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def __bool__(self) -> bool:
+        # An empty store is still a store: ``store or default`` must never drop it.
+        return True
+
     def __repr__(self) -> str:
         return (
             f"InMemoryNonceStore(window_seconds={self.window_seconds}, "
