@@ -1,0 +1,84 @@
+"""The mock issuer: a stateful 分付-style credit provider for merchants to test against.
+
+``create_app(config)`` builds a Flask app with no global state: everything lives in the
+:class:`Issuer` stored in ``app.extensions["paylater_issuer"]`` (see :func:`get_issuer`).
+
+>>> app = create_app({"TEST_MODE": True})
+>>> get_issuer(app).now().tzinfo is not None
+True
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .config import IssuerConfig, load_config
+from .credit import TEST_CODE, TestBuyer
+from .db import make_engine
+from .service import Issuer
+
+__all__ = ["TEST_CODE", "Issuer", "IssuerConfig", "TestBuyer", "create_app", "get_issuer"]
+
+_EXTENSION = "paylater_issuer"
+#: Blueprint modules of the buyer-facing half; each defines its tables on db.metadata.
+_OPTIONAL_PARTS = ("outbox", "consent", "admin")
+
+
+def _database_url(app: Flask, config: IssuerConfig) -> str:
+    if config.database_url:
+        return config.database_url
+    if config.test_mode:
+        # A throw-away file: test runs never share state or litter the source tree.
+        folder = Path(tempfile.mkdtemp(prefix="paylater-issuer-"))
+    else:
+        folder = Path(app.instance_path)
+        folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'issuer.db'}"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the issuer app. Config keys: see :data:`paylater_sdk.issuer.config.DEFAULTS`."""
+    settings = load_config(config)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["PAYLATER_TEST_MODE"] = settings.test_mode
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    for key, value in (config or {}).items():
+        app.config.setdefault(key, value)
+    parts = {}
+    for name in _OPTIONAL_PARTS:  # imported first so that their tables exist in metadata
+        parts[name] = importlib.import_module(f"{__name__}.{name}")
+    from . import api, testctl
+
+    engine = make_engine(_database_url(app, settings))
+    issuer = Issuer(settings, engine)
+    app.extensions[_EXTENSION] = issuer
+    api.install_error_handling(app)
+    app.register_blueprint(api.blueprint)
+    if settings.test_mode:
+        app.register_blueprint(testctl.blueprint)
+    app.register_blueprint(parts["consent"].blueprint)
+    app.register_blueprint(parts["admin"].blueprint)
+    if settings.notify_worker:
+        worker = parts["outbox"].DeliveryWorker(issuer)
+        worker.start()
+        app.extensions["paylater_delivery_worker"] = worker
+        atexit.register(worker.stop)
+    return app
+
+
+def get_issuer(app: Flask) -> Issuer:
+    """The :class:`Issuer` behind an app made by :func:`create_app`."""
+    try:
+        issuer: Issuer = app.extensions[_EXTENSION]
+    except KeyError:
+        raise LookupError("this Flask app was not made by paylater_sdk.issuer.create_app") from None
+    return issuer

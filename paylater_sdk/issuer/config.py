@@ -1,0 +1,193 @@
+"""Issuer configuration: one validated, frozen object built from a plain mapping.
+
+The app factory takes a mapping (as Flask configs are) so that tests, the CLI and the
+testing kit all configure the issuer the same way; everything is checked here, once, so
+that a typo fails at start-up with a clear message instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ..errors import ConfigurationError
+
+__all__ = [
+    "DEFAULTS",
+    "WECHAT_NOTIFY_SCHEDULE",
+    "IssuerConfig",
+    "MerchantConfig",
+    "NotifyTransport",
+    "load_config",
+]
+
+#: WeChat Pay's callback retry schedule, in seconds between attempts.
+WECHAT_NOTIFY_SCHEDULE: tuple[int, ...] = (
+    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+)  # fmt: skip
+
+NotifyTransport = Callable[[str, dict[str, str], bytes, float], int]
+
+DEFAULTS: Mapping[str, Any] = {
+    "DATABASE_URL": None,
+    "TEST_MODE": False,
+    "SECRET_KEY": None,
+    "PUBLIC_URL": None,
+    "SIGNING_KEYS": None,
+    "PLAN_OFFERS": None,
+    "APR_CAP": Decimal("0.24"),
+    "AUTHORIZATION_TTL": 7 * 24 * 3600,
+    "CHECKOUT_TTL": 1800,
+    "MAX_SKEW": 300,
+    "NOTIFY_SCHEDULE": WECHAT_NOTIFY_SCHEDULE,
+    "NOTIFY_TRANSPORT": None,
+    "NOTIFY_WORKER": False,
+    "MERCHANTS": (),
+    "FAULT_TIMEOUT": 10.0,
+    "MAX_BODY_BYTES": 64 * 1024,
+}
+
+
+@attrs.frozen(repr=False)
+class MerchantConfig:
+    """A merchant registered at start-up (``MERCHANTS`` entries)."""
+
+    id: str
+    name: str
+    public_keys: tuple[str, ...]
+    api_key: str
+    notify_prefixes: tuple[str, ...]
+    return_prefixes: tuple[str, ...]
+
+    def __repr__(self) -> str:  # the API key never appears in a repr
+        return f"MerchantConfig(id={self.id!r}, name={self.name!r})"
+
+
+@attrs.frozen(repr=False)
+class IssuerConfig:
+    """Everything the issuer needs to run; see :data:`DEFAULTS` for the keys."""
+
+    database_url: str | None
+    test_mode: bool
+    secret_key: str
+    public_url: str | None
+    signing_keys: tuple[str, ...]
+    plan_offers: tuple[Any, ...] | None
+    apr_cap: Decimal
+    authorization_ttl: int
+    checkout_ttl: int
+    max_skew: int
+    notify_schedule: tuple[int, ...]
+    notify_transport: NotifyTransport | None
+    notify_worker: bool
+    merchants: tuple[MerchantConfig, ...]
+    fault_timeout: float
+    max_body_bytes: int
+
+    def __repr__(self) -> str:  # SECRET_KEY stays out of logs
+        return (
+            f"IssuerConfig(database_url={self.database_url!r}, test_mode={self.test_mode}, "
+            f"merchants={len(self.merchants)})"
+        )
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer number of seconds")
+    return value
+
+
+def _str_list(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigurationError(f"{name} must be a list of strings")
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def _merchant(entry: object) -> MerchantConfig:
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError("each MERCHANTS entry must be a mapping")
+    missing = {"id", "public_keys", "api_key"} - set(entry)
+    if missing:
+        raise ConfigurationError(f"MERCHANTS entry lacks {', '.join(sorted(missing))}")
+    mid = entry["id"]
+    if not isinstance(mid, str) or not mid:
+        raise ConfigurationError("merchant 'id' must be a non-empty string")
+    api_key = entry["api_key"]
+    if not isinstance(api_key, str) or len(api_key.encode()) != 32:
+        raise ConfigurationError(f"merchant {mid}: 'api_key' must be a 32-byte string")
+    return MerchantConfig(
+        id=mid,
+        name=str(entry.get("name") or mid),
+        public_keys=_str_list("public_keys", entry["public_keys"]),
+        api_key=api_key,
+        notify_prefixes=_str_list("notify_prefixes", entry.get("notify_prefixes", ())),
+        return_prefixes=_str_list("return_prefixes", entry.get("return_prefixes", ())),
+    )
+
+
+def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
+    """Merge ``mapping`` over :data:`DEFAULTS` and validate every value."""
+    raw = dict(DEFAULTS)
+    raw.update(mapping or {})
+    test_mode = bool(raw["TEST_MODE"])
+    secret = raw["SECRET_KEY"]
+    if secret is None:
+        if not test_mode:
+            raise ConfigurationError("SECRET_KEY is required unless TEST_MODE is on")
+        secret = secrets.token_hex(32)
+    if not isinstance(secret, str | bytes) or len(secret) < 16:
+        raise ConfigurationError("SECRET_KEY must be a string of at least 16 characters")
+    db_url = raw["DATABASE_URL"]
+    if db_url is not None and not isinstance(db_url, str):
+        raise ConfigurationError("DATABASE_URL must be a SQLAlchemy URL string")
+    public_url = raw["PUBLIC_URL"]
+    if public_url is not None:
+        if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
+            raise ConfigurationError("PUBLIC_URL must be an http(s) URL")
+        public_url = public_url.rstrip("/")
+    apr_cap = raw["APR_CAP"]
+    if isinstance(apr_cap, float | bool) or not isinstance(apr_cap, Decimal | int | str):
+        raise ConfigurationError("APR_CAP must be a Decimal (floats are refused), e.g. '0.24'")
+    try:
+        apr_cap = Decimal(apr_cap)
+    except ArithmeticError:
+        raise ConfigurationError("APR_CAP must be a decimal fraction such as '0.24'") from None
+    if not apr_cap.is_finite() or apr_cap <= 0:
+        raise ConfigurationError("APR_CAP must be a positive fraction such as 0.24")
+    schedule = raw["NOTIFY_SCHEDULE"]
+    if isinstance(schedule, str) or not isinstance(schedule, Sequence) or not schedule:
+        raise ConfigurationError("NOTIFY_SCHEDULE must be a non-empty list of seconds")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in schedule):
+        raise ConfigurationError("NOTIFY_SCHEDULE entries must be non-negative integers")
+    transport = raw["NOTIFY_TRANSPORT"]
+    if transport is not None and not callable(transport):
+        raise ConfigurationError("NOTIFY_TRANSPORT must be a callable")
+    offers = raw["PLAN_OFFERS"]
+    fault_timeout = raw["FAULT_TIMEOUT"]
+    if isinstance(fault_timeout, bool) or not isinstance(fault_timeout, int | float):
+        raise ConfigurationError("FAULT_TIMEOUT must be a number of seconds")
+    signing = raw["SIGNING_KEYS"]
+    return IssuerConfig(
+        database_url=db_url,
+        test_mode=test_mode,
+        secret_key=secret if isinstance(secret, str) else secret.decode("latin-1"),
+        public_url=public_url,
+        signing_keys=() if signing is None else _str_list("SIGNING_KEYS", signing),
+        plan_offers=None if offers is None else tuple(offers),
+        apr_cap=apr_cap,
+        authorization_ttl=_positive_int("AUTHORIZATION_TTL", raw["AUTHORIZATION_TTL"]),
+        checkout_ttl=_positive_int("CHECKOUT_TTL", raw["CHECKOUT_TTL"]),
+        max_skew=_positive_int("MAX_SKEW", raw["MAX_SKEW"]),
+        notify_schedule=tuple(schedule),
+        notify_transport=transport,
+        notify_worker=bool(raw["NOTIFY_WORKER"]),
+        merchants=tuple(_merchant(m) for m in raw["MERCHANTS"] or ()),
+        fault_timeout=float(fault_timeout),
+        max_body_bytes=_positive_int("MAX_BODY_BYTES", raw["MAX_BODY_BYTES"]),
+    )

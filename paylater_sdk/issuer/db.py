@@ -1,0 +1,255 @@
+"""Storage: SQLAlchemy Core tables, engine creation and the schema version.
+
+Portable SQL only (SQLite by default, PostgreSQL later): money is BigInteger minor units
+plus a currency column, times are integer epoch seconds (UTC), JSON documents are text.
+SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` transactions: a deferred
+transaction that reads and then writes can fail with "database is locked" when another
+writer got in between, which a busy timeout does not cure; taking the write lock at
+``BEGIN`` serialises writers cleanly instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "buyers",
+    "checkouts",
+    "create_schema",
+    "faults",
+    "from_epoch",
+    "idempotency_keys",
+    "issuer_keys",
+    "issuer_state",
+    "ledger_entries",
+    "make_engine",
+    "merchant_keys",
+    "merchants",
+    "metadata",
+    "orders",
+    "refunds",
+    "schema_version",
+    "to_epoch",
+]
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=False),
+)
+
+#: Small key/value facts about the issuer itself (the test clock offset).
+issuer_state = sa.Table(
+    "issuer_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+issuer_keys = sa.Table(
+    "issuer_keys",
+    metadata,
+    sa.Column("serial", sa.String(64), primary_key=True),
+    sa.Column("algorithm", sa.String(32), nullable=False),
+    sa.Column("private_pem", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("not_after", sa.BigInteger, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+merchants = sa.Table(
+    "merchants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("api_key", sa.String(64), nullable=False),
+    sa.Column("notify_prefixes", sa.Text, nullable=False),  # JSON list
+    sa.Column("return_prefixes", sa.Text, nullable=False),  # JSON list
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+merchant_keys = sa.Table(
+    "merchant_keys",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), primary_key=True),
+    sa.Column("serial", sa.String(64), primary_key=True),
+    sa.Column("public_pem", sa.Text, nullable=False),
+)
+
+buyers = sa.Table(
+    "buyers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("buyer_token", sa.String(80), nullable=False, unique=True),
+    sa.Column("phone", sa.String(32), nullable=False, unique=True),
+    sa.Column("test_code", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("credit_limit", sa.BigInteger, nullable=False),
+    sa.Column("available", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False),
+    sa.Column("outstanding", sa.BigInteger, nullable=False),
+    sa.Column("single_purchase_max", sa.BigInteger, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("overdue_flag", sa.Boolean, nullable=False),  # set at creation
+    sa.Column("overdue", sa.Boolean, nullable=False),  # flag OR an installment past due
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: Append-only: every change of a buyer's balances, with the three deltas.
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(80), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("limit_delta", sa.BigInteger, nullable=False),
+    sa.Column("available_delta", sa.BigInteger, nullable=False),
+    sa.Column("held_delta", sa.BigInteger, nullable=False),
+    sa.Column("outstanding_delta", sa.BigInteger, nullable=False),
+)
+
+checkouts = sa.Table(
+    "checkouts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("out_trade_no", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("description", sa.String(256), nullable=False),
+    sa.Column("notify_url", sa.String(512), nullable=False),
+    sa.Column("return_url", sa.String(512), nullable=False),
+    sa.Column("plans_json", sa.Text, nullable=False),  # PlanQuote JSON list, priced at creation
+    sa.Column("authorize_url", sa.String(600), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    sa.UniqueConstraint("merchant_id", "out_trade_no", name="uq_checkout_out_trade_no"),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("checkout_id", sa.String(40), sa.ForeignKey("checkouts.id"), unique=True),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("state", sa.String(24), nullable=False, index=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False),  # hold still placed for this order
+    sa.Column("captured_amount", sa.BigInteger, nullable=False),
+    sa.Column("refunded_amount", sa.BigInteger, nullable=False),
+    sa.Column("plan_id", sa.String(64), nullable=False),
+    sa.Column("plan_json", sa.Text, nullable=False),
+    sa.Column("schedule_json", sa.Text, nullable=True),
+    sa.Column("authorized_at", sa.BigInteger, nullable=False),
+    sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
+    sa.Column("captured_at", sa.BigInteger, nullable=True),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("out_refund_no", sa.String(64), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(256), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("merchant_id", "out_refund_no", name="uq_refund_out_refund_no"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # IN_PROGRESS | DONE
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+faults = sa.Table(
+    "faults",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("method", sa.String(8), nullable=True),
+    sa.Column("path_prefix", sa.String(256), nullable=True),
+    sa.Column("remaining", sa.Integer, nullable=False),
+)
+
+
+def to_epoch(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass a timezone-aware UTC datetime")
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError(
+            "an in-memory SQLite database cannot be shared between threads; "
+            "use a file URL such as sqlite:////tmp/issuer.db"
+        )
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_schema(engine: Engine, now: datetime) -> None:
+    """Create missing tables and record the schema version (refusing a newer one)."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        if found is None:
+            conn.execute(
+                schema_version.insert().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
+            )
+        elif found > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {found} is newer than this issuer "
+                f"({SCHEMA_VERSION}); upgrade paylater-sdk"
+            )

@@ -1,0 +1,347 @@
+"""The checkout lifecycle: every state change with its ledger move and its notification.
+
+``CREATED -> AUTHORIZED -> CAPTURED (-> PARTIALLY_REFUNDED -> REFUNDED)``,
+``CREATED -> CLOSED | EXPIRED``, ``AUTHORIZED -> VOIDED | EXPIRED``.
+
+Each function runs in the caller's transaction: the state change, the ledger entry and
+the outbox row commit together or not at all. A state change is itself a conditional
+UPDATE (``... WHERE state = :expected``), so two requests racing on one checkout cannot
+both win; the loser gets 409 ``INVALID_STATE`` and nothing changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import ConflictError, InvalidRequestError, NotFoundError
+from ..installments import Schedule, build_schedule
+from ..money import Money
+from . import ledger
+from .db import checkouts, orders, refunds, to_epoch
+from .views import checkout_json_by_id, order_json_by_id, refund_json
+
+__all__ = [
+    "REFUNDABLE",
+    "authorization_expiry",
+    "capture_order",
+    "close_checkout",
+    "create_refund",
+    "emit",
+    "expire_due",
+    "new_id",
+    "not_found",
+    "require_state",
+    "void_order",
+]
+
+REFUNDABLE = ("CAPTURED", "PARTIALLY_REFUNDED")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def emit(
+    conn: sa.Connection,
+    *,
+    merchant_id: str,
+    notify_url: str,
+    event_type: str,
+    original_type: str,
+    resource: dict[str, Any],
+    summary: str,
+    now: datetime,
+) -> str | None:
+    """Enqueue a notification in this transaction (None while the outbox is absent)."""
+    try:
+        outbox = importlib.import_module("paylater_sdk.issuer.outbox")
+    except ModuleNotFoundError:  # pragma: no cover - the outbox ships with the issuer
+        return None
+    event_id: str = outbox.enqueue(
+        conn,
+        merchant_id=merchant_id,
+        notify_url=notify_url,
+        event_type=event_type,
+        original_type=original_type,
+        resource=resource,
+        summary=summary,
+        now=now,
+    )
+    return event_id
+
+
+def require_state(kind: str, obj_id: str, state: str, allowed: tuple[str, ...], verb: str) -> None:
+    if state not in allowed:
+        raise ConflictError(
+            f"{kind} {obj_id} is {state}; only {' or '.join(allowed)} can be {verb}",
+            http_status=409,
+            code="INVALID_STATE",
+        )
+
+
+def _set_checkout_state(conn: sa.Connection, checkout_id: str, state: str) -> None:
+    conn.execute(checkouts.update().where(checkouts.c.id == checkout_id).values(state=state))
+
+
+def _notify_checkout(
+    conn: sa.Connection, checkout_id: str, event_type: str, summary: str, now: datetime
+) -> dict[str, Any]:
+    row = conn.execute(sa.select(checkouts).where(checkouts.c.id == checkout_id)).one()
+    resource = checkout_json_by_id(conn, checkout_id)
+    emit(
+        conn,
+        merchant_id=row.merchant_id,
+        notify_url=row.notify_url,
+        event_type=event_type,
+        original_type="checkout",
+        resource=resource,
+        summary=summary,
+        now=now,
+    )
+    return resource
+
+
+def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[str, Any]:
+    require_state("checkout", checkout.id, checkout.state, ("CREATED",), "closed")
+    done = conn.execute(
+        checkouts.update()
+        .where(checkouts.c.id == checkout.id, checkouts.c.state == "CREATED")
+        .values(state="CLOSED")
+    )
+    if done.rowcount != 1:
+        raise ConflictError("the checkout changed meanwhile; fetch it again", code="INVALID_STATE")
+    return _notify_checkout(conn, checkout.id, "CHECKOUT.CLOSED", "checkout closed", now)
+
+
+def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
+    done = conn.execute(
+        orders.update().where(orders.c.id == order.id, orders.c.state == old).values(**values)
+    )
+    if done.rowcount != 1:
+        raise ConflictError(
+            f"order {order.id} changed meanwhile; fetch it again",
+            http_status=409,
+            code="INVALID_STATE",
+        )
+    if "state" in values:
+        _set_checkout_state(conn, order.checkout_id, values["state"])
+
+
+def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
+    require_state("order", order.id, order.state, ("AUTHORIZED",), "voided")
+    _order_transition(conn, order, "AUTHORIZED", state="VOIDED", held=0)
+    ledger.release(
+        conn,
+        buyer_id=order.buyer_id,
+        amount=order.held,
+        currency=order.currency,
+        reference=order.id,
+        reason="VOID",
+        now=now,
+    )
+    _notify_checkout(conn, order.checkout_id, "ORDER.VOIDED", "authorization voided", now)
+    return order_json_by_id(conn, order.id)
+
+
+def capture_order(
+    conn: sa.Connection, order: Any, amount: Money | None, offer: Any, now: datetime
+) -> dict[str, Any]:
+    """Open the loan: store the chosen plan's schedule, release whatever is not captured."""
+    require_state("order", order.id, order.state, ("AUTHORIZED",), "captured")
+    captured = order.amount if amount is None else amount.minor
+    if amount is not None and amount.currency != order.currency:
+        raise InvalidRequestError(
+            f"capture amount is {amount.currency} but the order is {order.currency}",
+            http_status=400,
+            code="CURRENCY_MISMATCH",
+        )
+    if captured <= 0:
+        raise InvalidRequestError(
+            "capture amount must be positive", http_status=400, code="INVALID_AMOUNT"
+        )
+    if captured > order.amount:
+        raise ConflictError(
+            f"cannot capture {captured} minor units: the order authorized {order.amount}",
+            http_status=409,
+            code="AMOUNT_EXCEEDS_AVAILABLE",
+        )
+    schedule = build_schedule(
+        Money.from_minor(captured, order.currency), offer.terms, start=now.date()
+    )
+    _order_transition(
+        conn,
+        order,
+        "AUTHORIZED",
+        state="CAPTURED",
+        held=0,
+        captured_amount=captured,
+        captured_at=to_epoch(now),
+        schedule_json=json.dumps(schedule.to_json()),
+    )
+    ledger.capture(
+        conn,
+        buyer_id=order.buyer_id,
+        held_amount=order.held,
+        captured=captured,
+        currency=order.currency,
+        reference=order.id,
+        now=now,
+    )
+    _notify_checkout(conn, order.checkout_id, "ORDER.CAPTURED", "order captured", now)
+    return order_json_by_id(conn, order.id)
+
+
+def create_refund(
+    conn: sa.Connection,
+    order: Any,
+    *,
+    amount: Money,
+    out_refund_no: str,
+    reason: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Refund part or all of a captured order; the schedule is re-planned.
+
+    The refund first cancels unpaid principal (``Schedule.after_refund``), which frees the
+    buyer's credit; whatever exceeds the unpaid principal is money the buyer already
+    repaid, returned to the buyer outside the credit line.
+    """
+    require_state("order", order.id, order.state, REFUNDABLE, "refunded")
+    if amount.currency != order.currency:
+        raise InvalidRequestError(
+            f"refund amount is {amount.currency} but the order is {order.currency}",
+            http_status=400,
+            code="CURRENCY_MISMATCH",
+        )
+    if amount.minor <= 0:
+        raise InvalidRequestError(
+            "refund amount must be positive", http_status=400, code="INVALID_AMOUNT"
+        )
+    refundable = order.captured_amount - order.refunded_amount
+    if amount.minor > refundable:
+        raise ConflictError(
+            f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
+            "of the captured amount is not refunded yet",
+            http_status=409,
+            code="AMOUNT_EXCEEDS_AVAILABLE",
+        )
+    duplicate = conn.execute(
+        sa.select(refunds.c.id).where(
+            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
+        )
+    ).first()
+    if duplicate is not None:
+        raise ConflictError(
+            f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
+            http_status=409,
+            code="DUPLICATE_OUT_REFUND_NO",
+        )
+    schedule = Schedule.from_json(json.loads(order.schedule_json))
+    unpaid = schedule.outstanding_principal.minor
+    principal_cut = min(amount.minor, unpaid)
+    if principal_cut > 0:
+        schedule = schedule.after_refund(
+            Money.from_minor(principal_cut, order.currency), on=now.date()
+        )
+    refunded = order.refunded_amount + amount.minor
+    state = "REFUNDED" if refunded == order.captured_amount else "PARTIALLY_REFUNDED"
+    _order_transition(
+        conn,
+        order,
+        order.state,
+        state=state,
+        refunded_amount=refunded,
+        schedule_json=json.dumps(schedule.to_json()),
+    )
+    ledger.restore_principal(
+        conn,
+        buyer_id=order.buyer_id,
+        amount=principal_cut,
+        currency=order.currency,
+        reference=order.id,
+        reason="REFUND",
+        now=now,
+    )
+    refund_id = new_id("rf")
+    conn.execute(
+        refunds.insert().values(
+            id=refund_id,
+            order_id=order.id,
+            merchant_id=order.merchant_id,
+            out_refund_no=out_refund_no,
+            amount=amount.minor,
+            currency=order.currency,
+            reason=reason,
+            state="SUCCEEDED",
+            created_at=to_epoch(now),
+        )
+    )
+    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
+    resource = refund_json(row)
+    notify_url = conn.execute(
+        sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
+    ).scalar_one()
+    emit(
+        conn,
+        merchant_id=order.merchant_id,
+        notify_url=notify_url,
+        event_type="REFUND.SUCCEEDED",
+        original_type="refund",
+        resource=resource,
+        summary="refund succeeded",
+        now=now,
+    )
+    return resource
+
+
+def expire_due(conn: sa.Connection, now: datetime) -> int:
+    """Expire unauthorized checkouts and stale authorizations; returns how many changed."""
+    moment = to_epoch(now)
+    changed = 0
+    stale_checkouts = conn.execute(
+        sa.select(checkouts.c.id).where(
+            checkouts.c.state == "CREATED", checkouts.c.expires_at <= moment
+        )
+    ).all()
+    for (checkout_id,) in stale_checkouts:
+        done = conn.execute(
+            checkouts.update()
+            .where(checkouts.c.id == checkout_id, checkouts.c.state == "CREATED")
+            .values(state="EXPIRED")
+        )
+        if done.rowcount == 1:
+            changed += 1
+            _notify_checkout(conn, checkout_id, "CHECKOUT.EXPIRED", "checkout expired", now)
+    stale_orders = conn.execute(
+        sa.select(orders).where(
+            orders.c.state == "AUTHORIZED", orders.c.authorization_expires_at <= moment
+        )
+    ).all()
+    for order in stale_orders:
+        _order_transition(conn, order, "AUTHORIZED", state="EXPIRED", held=0)
+        ledger.release(
+            conn,
+            buyer_id=order.buyer_id,
+            amount=order.held,
+            currency=order.currency,
+            reference=order.id,
+            reason="EXPIRE",
+            now=now,
+        )
+        changed += 1
+        _notify_checkout(conn, order.checkout_id, "ORDER.EXPIRED", "authorization expired", now)
+    return changed
+
+
+def authorization_expiry(now: datetime, ttl: int) -> int:
+    return to_epoch(now + timedelta(seconds=ttl))
+
+
+def not_found(kind: str, obj_id: str) -> NotFoundError:
+    return NotFoundError(f"no {kind} {obj_id[:64]!r}", http_status=404, code="NOT_FOUND")
