@@ -6,6 +6,7 @@ the process), builds the documented JSON, and returns a typed model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,8 +14,10 @@ from ..errors import InvalidRequestError, MoneyError, UnknownKeyError
 from ..money import Money
 from ..notifications import open_notification
 from ..replay import InMemoryNonceStore, NonceStore
-from ._requester import Requester
+from ._requester import Requester, mask
 from .models import Checkout, Eligibility, Event, Order, Quote, Refund
+
+logger = logging.getLogger("paylater_sdk")
 
 __all__ = [
     "CheckoutsService",
@@ -69,6 +72,7 @@ class CreditService(_Service):
         The answer never reveals the buyer's limit. The token never appears in logs.
         """
         token = _text("buyer_token", buyer_token)
+        logger.debug("paylater eligibility check for buyer %s", mask(token))
         body = {"buyer_token": token, "amount": _money("amount", amount).to_json()}
         resp = self._requester.request("POST", "/v1/credit/eligibility", body=body)
         return Eligibility.from_api(resp.data)
