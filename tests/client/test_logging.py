@@ -30,7 +30,7 @@ def test_calls_are_logged_without_secrets(
     client.credit.eligibility(TOKEN, Money("120.00", "CNY"))
 
     records = [r for r in caplog.records if r.name == "paylater_sdk"]
-    assert [r.getMessage() for r in records][0] == "paylater eligibility check for buyer bt_l…"
+    assert next(r.getMessage() for r in records) == "paylater eligibility check for buyer bt_l…"
     line = records[-1].getMessage()
     assert "POST /v1/credit/eligibility -> 200" in line
     assert "request_id=req_1" in line
