@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import string
 import sys
 from collections.abc import Sequence
@@ -201,9 +202,29 @@ def serve(
             "Warning: test mode exposes /_test controls; bind to 127.0.0.1 unless you mean it.",
             err=True,
         )
+    try:
+        server = waitress.create_server(
+            app, host=host, port=port, threads=threads, ident="paylater-issuer"
+        )
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     mode = "TEST MODE" if test_mode else "live mode"
     click.echo(f"paylater issuer ({mode}), database {_safe_url(database_url)}", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="paylater-issuer")
+    # The effective port matters with --port 0 (pick a free one): scripts read this line.
+    click.echo(f"Serving on http://{server.effective_host}:{server.effective_port}", err=True)
+    # SIGTERM (docker stop, systemd) ends like Ctrl-C, so exit handlers stop the worker.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        click.echo("paylater issuer stopped", err=True)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 @issuer.command("check-ledger")

@@ -1,0 +1,165 @@
+"""The delivery log at /_admin/notifications: HTML, JSON, filters and access control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.outbox import enqueue
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+def _make_app(tmp_path: Path, **config: Any) -> Flask:
+    settings: dict[str, Any] = {"DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}"}
+    settings.update(config)
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return _make_app(tmp_path, TEST_MODE=True)
+
+
+def _notify(app: Flask, merchant_id: str = "m1", **overrides: Any) -> str:
+    issuer = get_issuer(app)
+    fields: dict[str, Any] = {
+        "merchant_id": merchant_id,
+        "notify_url": "https://shop.example/notify",
+        "event_type": "CHECKOUT.AUTHORIZED",
+        "original_type": "checkout",
+        "resource": {"id": "co_secret_resource"},
+        "summary": "checkout authorized",
+        "now": issuer.now(),
+    }
+    fields.update(overrides)
+    with issuer.engine.begin() as conn:
+        return enqueue(conn, **fields)
+
+
+def test_json_lists_notifications_with_their_attempts(app: Flask) -> None:
+    first = _notify(app)
+    get_issuer(app).advance_clock(1)
+    second = _notify(app, "m2", event_type="ORDER.CAPTURED")
+    response = app.test_client().get("/_admin/notifications?format=json")
+    assert response.status_code == 200
+    data = response.get_json()["data"]
+    assert [e["id"] for e in data] == [second, first]
+    assert data[0]["event_type"] == "ORDER.CAPTURED"
+    assert data[1]["state"] == "PENDING"
+    assert data[1]["attempts"] == []
+    assert "co_secret_resource" not in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_accept_header_selects_json(app: Flask) -> None:
+    _notify(app)
+    response = app.test_client().get(
+        "/_admin/notifications", headers={"Accept": "application/json"}
+    )
+    assert response.mimetype == "application/json"
+    assert len(response.get_json()["data"]) == 1
+
+
+def test_html_shows_the_log_escaped(app: Flask) -> None:
+    event_id = _notify(app, summary="<b>bold</b>")
+    response = app.test_client().get("/_admin/notifications")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert f'data-event-id="{event_id}"' in response.text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in response.text
+    assert "<b>bold</b>" not in response.text
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_html_with_no_notifications(app: Flask) -> None:
+    response = app.test_client().get("/_admin/notifications")
+    assert response.status_code == 200
+    assert "No notifications." in response.text
+
+
+def test_filters(app: Flask) -> None:
+    mine = _notify(app, "m1")
+    _notify(app, "m2")
+    client = app.test_client()
+    data = client.get("/_admin/notifications?format=json&merchant_id=m1").get_json()["data"]
+    assert [e["id"] for e in data] == [mine]
+    data = client.get("/_admin/notifications?format=json&limit=1").get_json()["data"]
+    assert len(data) == 1
+    data = client.get("/_admin/notifications?format=json&state=DELIVERED").get_json()["data"]
+    assert data == []
+    data = client.get(f"/_admin/notifications?format=json&id={mine}").get_json()["data"]
+    assert [e["id"] for e in data] == [mine]
+
+
+def test_failed_attempts_appear_in_the_log(app: Flask) -> None:
+    sent: list[str] = []
+
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        sent.append(url)
+        return 200
+
+    issuer = get_issuer(app)
+    from paylater_sdk.issuer.outbox import deliver_due
+
+    event_id = _notify(app)
+    assert deliver_due(issuer, transport=transport) == 1  # m1 is unknown: cannot seal
+    entry = app.test_client().get("/_admin/notifications?format=json").get_json()["data"][0]
+    assert entry["id"] == event_id
+    assert entry["attempts"][0]["outcome"] == "ERROR"
+    assert entry["attempts"][0]["error"].startswith("cannot seal")
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("state=SENT", "state"),
+        ("merchant_id=%3Cscript%3E", "merchant_id"),
+        ("id=" + "x" * 65, "id"),
+        ("format=xml", "format"),
+        ("colour=red", "colour"),
+    ],
+)
+def test_bad_query_parameters_are_400(app: Flask, query: str, field: str) -> None:
+    response = app.test_client().get(f"/_admin/notifications?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == "INVALID_QUERY"
+    assert body["field"] == field
+
+
+def test_outside_test_mode_the_page_is_hidden_without_a_token(tmp_path: Path) -> None:
+    app = _make_app(tmp_path, SECRET_KEY="s" * 32)
+    response = app.test_client().get("/_admin/notifications")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        (f"Basic {ADMIN_TOKEN}", 401),
+        (f"Bearer {ADMIN_TOKEN}", 200),
+    ],
+)
+def test_outside_test_mode_the_admin_token_is_required(
+    tmp_path: Path, header: str | None, status: int
+) -> None:
+    app = _make_app(tmp_path, SECRET_KEY="s" * 32)
+    app.config["ADMIN_TOKEN"] = ADMIN_TOKEN
+    headers = {"Authorization": header} if header else {}
+    response = app.test_client().get("/_admin/notifications?format=json", headers=headers)
+    assert response.status_code == status
+    assert ADMIN_TOKEN not in response.text
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
