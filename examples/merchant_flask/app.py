@@ -78,7 +78,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for notify and return URLs; default the request's host).
     """
     app = Flask(__name__, instance_relative_config=True)
-    app.config.update(DATABASE_URL=None, PUBLIC_URL=None, PAYLATER_CLIENT=None)
+    app.config.update(
+        DATABASE_URL=None,
+        PUBLIC_URL=None,
+        PAYLATER_CLIENT=None,
+        # Cookies ignore ports: on one host (the demo on 127.0.0.1) the issuer's "session"
+        # cookie would overwrite the shop's cart and CSRF token.
+        SESSION_COOKIE_NAME="shop_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
     if config is None:
         app.config.from_prefixed_env("SHOP")
     else:

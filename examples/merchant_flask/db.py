@@ -37,6 +37,8 @@ orders = sa.Table(
     sa.Column("authorize_url", sa.String(512), nullable=True),
     sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("plan_id", sa.String(64), nullable=True),
+    # The chosen PlanQuote JSON: what the buyer agreed to before the loan starts.
+    sa.Column("plan", sa.JSON, nullable=True),
     sa.Column("captured_minor", sa.BigInteger, nullable=False, default=0),
     sa.Column("refunded_minor", sa.BigInteger, nullable=False, default=0),
     # The issuer's Schedule JSON (docs/api.md), shown on the order page.

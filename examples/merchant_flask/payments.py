@@ -65,7 +65,7 @@ def _order_for_refund(conn: sa.Connection, refund: Refund) -> str | None:
 def notify() -> tuple[str, int]:
     body = request.get_data(cache=False)
     try:
-        event = get_client(current_app).notifications.parse(request.headers, body)
+        event = get_client(current_app).notifications.parse(dict(request.headers), body)
     except SignatureError as exc:
         # 4xx makes the issuer retry; a forged message never reaches the database.
         current_app.logger.warning("rejected notification: %s", exc)

@@ -225,4 +225,5 @@ def order(out_trade_no: str) -> str:
         row = store.get_order(engine, out_trade_no) or row
     if stale:
         flash("无法连接分付，显示的是上次同步的状态 (showing the last known state)", "warning")
-    return render_template("order.html", order=row)
+    planned = store.planned_installments(row["plan"]) if row["plan"] and not row["schedule"] else []
+    return render_template("order.html", order=row, planned=planned)

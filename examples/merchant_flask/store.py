@@ -30,6 +30,7 @@ __all__ = [
     "list_refunds",
     "new_out_refund_no",
     "order_events",
+    "planned_installments",
     "record_event",
     "record_refund",
 ]
@@ -201,8 +202,8 @@ def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
         values["schedule"] = schedule
     if order.get("id") and row["order_id"] != order["id"]:
         values["order_id"] = order["id"]
-    if plan.get("plan_id") and row["plan_id"] != plan["plan_id"]:
-        values["plan_id"] = plan["plan_id"]
+    if plan.get("plan_id") and row["plan"] != plan:
+        values.update(plan_id=plan["plan_id"], plan=dict(plan))
     if not row["checkout_id"] and checkout.get("id"):
         values["checkout_id"] = checkout["id"]
     if not values:
@@ -210,6 +211,26 @@ def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
     values["updated_at"] = _now()
     conn.execute(orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values))
     return True
+
+
+def planned_installments(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The installments a chosen plan promises, before capture fixes the due dates.
+
+    First payment, then regular payments; the last takes whatever makes the rows sum
+    exactly to ``total_amount`` (no rounding drift on the page).
+    """
+    periods = int(plan["periods"])
+    first = Money.from_json(plan["first_payment"])
+    regular = Money.from_json(plan["regular_payment"])
+    total = Money.from_json(plan["total_amount"])
+    if periods < 1:
+        return []
+    amounts = [first] + [regular] * max(periods - 2, 0)
+    if periods > 1:
+        amounts.append(total - sum(amounts[1:], first))
+    else:
+        amounts = [total]
+    return [{"number": n, "amount": a} for n, a in enumerate(amounts, start=1)]
 
 
 def record_event(

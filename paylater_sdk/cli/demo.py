@@ -93,9 +93,10 @@ class _Server:
     def stop(self) -> None:
         from waitress import wasyncore
 
+        # Let running requests finish before their sockets and the loop's trigger go away.
+        self.server.task_dispatcher.shutdown(timeout=5)
         with contextlib.suppress(OSError):
             wasyncore.close_all(self.server._map)
-        self.server.task_dispatcher.shutdown(timeout=5)
         if self.thread.is_alive():
             self.thread.join(timeout=5)
 
@@ -173,7 +174,11 @@ class DemoStack:
             server.stop()
         self._servers.clear()
         issuer_app = getattr(self, "issuer_app", None)
-        worker = issuer_app.extensions.get("paylater_worker") if issuer_app is not None else None
+        worker = (
+            issuer_app.extensions.get("paylater_delivery_worker")
+            if issuer_app is not None
+            else None
+        )
         stop = getattr(worker, "stop", None)
         if callable(stop):
             stop()
