@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -500,3 +501,186 @@ def test_delivery_log_refuses_bad_arguments(
 ) -> None:
     with issuer.engine.connect() as conn, pytest.raises(ValueError, match=message):
         outbox.delivery_log(conn, **kwargs)
+
+
+# --- with the real issuer (create_app) -------------------------------------------------
+
+
+def _real_app(tmp_path: Path, transport: Any, **config: Any) -> Any:
+    from paylater_sdk.issuer import create_app
+    from paylater_sdk.keys import public_key_pem
+
+    settings: dict[str, Any] = {
+        "TEST_MODE": True,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",
+        "NOTIFY_TRANSPORT": transport,
+        "NOTIFY_SCHEDULE": [60, 60],
+        "MERCHANTS": [
+            {
+                "id": "m1",
+                "name": "Shop",
+                "public_keys": [public_key_pem(generate_private_key()).decode()],
+                "api_key": API_KEY.decode(),
+                "notify_prefixes": ["https://shop.example/"],
+                "return_prefixes": ["https://shop.example/"],
+            }
+        ],
+    }
+    settings.update(config)
+    return create_app(settings)
+
+
+def _authorized_checkout(app: Any) -> str:
+    from paylater_sdk.issuer import get_issuer
+    from paylater_sdk.money import Money
+
+    issuer = get_issuer(app)
+    checkout = issuer.create_checkout(
+        "m1",
+        out_trade_no="A1",
+        amount=Money.from_minor(300_00, "CNY"),
+        description="Tea",
+        notify_url=URL,
+        return_url="https://shop.example/back",
+        plan_ids=None,
+        expires_in=None,
+        base_url="http://issuer.test",
+    )
+    buyer = issuer.create_buyer(limit=Money.from_minor(5000_00, "CNY"))
+    plan_id = checkout["plans"][0]["plan_id"]
+    issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id=plan_id)
+    checkout_id: str = checkout["id"]
+    return checkout_id
+
+
+def _open_real(app: Any, headers: dict[str, str], body: bytes, store: Any = None) -> Any:
+    from paylater_sdk.issuer import get_issuer
+
+    return open_notification(
+        headers,
+        body,
+        api_key=API_KEY,
+        keyring=get_issuer(app).signing_keyring(),
+        nonce_store=InMemoryNonceStore() if store is None else store,
+    )
+
+
+def test_the_issuer_delivers_the_authorized_checkout(tmp_path: Path) -> None:
+    from paylater_sdk.issuer import get_issuer
+
+    send = Recorder()
+    app = _real_app(tmp_path, send)
+    checkout_id = _authorized_checkout(app)
+    assert get_issuer(app).deliver_pending() == 1
+    [(url, headers, body, _)] = send.calls
+    assert url == URL
+    note = _open_real(app, headers, body)
+    assert note.event_type == "CHECKOUT.AUTHORIZED"
+    assert note.original_type == "checkout"
+    assert note.resource["id"] == checkout_id
+    assert note.resource["state"] == "AUTHORIZED"
+    assert note.resource["order"]["state"] == "AUTHORIZED"
+    assert get_issuer(app).deliver_pending() == 0
+
+
+def test_injected_faults_drop_then_duplicate(tmp_path: Path) -> None:
+    from paylater_sdk.issuer import get_issuer
+
+    send = Recorder()
+    app = _real_app(tmp_path, send)
+    issuer = get_issuer(app)
+    issuer.inject_fault("drop_notification", path_prefix="/paylater/")
+    issuer.inject_fault("duplicate_notification", method="POST")
+    _authorized_checkout(app)
+    assert issuer.deliver_pending() == 1  # dropped: nothing sent
+    assert send.calls == []
+    issuer.advance_clock(60)
+    assert issuer.deliver_pending() == 1  # duplicated: sent twice
+    store = InMemoryNonceStore()
+    notes = [_open_real(app, h, b, store) for _, h, b, _ in send.calls]
+    assert len(notes) == 2
+    assert notes[0].id == notes[1].id
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert entry["state"] == "DELIVERED"
+    assert [a["outcome"] for a in entry["attempts"]] == ["DROPPED", "DELIVERED"]
+
+
+def test_a_fault_for_another_path_is_left_alone(tmp_path: Path) -> None:
+    from paylater_sdk.issuer import get_issuer
+
+    send = Recorder()
+    app = _real_app(tmp_path, send)
+    get_issuer(app).inject_fault("drop_notification", path_prefix="/other/")
+    _authorized_checkout(app)
+    get_issuer(app).deliver_pending()
+    assert len(send.calls) == 1
+
+
+def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
+    from paylater_sdk.issuer import get_issuer
+
+    arrived = threading.Event()
+
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        arrived.set()
+        return 200
+
+    app = _real_app(tmp_path, transport, NOTIFY_WORKER=True)
+    worker = app.extensions["paylater_delivery_worker"]
+    try:
+        assert worker.running
+        _authorized_checkout(app)
+        assert arrived.wait(15)
+    finally:
+        worker.stop()
+    with get_issuer(app).engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert entry["attempt_count"] == 1
+
+
+class _Merchant(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []  # noqa: RUF012
+    status = 200
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Merchant.received.append((dict(self.headers.items()), self.rfile.read(length)))
+        self.send_response(self.status)
+        if self.status in (301, 302):
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [200, 302])
+def test_the_default_transport_posts_over_http_and_never_follows_redirects(status: int) -> None:
+    _Merchant.received = []
+    _Merchant.status = status
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Merchant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/notify"
+        got = outbox.requests_transport(url, {"Content-Type": "application/json"}, b"{}", 5.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert got == status
+    [(headers, body)] = _Merchant.received
+    assert body == b"{}"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_the_default_transport_raises_when_nobody_listens() -> None:
+    import requests
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Merchant)
+    port = server.server_address[1]
+    server.server_close()  # the port is now closed
+    with pytest.raises(requests.ConnectionError):
+        outbox.requests_transport(f"http://127.0.0.1:{port}/n", {}, b"{}", 5.0)
