@@ -23,7 +23,7 @@ class Product:
     name_en: str
     description: str
     price: Money
-    emoji: str
+    glyph: str  # a one-character badge (emoji fonts are missing on many phones)
 
 
 CATALOG: tuple[Product, ...] = (
@@ -33,7 +33,7 @@ CATALOG: tuple[Product, ...] = (
         name_en="Celadon tea set",
         description="六件套青瓷茶具，手工烧制。 Six-piece hand-fired celadon tea set.",
         price=Money("599.00", "CNY"),
-        emoji="🍵",
+        glyph="茶",
     ),
     Product(
         id="headphones",
@@ -41,7 +41,7 @@ CATALOG: tuple[Product, ...] = (
         name_en="Noise-cancelling earbuds",
         description="主动降噪，续航 30 小时。 Active noise cancelling, 30 h battery.",
         price=Money("1299.00", "CNY"),
-        emoji="🎧",
+        glyph="耳",
     ),
     Product(
         id="backpack",
@@ -49,7 +49,7 @@ CATALOG: tuple[Product, ...] = (
         name_en="City commuter backpack",
         description="防泼水面料，可放 15 寸电脑。 Water-repellent, fits a 15-inch laptop.",
         price=Money("329.90", "CNY"),
-        emoji="🎒",
+        glyph="包",
     ),
 )
 

@@ -73,6 +73,7 @@ def test_buyer_pays_with_six_installments(stack: DemoStack, phone: Any, tmp_path
     page.goto(f"{stack.shop_url}/products/headphones")
     assert page.locator("h1").inner_text().startswith("降噪蓝牙耳机")
     assert "低至" in page.locator(".asl").inner_text()
+    _shot(page, tmp_path, "product.png")
 
     page.click("#add-to-cart")
     page.wait_for_url(f"{stack.shop_url}/cart")
