@@ -30,6 +30,9 @@ CURRENCY_EXPONENTS: Mapping[str, int] = {
 }  # fmt: skip
 
 _QUANTA = {exp: Decimal(1).scaleb(-exp) for exp in set(CURRENCY_EXPONENTS.values())}
+# Per-currency constants so the hot paths (minor units <-> Decimal) are one multiplication.
+_SCALE = {code: Decimal(10**exp) for code, exp in CURRENCY_EXPONENTS.items()}
+_UNIT = {code: _QUANTA[exp] for code, exp in CURRENCY_EXPONENTS.items()}
 
 
 def currency_exponent(currency: str) -> int:
@@ -52,7 +55,7 @@ def _normalize_currency(value: object) -> str:
 
 def _to_decimal(value: object) -> Decimal:
     # bool is an int subclass; True yuan is always a bug.
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(
             f"amount must be str, int or Decimal, not {type(value).__name__}: "
             "floats cannot represent money exactly; pass a string such as '12.30'"
@@ -110,6 +113,17 @@ class Money:
         return cls(Decimal(minor).scaleb(-exp), currency)
 
     @classmethod
+    def _of_minor(cls, minor: int, currency: str) -> Money:
+        """Trusted fast path for the plan engine: ``minor`` is an int, ``currency`` canonical.
+
+        Skips the converters (a schedule builds ~60 amounts; validation would dominate).
+        """
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "amount", minor * _UNIT[currency])
+        object.__setattr__(obj, "currency", currency)
+        return obj
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         return cls.from_minor(0, currency)
 
@@ -149,7 +163,7 @@ class Money:
     @property
     def minor(self) -> int:
         """The amount as a whole number of minor units."""
-        return int(self.amount.scaleb(self.exponent))
+        return int(self.amount * _SCALE[self.currency])
 
     def __repr__(self) -> str:
         return f"Money({str(self.amount)!r}, {self.currency!r})"

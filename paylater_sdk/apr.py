@@ -1,0 +1,456 @@
+"""Annual percentage rates by the actuarial method of US Regulation Z, Appendix J.
+
+A plan's price is only comparable across lenders when every cost (interest *and* fees) is
+expressed as one annual rate over the money actually outstanding. Appendix J (12 CFR 1026)
+defines that rate precisely, and the PBOC 2021 No. 3 announcement and the EU consumer-credit
+directive ask for the same idea, so :func:`actuarial_apr` implements the appendix literally:
+
+* the term begins on the date of the first advance; every advance and payment is placed at
+  ``t`` whole unit-periods plus a fraction ``f`` of one from there, counted back from the
+  later date as (b)(5) says (months are all equal; a leftover is ``days / 30`` for a
+  monthly unit-period);
+* the general equation (b)(8) discounts each amount by ``(1 + f*i) * (1 + i)**t``: simple
+  interest for the odd fraction, compound for whole periods;
+* the APR is the unit-period rate ``i`` times the unit-periods per year.
+
+The root is found with a Newton iteration in binary floating point (fast, bracketed, with a
+bisection fallback) and then polished with one Newton step in 34-digit ``Decimal``
+arithmetic, so the returned ``Decimal`` has 12 correct decimal places and never depends on a
+float's last bit. Money never passes through a float: amounts enter as integer minor units.
+
+Month-end refinement (documented in docs/plans.md): counting back ``k`` months from a date
+that is the last day of its month may land on any day from the clamped day to that month's
+end (01-31, 02-29, 03-31 are one month apart each), so a schedule anchored on the 31st is
+regular rather than a chain of odd periods.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import functools
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from itertools import pairwise
+
+from dateutil.relativedelta import relativedelta
+
+from .errors import CurrencyMismatchError, NoAPRError, PlanError
+from .money import Money
+
+__all__ = ["UnitPeriod", "actuarial_apr", "effective_annual_rate"]
+
+_PLACES = Decimal("1e-12")
+_PREC = 34
+
+
+class UnitPeriod(enum.Enum):
+    """The standard unit-periods of Appendix J (b)(3), shortest first."""
+
+    DAY = "DAY"
+    WEEK = "WEEK"
+    TWO_WEEKS = "TWO_WEEKS"
+    SEMIMONTH = "SEMIMONTH"
+    FOUR_WEEKS = "FOUR_WEEKS"
+    MONTH = "MONTH"
+    TWO_MONTHS = "TWO_MONTHS"
+    QUARTER = "QUARTER"
+    HALF_YEAR = "HALF_YEAR"
+    YEAR = "YEAR"
+
+    @property
+    def per_year(self) -> int:
+        """Unit-periods per year as (b)(5)(ii)-(v) fix them (52 weeks, 365 days)."""
+        return _PER_YEAR[self]
+
+    @property
+    def _approx_days(self) -> Fraction:
+        return _APPROX_DAYS[self]
+
+
+_PER_YEAR = {
+    UnitPeriod.DAY: 365,
+    UnitPeriod.WEEK: 52,
+    UnitPeriod.TWO_WEEKS: 26,
+    UnitPeriod.SEMIMONTH: 24,
+    UnitPeriod.FOUR_WEEKS: 13,
+    UnitPeriod.MONTH: 12,
+    UnitPeriod.TWO_MONTHS: 6,
+    UnitPeriod.QUARTER: 4,
+    UnitPeriod.HALF_YEAR: 2,
+    UnitPeriod.YEAR: 1,
+}
+_WEEK_DAYS = {UnitPeriod.WEEK: 7, UnitPeriod.TWO_WEEKS: 14, UnitPeriod.FOUR_WEEKS: 28}
+_MONTHS = {UnitPeriod.TWO_MONTHS: 2, UnitPeriod.QUARTER: 3, UnitPeriod.HALF_YEAR: 6}
+_APPROX_DAYS = {
+    UnitPeriod.DAY: Fraction(1),
+    UnitPeriod.WEEK: Fraction(7),
+    UnitPeriod.TWO_WEEKS: Fraction(14),
+    UnitPeriod.SEMIMONTH: Fraction(365, 24),
+    UnitPeriod.FOUR_WEEKS: Fraction(28),
+    UnitPeriod.MONTH: Fraction(365, 12),
+    UnitPeriod.TWO_MONTHS: Fraction(365, 6),
+    UnitPeriod.QUARTER: Fraction(365, 4),
+    UnitPeriod.HALF_YEAR: Fraction(365, 2),
+    UnitPeriod.YEAR: Fraction(365),
+}
+_BY_MONTHS = {
+    1: UnitPeriod.MONTH,
+    2: UnitPeriod.TWO_MONTHS,
+    3: UnitPeriod.QUARTER,
+    6: UnitPeriod.HALF_YEAR,
+    12: UnitPeriod.YEAR,
+}
+_BY_DAYS = {
+    1: UnitPeriod.DAY,
+    7: UnitPeriod.WEEK,
+    14: UnitPeriod.TWO_WEEKS,
+    28: UnitPeriod.FOUR_WEEKS,
+}
+_ORDER = list(UnitPeriod)
+
+
+# --- dates -> unit-periods ----------------------------------------------------------------
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_len(year: int, month: int) -> int:
+    return 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month - 1]
+
+
+def _is_month_end(d: date) -> bool:
+    return d.day == _month_len(d.year, d.month)
+
+
+def months_back(start: date, later: date) -> tuple[int, date]:
+    """Whole months counted back from ``later`` while staying on or after ``start``.
+
+    Returns ``(months, boundary)``: the odd part of the interval runs from ``start`` to
+    ``boundary``. Implements (b)(5)(ii) with the month-end refinement described above.
+    Counting back ``k`` months is ``later - relativedelta(months=k)`` (day clamped to the
+    month's end); it is spelled out here because it runs once per cash flow on the hot
+    path, and the tests check it against dateutil for every day of several years.
+    """
+    k = max(0, (later.year - start.year) * 12 + later.month - start.month)
+    month_end = _is_month_end(later)
+    base = later.year * 12 + later.month - 1
+    while k > 0:
+        year, month0 = divmod(base - k, 12)
+        length = _month_len(year, month0 + 1)
+        low = date(year, month0 + 1, min(later.day, length))
+        high = date(year, month0 + 1, length) if month_end else low
+        if high >= start:
+            return k, max(low, start)
+        k -= 1
+    return 0, later
+
+
+# A position is (whole unit-periods, odd-fraction numerator, odd-fraction denominator):
+# plain ints, because Fractions cost more than the whole solve on the hot path.
+_Position = tuple[int, int, int]
+
+
+@functools.lru_cache(maxsize=8192)
+def _position(start: date, when: date, unit: UnitPeriod) -> _Position:
+    """(whole unit-periods, fraction as num/den) from the term start to ``when`` per (b)(5)."""
+    days = (when - start).days
+    if unit is UnitPeriod.DAY:
+        return days, 0, 1
+    if unit in _WEEK_DAYS:
+        whole, rest = divmod(days, _WEEK_DAYS[unit])
+        return whole, rest, _WEEK_DAYS[unit]
+    months, boundary = months_back(start, when)
+    odd_days = (boundary - start).days
+    if unit is UnitPeriod.MONTH:
+        return months, odd_days, 30
+    if unit is UnitPeriod.YEAR:
+        years, rest_months = divmod(months, 12)
+        if odd_days == 0:
+            return years, rest_months, 12
+        year_boundary = max(start, when - relativedelta(months=12 * years))
+        return years, (year_boundary - start).days, 365
+    span = 15 if unit is UnitPeriod.SEMIMONTH else 30 * _MONTHS[unit]
+    whole, rest = divmod(30 * months + odd_days, span)
+    return whole, rest, span
+
+
+def _is_semimonth(a: date, b: date) -> bool:
+    """Half-month steps: 15 days, or 1st<->16th and 15th<->month-end patterns."""
+    if (b - a).days == 15:
+        return True
+    if a.day == 1:
+        return b == a.replace(day=16)
+    if a.day == 16:
+        return b == (a + relativedelta(months=1)).replace(day=1)
+    if a.day == 15:
+        return b == a + relativedelta(day=31)
+    if _is_month_end(a):
+        return b == (a + relativedelta(months=1)).replace(day=15)
+    return False
+
+
+def _classify(a: date, b: date) -> UnitPeriod | None:
+    days = (b - a).days
+    if days in _BY_DAYS:
+        # Four weeks can also be February; the month count below wins ties by frequency.
+        unit = _BY_DAYS[days]
+        months, boundary = months_back(a, b)
+        if months == 1 and boundary == a:
+            return UnitPeriod.MONTH
+        return unit
+    if _is_semimonth(a, b):
+        return UnitPeriod.SEMIMONTH
+    months, boundary = months_back(a, b)
+    if boundary == a and months in _BY_MONTHS:
+        return _BY_MONTHS[months]
+    return None
+
+
+def common_unit_period(dates: Iterable[date]) -> UnitPeriod:
+    """The unit-period of (b)(4)(i): the most frequent common period between the dates.
+
+    Ties go to the smaller period; with no common period, the average interval rounded to
+    the nearest standard unit (midway: the smaller). Never longer than a year.
+    """
+    ordered = sorted(set(dates))
+    if len(ordered) < 2:
+        raise PlanError("a unit-period needs at least two distinct dates")
+    pairs = list(pairwise(ordered))
+    counts = Counter(u for u in (_classify(a, b) for a, b in pairs) if u is not None)
+    if counts:
+        best = max(counts.values())
+        return min((u for u, c in counts.items() if c == best), key=_ORDER.index)
+    average = Fraction((ordered[-1] - ordered[0]).days, len(pairs))
+    return min(_ORDER, key=lambda u: (abs(u._approx_days - average), _ORDER.index(u)))
+
+
+# --- input validation ---------------------------------------------------------------------
+
+
+def _flows(
+    advances: Sequence[tuple[date, Money]], payments: Sequence[tuple[date, Money]]
+) -> tuple[list[tuple[date, int]], list[tuple[date, int]]]:
+    currency: str | None = None
+
+    def convert(pairs: object, what: str) -> list[tuple[date, int]]:
+        nonlocal currency
+        if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
+            raise PlanError(f"{what} must be a sequence of (date, Money) pairs")
+        out: list[tuple[date, int]] = []
+        for item in pairs:
+            if not isinstance(item, tuple | list) or len(item) != 2:
+                raise PlanError(f"each of the {what} must be a (date, Money) pair, got {item!r}")
+            when, amount = item
+            if isinstance(when, datetime):
+                when = when.date()
+            if not isinstance(when, date):
+                raise PlanError(f"{what} dates must be datetime.date, not {type(when).__name__}")
+            if not isinstance(amount, Money):
+                if isinstance(amount, float):
+                    raise TypeError(f"{what} amounts must be Money, never float")
+                raise PlanError(f"{what} amounts must be Money, not {type(amount).__name__}")
+            if currency is None:
+                currency = amount.currency
+            elif amount.currency != currency:
+                raise CurrencyMismatchError(
+                    f"all cash flows must share one currency ({currency}), got {amount.currency}"
+                )
+            if amount.minor < 0:
+                raise PlanError(f"{what} amounts must not be negative, got {amount}")
+            if amount.minor:
+                out.append((when, amount.minor))
+        return out
+
+    return convert(advances, "advances"), convert(payments, "payments")
+
+
+# --- solving ------------------------------------------------------------------------------
+
+
+def _residual(flows: list[tuple[int, float, float]], i: float) -> tuple[float, float]:
+    value = slope = 0.0
+    base = 1.0 + i
+    for t, f, amount in flows:
+        simple = 1.0 + f * i
+        term = amount / (simple * base**t)
+        value += term
+        slope -= term * (f / simple + t / base)
+    return value, slope
+
+
+def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: int) -> Decimal:
+    """The unit-period rate ``i`` >= 0 solving the general equation (b)(8).
+
+    ``flows`` are ``(t, f_num, f_den, amount)`` with payments positive, advances negative.
+    """
+    fast = [(t, num / den, float(a)) for t, num, den, a in flows]
+    duration = sum(a * (t + f) for t, f, a in fast if a > 0) / total_pay
+    guess = (total_pay / total_adv - 1.0) / max(duration, 1e-9)
+    lo, hi = 0.0, max(1.0, 4.0 * guess)
+    while _residual(fast, hi)[0] > 0.0:
+        lo, hi = hi, hi * 4.0
+        if hi > 1e9:
+            raise NoAPRError("no rate solves the payments against the advances (no APR exists)")
+    i = min(max(guess, lo), hi)
+    for _ in range(200):
+        value, slope = _residual(fast, i)
+        if value > 0.0:
+            lo = i
+        elif value < 0.0:
+            hi = i
+        else:
+            break
+        nxt = i - value / slope if slope else (lo + hi) / 2.0
+        if not lo < nxt < hi:
+            nxt = (lo + hi) / 2.0
+        if abs(nxt - i) <= 1e-17 + 1e-15 * abs(i):
+            i = nxt
+            break
+        i = nxt
+    # One Newton step in Decimal: quadratic convergence turns ~1e-16 into ~1e-30, so the
+    # digits returned never depend on the platform's float pow().
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        one = Decimal(1)
+        rate = Decimal(repr(i))
+        v = one / (one + rate)
+        value_d = slope_d = Decimal(0)
+        last_t, power = 0, one
+        for t, num, den, amount in sorted(flows):
+            if t - last_t <= 4:
+                while last_t < t:
+                    power *= v
+                    last_t += 1
+            else:
+                power, last_t = v**t, t
+            term = amount * power
+            if num:
+                fd = Decimal(num) / den
+                simple = one + fd * rate
+                term /= simple
+                slope_d -= term * (fd / simple + t * v)
+            else:
+                slope_d -= term * t * v
+            value_d += term
+        if slope_d:
+            rate -= value_d / slope_d
+    return rate
+
+
+def periodic_rate(
+    adv: list[tuple[date, int]], pay: list[tuple[date, int]], unit_period: UnitPeriod | None
+) -> tuple[Decimal, Decimal]:
+    """(unit-period rate, unit-periods per year) for flows in positive minor units.
+
+    The engine behind :func:`actuarial_apr` for callers (schedules) whose flows are
+    already validated integers.
+    """
+    if not adv:
+        raise NoAPRError("no advance: an APR needs at least one positive advance")
+    if not pay:
+        raise NoAPRError("no payment: payments that never repay the advance have no APR")
+    start = min(d for d, _ in adv)
+    if any(d < start for d, _ in pay):
+        raise PlanError("a payment falls before the first advance; the term starts at the advance")
+    total_adv = sum(a for _, a in adv)
+    total_pay = sum(a for _, a in pay)
+    if total_pay < total_adv:
+        raise NoAPRError(
+            f"payments total {total_pay} minor units, less than the {total_adv} advanced: "
+            "they never repay the advance, so no APR exists"
+        )
+    if unit_period is None and len(adv) == 1 and len(pay) == 1:
+        # (b)(4)(ii) and (b)(5)(vi)/(vii): the term itself is the unit-period (up to a year).
+        end = pay[0][0]
+        term_days = (end - start).days
+        months, boundary = months_back(start, end)
+        if term_days > 0 and (months < 12 or (months == 12 and boundary == start)):
+            whole_months = boundary == start and months > 0
+            per_year = Fraction(12, months) if whole_months else Fraction(365, term_days)
+            with localcontext() as ctx:
+                ctx.prec = _PREC
+                rate = Decimal(total_pay - total_adv) / Decimal(total_adv)
+                return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
+        if term_days > 0:
+            unit_period = UnitPeriod.YEAR
+    if unit_period is None:
+        unit_period = common_unit_period([d for d, _ in adv] + [d for d, _ in pay])
+    per_year_d = Decimal(unit_period.per_year)
+    if total_pay == total_adv:
+        return Decimal(0), per_year_d
+    flows: list[tuple[int, int, int, int]] = []
+    cache: dict[date, _Position] = {}
+    for sign, pairs in ((-1, adv), (1, pay)):
+        for when, amount in pairs:
+            pos = cache.get(when)
+            if pos is None:
+                pos = cache[when] = _position(start, when, unit_period)
+            flows.append((*pos, sign * amount))
+    return _solve(flows, total_adv, total_pay), per_year_d
+
+
+def nominal(rate: Decimal, per_year: Decimal) -> Decimal:
+    """The APR: unit-period rate times unit-periods per year, to 12 places."""
+    if not rate:
+        return Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return (rate * per_year).quantize(_PLACES)
+
+
+def compound(rate: Decimal, per_year: Decimal) -> Decimal:
+    """The effective annual rate ``(1 + rate) ** per_year - 1``, to 12 places."""
+    if not rate:
+        return Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        one = Decimal(1)
+        if per_year == per_year.to_integral_value():
+            grown = (one + rate) ** int(per_year)
+        else:
+            grown = ((one + rate).ln() * per_year).exp()
+        return (grown - one).quantize(_PLACES)
+
+
+def _check_unit(unit_period: object) -> UnitPeriod | None:
+    if unit_period is not None and not isinstance(unit_period, UnitPeriod):
+        raise PlanError(f"unknown unit_period {unit_period!r}: use a UnitPeriod member or None")
+    return unit_period
+
+
+def actuarial_apr(
+    advances: Sequence[tuple[date, Money]],
+    payments: Sequence[tuple[date, Money]],
+    *,
+    unit_period: UnitPeriod | None = None,
+) -> Decimal:
+    """The nominal APR of Regulation Z Appendix J as a fraction (``0.0969`` is 9.69 %).
+
+    ``advances`` and ``payments`` are ``(date, Money)`` pairs in one currency.
+    ``unit_period=None`` picks the most common interval as (b)(4) says (and, for a single
+    advance repaid by a single payment, the term itself). Raises :class:`NoAPRError` when
+    the payments never repay the advances, :class:`PlanError` for malformed input.
+    """
+    unit = _check_unit(unit_period)
+    return nominal(*periodic_rate(*_flows(advances, payments), unit))
+
+
+def effective_annual_rate(
+    advances: Sequence[tuple[date, Money]],
+    payments: Sequence[tuple[date, Money]],
+    *,
+    unit_period: UnitPeriod | None = None,
+) -> Decimal:
+    """The compound annual rate ``(1 + i) ** periods_per_year - 1`` of the same cash flows.
+
+    This is the IRR-based figure of the PBOC 2021 No. 3 announcement and, for regular
+    schedules, the EU directive's APRC: it counts interest on interest, so it is never below
+    :func:`actuarial_apr` for the same flows.
+    """
+    unit = _check_unit(unit_period)
+    return compound(*periodic_rate(*_flows(advances, payments), unit))
