@@ -107,6 +107,8 @@ notifications = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Wall-clock nanoseconds at enqueue: orders events of the same second (FIFO delivery).
+    sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("next_attempt_at", sa.BigInteger, nullable=True),
     sa.Column("delivered_at", sa.BigInteger, nullable=True),
     sa.Column("last_status", sa.Integer, nullable=True),
@@ -169,6 +171,7 @@ def enqueue(
             state=PENDING,
             attempts=0,
             created_at=to_epoch(now),
+            seq=time.time_ns(),
             next_attempt_at=to_epoch(now),
         )
     )
@@ -247,7 +250,7 @@ def deliver_due(
         due = conn.execute(
             sa.select(notifications)
             .where(notifications.c.state == PENDING, notifications.c.next_attempt_at <= now)
-            .order_by(notifications.c.next_attempt_at, notifications.c.created_at)
+            .order_by(notifications.c.next_attempt_at, notifications.c.seq)
             .limit(limit)
         ).all()
     made = 0
@@ -450,7 +453,7 @@ def delivery_log(
     if state is not None and state not in NOTIFICATION_STATES:
         raise ValueError(f"state must be one of {', '.join(NOTIFICATION_STATES)}")
     query = sa.select(notifications).order_by(
-        notifications.c.created_at.desc(), notifications.c.id.desc()
+        notifications.c.created_at.desc(), notifications.c.seq.desc()
     )
     if merchant_id is not None:
         query = query.where(notifications.c.merchant_id == merchant_id)

@@ -303,6 +303,15 @@ def test_deliveries_go_out_in_the_order_they_fell_due(issuer: FakeIssuer) -> Non
     assert [_open(issuer, h, b).id for _, h, b, _ in send.calls] == [first, second]
 
 
+def test_events_of_the_same_second_go_out_in_enqueue_order(issuer: FakeIssuer) -> None:
+    ids = [_enqueue(issuer, resource={"id": f"co_{n}"}) for n in range(6)]
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 6
+    assert [_open(issuer, h, b).id for _, h, b, _ in send.calls] == ids
+    with issuer.engine.connect() as conn:
+        assert [e["id"] for e in outbox.delivery_log(conn)] == ids[::-1]
+
+
 def test_limit_bounds_one_pass(issuer: FakeIssuer) -> None:
     for n in range(3):
         _enqueue(issuer, resource={"id": f"co_{n}"})
