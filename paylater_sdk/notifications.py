@@ -273,7 +273,7 @@ def open_notification(
     )
     try:
         envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise DecryptionError("the notification body is not JSON") from None
     if not isinstance(envelope, dict):
         raise DecryptionError("the notification body must be a JSON object")
@@ -300,7 +300,7 @@ def open_notification(
     plaintext = decrypt_resource(resource, key)
     try:
         data = json.loads(plaintext)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise DecryptionError("the decrypted resource is not JSON") from None
     if not isinstance(data, dict):
         raise DecryptionError("the decrypted resource must be a JSON object")

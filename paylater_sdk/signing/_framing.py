@@ -36,11 +36,18 @@ _TIMESTAMP_RE: Final = re.compile(r"[0-9]{1,12}")
 # --- the strings to sign ---------------------------------------------------------------
 
 
+def _utf8(name: str, value: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"{name} is not encodable as UTF-8; pass the raw bytes") from None
+
+
 def _body_bytes(body: bytes | bytearray | memoryview | str) -> bytes:
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
-        return body.encode("utf-8")
+        return _utf8("the body", body)
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     raise ConfigurationError(f"the body must be bytes (the raw body), got {type(body).__name__}")
@@ -49,7 +56,7 @@ def _body_bytes(body: bytes | bytearray | memoryview | str) -> bytes:
 def _line(name: str, value: str) -> bytes:
     if not isinstance(value, str) or not value or "\n" in value or "\r" in value:
         raise ConfigurationError(f"{name} must be a non-empty string without line breaks")
-    return value.encode("utf-8")
+    return _utf8(name, value)
 
 
 def request_message(
