@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -37,7 +38,6 @@ def orders() -> str:
         orders=rows,
         state=state,
         states=store.STATES,
-        issuer_log_url=current_app.config.get("ISSUER_ADMIN_URL"),
     )
 
 
@@ -59,7 +59,6 @@ def order(out_trade_no: str) -> str:
         refunds=store.list_refunds(engine, out_trade_no),
         events=store.order_events(engine, out_trade_no),
         next_refund_no=store.new_out_refund_no(out_trade_no),
-        issuer_log_url=current_app.config.get("ISSUER_ADMIN_URL"),
     )
 
 
@@ -129,6 +128,44 @@ def act(out_trade_no: str, action: str) -> Response:
     if row["checkout_id"]:
         refresh_order(row)
     return _done(out_trade_no)
+
+
+@bp.get("/deliveries")
+@require_admin
+def deliveries() -> str:
+    """The issuer's delivery log next to what this shop actually processed.
+
+    A notification the issuer marks delivered but the shop never recorded (or one stuck in
+    retries) is exactly what an operator wants to see before customers call.
+    """
+    url = current_app.config.get("ISSUER_ADMIN_URL")
+    entries: list[dict[str, Any]] = []
+    error = None
+    if not url:
+        error = "未配置 ISSUER_ADMIN_URL (ISSUER_ADMIN_URL is not configured)"
+    else:
+        token = current_app.config.get("ISSUER_ADMIN_TOKEN")
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            answer = requests.get(
+                str(url), params={"format": "json"}, headers=headers, timeout=(3.05, 10)
+            )
+            answer.raise_for_status()
+            data = answer.json().get("data", [])
+            entries = [e for e in data if isinstance(e, dict)]
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            error = f"无法读取分付投递记录 (could not read the issuer's log): {type(exc).__name__}"
+    processed = store.processed_event_ids(
+        get_engine(current_app), [str(e.get("id")) for e in entries]
+    )
+    return render_template(
+        "admin/deliveries.html",
+        entries=entries,
+        processed=processed,
+        error=error,
+    )
 
 
 @bp.post("/reconcile")

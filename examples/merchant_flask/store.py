@@ -31,6 +31,7 @@ __all__ = [
     "new_out_refund_no",
     "order_events",
     "planned_installments",
+    "processed_event_ids",
     "record_event",
     "record_refund",
 ]
@@ -231,6 +232,15 @@ def planned_installments(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     else:
         amounts = [total]
     return [{"number": n, "amount": a} for n, a in enumerate(amounts, start=1)]
+
+
+def processed_event_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
+    """Which of these notification ids this shop has recorded."""
+    if not ids:
+        return set()
+    query = sa.select(events.c.id).where(events.c.id.in_(list(ids)))
+    with engine.connect() as conn:
+        return {str(r[0]) for r in conn.execute(query)}
 
 
 def record_event(

@@ -389,6 +389,12 @@ def run_walkthrough(stack: DemoStack, *, echo: Callable[[str], None]) -> bool:
             for event_type in ("ORDER.CAPTURED", "REFUND.SUCCEEDED"):
                 _wait_for(notified(event_type), f"the {event_type} notification")
             say("notifications: ORDER.CAPTURED and REFUND.SUCCEEDED delivered too")
+
+            log = admin.get(f"{shop}/admin/deliveries", timeout=30).text
+            rows = re.findall(r'data-state="([A-Z]+)" data-processed="(true|false)"', log)
+            if len(rows) < 3 or any(row != ("DELIVERED", "true") for row in rows):
+                raise WalkthroughError(f"issuer log and shop disagree: {rows}")
+            say(f"delivery log: the issuer delivered {len(rows)} notifications, all processed")
         except (WalkthroughError, requests.RequestException, KeyError, ValueError) as exc:
             echo(f"FAILED at step {step + 1}: {exc}")
             return False

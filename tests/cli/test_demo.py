@@ -38,12 +38,13 @@ def test_walkthrough_buys_refunds_repays_and_checks_the_ledger() -> None:
         "refund: ¥300.00 refunded",
         "repayment: the buyer repaid installment 1",
         "ORDER.CAPTURED and REFUND.SUCCEEDED delivered",
+        "delivery log: the issuer delivered 3 notifications, all processed",
         "ledger: limit = available + held + outstanding principal",
         "walkthrough OK",
     ):
         assert needle in out
     steps = re.findall(r"^\[(\d+)\]", out, flags=re.MULTILINE)
-    assert steps == [str(n) for n in range(1, 11)]
+    assert steps == [str(n) for n in range(1, 12)]
     data = re.search(r"data folder\s+(\S+)", out)
     assert data is not None
     assert not Path(data.group(1)).exists()  # the temporary folder is gone
