@@ -1,0 +1,487 @@
+"""``MockIssuer``: the real mock issuer in-process, reached through ``responses``.
+
+Nothing here is a stub: the issuer is :func:`paylater_sdk.issuer.create_app` with its own
+SQLite database in a temporary folder, and every HTTP call the SDK makes to ``base_url`` is
+handed by ``responses`` to the app's Flask test client. A merchant's test suite therefore
+runs the real signing, verification, ledger and state machine, with no sockets and no
+sleeping (retries back off through a no-op ``sleep``).
+
+Faults come in two kinds. Server-side ones (``error_500``, ``drop_notification``,
+``duplicate_notification``) are the issuer's own test controls. Client-side ones happen on
+the wire, so they live here: ``connection_drop_after_commit`` (the issuer handles and
+commits, then the client sees a ``ConnectionError``), ``timeout`` (the same, seen as a read
+timeout) and ``connection_error`` (the request never arrives).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import requests
+import responses
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ..client import Event, PayLaterClient, Plan, RetryPolicy
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    CreditDeclinedError,
+    NotFoundError,
+    PayLaterError,
+)
+from ..issuer import Issuer, TestBuyer, create_app, db, get_issuer
+from ..money import Money
+from ..signing import generate_private_key, public_key_pem, serial_for
+
+__all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
+
+#: Faults that happen on the wire between the client and the issuer.
+CLIENT_FAULTS = frozenset({"connection_drop_after_commit", "timeout", "connection_error"})
+
+_CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+_DECLINE = re.compile(r'<p class="decline" data-reason="([A-Za-z0-9_]+)"')
+
+
+@attrs.frozen
+class DeliveredNotification:
+    """One delivery attempt the issuer made to a ``notify_url``.
+
+    ``event`` is the verified, decrypted :class:`~paylater_sdk.client.Event` (None if it did
+    not verify, which only happens when a test tampers with keys); ``status`` is what the
+    receiving app answered (204 when no app is attached: the list acknowledges).
+    """
+
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    event: Event | None
+    status: int
+
+
+@attrs.define
+class _WireFault:
+    kind: str
+    method: str | None
+    path_prefix: str | None
+    remaining: int
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method != method.upper():
+            return False
+        return not (self.path_prefix and not path.startswith(self.path_prefix))
+
+
+def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
+    if isinstance(value, Money):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigurationError("an amount must be Money or a decimal string such as '5000.00'")
+    return Money(value, currency)
+
+
+class MockIssuer:
+    """The mock issuer app in-process, with ``responses`` routing ``base_url`` to it.
+
+    Use it as a context manager (or :meth:`start` / :meth:`stop`)::
+
+        with MockIssuer() as issuer:
+            client = issuer.client()
+            buyer = issuer.create_buyer(limit="5000.00")
+            checkout = client.checkouts.create(...)
+            issuer.authorize(checkout.id, buyer, "fenfu-6")
+
+    ``notify_app`` (a Flask app or its test client) receives notifications as the real
+    issuer would POST them; otherwise they are acknowledged and kept in
+    :attr:`notifications`. ``config`` adds or overrides issuer settings.
+    """
+
+    DEFAULT_BASE_URL = "https://issuer.paylater.test"
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        merchant_id: str = "m_test",
+        merchant_name: str = "Test Shop 测试商户",
+        key_alg: str = "ed25519",
+        notify_app: Flask | FlaskClient | None = None,
+        notify_prefixes: Iterable[str] = ("https://", "http://"),
+        return_prefixes: Iterable[str] = ("https://", "http://"),
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            raise ConfigurationError(
+                f"base_url must be a scheme and host such as {self.DEFAULT_BASE_URL!r}"
+            )
+        self.merchant_id = merchant_id
+        self.merchant_key = generate_private_key(key_alg)
+        self.key_serial = serial_for(self.merchant_key)
+        self.api_key = secrets.token_hex(16)
+        self._tmp = tempfile.TemporaryDirectory(prefix="paylater-mock-issuer-")
+        settings: dict[str, Any] = {
+            "TEST_MODE": True,
+            "DATABASE_URL": f"sqlite:///{Path(self._tmp.name) / 'issuer.db'}",
+            "PUBLIC_URL": self.base_url,
+            "NOTIFY_TRANSPORT": self._transport,
+            "NOTIFY_WORKER": False,
+            "MERCHANTS": [
+                {
+                    "id": merchant_id,
+                    "name": merchant_name,
+                    "public_keys": [public_key_pem(self.merchant_key).decode()],
+                    "api_key": self.api_key,
+                    "notify_prefixes": list(notify_prefixes),
+                    "return_prefixes": list(return_prefixes),
+                }
+            ],
+        }
+        settings.update(config or {})
+        self.app: Flask = create_app(settings)
+        self.issuer: Issuer = get_issuer(self.app)
+        self._http = self.app.test_client()
+        self.notify_app = notify_app
+        self.notifications: list[DeliveredNotification] = []
+        #: Every backoff delay the clients made by :meth:`client` slept (instantly).
+        self.sleeps: list[float] = []
+        self._wire_faults: list[_WireFault] = []
+        self._lock = threading.Lock()
+        self._mock: responses.RequestsMock | None = None
+        self._parser: PayLaterClient | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> MockIssuer:
+        """Start routing ``base_url`` into the app (idempotent)."""
+        if self._mock is None:
+            mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+            pattern = re.compile(re.escape(self.base_url) + r"(/.*)?$")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+                mock.add_callback(method, pattern, callback=self._route)
+            # Loopback stays reachable: a test may run real local servers next to the mock.
+            mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])[:/]"))
+            mock.start()
+            self._mock = mock
+        return self
+
+    def stop(self) -> None:
+        """Stop routing and delete the database."""
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock.reset()
+            self._mock = None
+        self.issuer.engine.dispose()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> MockIssuer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"MockIssuer(base_url={self.base_url!r}, merchant_id={self.merchant_id!r})"
+
+    # --- the merchant side -------------------------------------------------------------
+
+    def client(self, **overrides: Any) -> PayLaterClient:
+        """A :class:`PayLaterClient` configured for this issuer's test merchant.
+
+        It fetches the issuer's keys from ``/v1/certificates`` like a production client,
+        and its retries back off instantly (delays are recorded in :attr:`sleeps`).
+        """
+        options: dict[str, Any] = {
+            "merchant_id": self.merchant_id,
+            "private_key": self.merchant_key,
+            "key_serial": self.key_serial,
+            "api_key": self.api_key,
+            "retry_policy": RetryPolicy(jitter=lambda d: d, sleep=self.sleeps.append),
+        }
+        options.update(overrides)
+        return PayLaterClient(self.base_url, **options)
+
+    def client_config(self) -> dict[str, Any]:
+        """Keyword arguments for ``PayLaterClient(base_url, **config)`` (e.g. for an app)."""
+        return {
+            "merchant_id": self.merchant_id,
+            "private_key": self.merchant_key,
+            "key_serial": self.key_serial,
+            "api_key": self.api_key,
+        }
+
+    # --- buyers, clock, faults, ledger -------------------------------------------------
+
+    def create_buyer(
+        self,
+        *,
+        limit: Money | str | int,
+        phone: str | None = None,
+        single_purchase_max: Money | str | int | None = None,
+        status: str = "ACTIVE",
+        overdue: bool = False,
+    ) -> TestBuyer:
+        """A test buyer (``buyer_token``, ``phone``, ``test_code``) with a credit limit."""
+        return self.issuer.create_buyer(
+            limit=_as_money(limit),
+            phone=phone,
+            single_purchase_max=None
+            if single_purchase_max is None
+            else _as_money(single_purchase_max),
+            status=status,
+            overdue=overdue,
+        )
+
+    def advance_clock(
+        self, seconds: int = 0, *, minutes: int = 0, hours: int = 0, days: int = 0
+    ) -> datetime:
+        """Move the issuer's test clock forward; expiries and due dates follow."""
+        total = seconds + 60 * minutes + 3600 * hours + 86400 * days
+        return self.issuer.advance_clock(total)
+
+    def now(self) -> datetime:
+        return self.issuer.now()
+
+    def inject_fault(
+        self,
+        kind: str,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
+        count: int = 1,
+    ) -> None:
+        """Make the next ``count`` matching requests (or notifications) fail.
+
+        Client-side kinds: ``connection_drop_after_commit``, ``timeout``,
+        ``connection_error``. Issuer-side kinds: ``error_500``, ``drop_notification``,
+        ``duplicate_notification``.
+        """
+        if kind not in CLIENT_FAULTS:
+            self.issuer.inject_fault(kind, method=method, path_prefix=path_prefix, count=count)
+            return
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigurationError("count must be a positive integer")
+        with self._lock:
+            self._wire_faults.append(
+                _WireFault(kind, method.upper() if method else None, path_prefix, count)
+            )
+
+    def repay(
+        self, buyer: TestBuyer | str, order_id: str, amount: Money | None = None
+    ) -> dict[str, Any]:
+        """The buyer repays (the next installment by default)."""
+        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
+        return self.issuer.repay(buyer_id, order_id, amount)
+
+    def check_ledger(self) -> list[str]:
+        """Ledger invariant violations (empty when every buyer balances)."""
+        return self.issuer.check_ledger()
+
+    def ledger(self, buyer: TestBuyer | str) -> list[tuple[str, str, Money]]:
+        """The buyer's ledger entries, oldest first: ``(reason, reference, amount)``.
+
+        E.g. ``[("OPEN", ..), ("HOLD", "ord_..", Money("120.00", "CNY"))]``: a retried
+        checkout or capture must never show a second HOLD or CAPTURE.
+        """
+        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
+        table = db.ledger_entries
+        with self.issuer.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(table.c.reason, table.c.reference, table.c.amount, table.c.currency)
+                .where(table.c.buyer_id == buyer_id)
+                .order_by(table.c.id)
+            ).all()
+        return [(r.reason, r.reference, Money.from_minor(r.amount, r.currency)) for r in rows]
+
+    def balances(self, buyer: TestBuyer | str) -> dict[str, Money]:
+        """``limit``, ``available``, ``held`` and ``outstanding`` of one buyer."""
+        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
+        table = db.buyers
+        with self.issuer.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == buyer_id)).first()
+        if row is None:
+            raise NotFoundError(f"no test buyer {buyer_id}")
+        return {
+            "limit": Money.from_minor(row.credit_limit, row.currency),
+            "available": Money.from_minor(row.available, row.currency),
+            "held": Money.from_minor(row.held, row.currency),
+            "outstanding": Money.from_minor(row.outstanding, row.currency),
+        }
+
+    def assert_ledger_ok(self) -> None:
+        problems = self.check_ledger()
+        if problems:
+            raise AssertionError("ledger invariant broken:\n" + "\n".join(problems))
+
+    # --- notifications -----------------------------------------------------------------
+
+    def deliver_pending(self) -> list[DeliveredNotification]:
+        """Deliver every due notification now; return the deliveries this call made."""
+        before = len(self.notifications)
+        self.issuer.deliver_pending()
+        return self.notifications[before:]
+
+    def events(self, event_type: str | None = None) -> list[Event]:
+        """The parsed events delivered so far, optionally of one type."""
+        found = [n.event for n in self.notifications if n.event is not None]
+        if event_type is None:
+            return found
+        return [e for e in found if e.event_type.value == event_type]
+
+    def _transport(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        status = 204
+        if self.notify_app is not None:
+            target = self.notify_app
+            http = target.test_client() if isinstance(target, Flask) else target
+            parts = urlsplit(url)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            status = http.post(path, data=body, headers=headers).status_code
+        self.notifications.append(
+            DeliveredNotification(
+                url=url,
+                headers=dict(headers),
+                body=body,
+                event=self._parse(headers, body),
+                status=status,
+            )
+        )
+        return status
+
+    def _parse(self, headers: Mapping[str, str], body: bytes) -> Event | None:
+        if self._parser is None:
+            # Its own client (own nonce memory), so the merchant's parse of the same
+            # delivery is never mistaken for a replay.
+            self._parser = self.client()
+        try:
+            return self._parser.notifications.parse(headers, body)
+        except PayLaterError:
+            return None
+
+    # --- the buyer ---------------------------------------------------------------------
+
+    def authorize(self, checkout_id: str, buyer: TestBuyer | str, plan: str | Plan) -> str:
+        """Do what the buyer does on the consent page; return the redirect to return_url.
+
+        Drives the real HTML form (GET, sign in with phone and test code, pick the plan,
+        confirm). A decline raises :class:`CreditDeclinedError` with the reason code shown
+        on the page.
+        """
+        phone = buyer.phone if isinstance(buyer, TestBuyer) else buyer
+        found = self.issuer.buyer_by_phone(phone)
+        if found is None:
+            raise NotFoundError(f"no test buyer with phone {phone}")
+        plan_id = plan.plan_id if isinstance(plan, Plan) else plan
+        page = f"/authorize/{checkout_id}"
+        browser = self.app.test_client()
+        first = browser.get(page)
+        self._expect_form(first, checkout_id)
+        signed_in = browser.post(
+            page,
+            data={
+                "csrf_token": self._csrf(first.get_data(as_text=True)),
+                "step": "signin",
+                "phone": phone,
+                "code": found.test_code,
+            },
+        )
+        self._expect_form(signed_in, checkout_id)
+        confirmed = browser.post(
+            page,
+            data={
+                "csrf_token": self._csrf(signed_in.get_data(as_text=True)),
+                "step": "confirm",
+                "plan_id": plan_id,
+            },
+        )
+        text = confirmed.get_data(as_text=True)
+        if confirmed.status_code == 303:
+            return confirmed.headers["Location"]
+        match = _DECLINE.search(text)
+        if confirmed.status_code == 200 and match:
+            reason = match.group(1)
+            raise CreditDeclinedError(
+                f"the buyer was declined: {reason}", reason=reason, code="CREDIT_DECLINED"
+            )
+        raise ConflictError(
+            f"the consent page refused to confirm checkout {checkout_id} with plan "
+            f"{plan_id!r} (HTTP {confirmed.status_code}): {_page_text(text)}"
+        )
+
+    def _expect_form(self, response: Any, checkout_id: str) -> None:
+        if response.status_code == 404:
+            raise NotFoundError(f"no checkout {checkout_id} on the consent page")
+        if response.status_code != 200:
+            raise ConflictError(
+                f"the consent page for {checkout_id} answered HTTP {response.status_code}: "
+                f"{_page_text(response.get_data(as_text=True))}"
+            )
+
+    @staticmethod
+    def _csrf(page: str) -> str:
+        match = _CSRF.search(page)
+        if match is None:
+            raise ConflictError("the consent page has no csrf_token field")
+        return html.unescape(match.group(1))
+
+    # --- the wire ----------------------------------------------------------------------
+
+    def _take_wire_fault(self, method: str, path: str) -> str | None:
+        with self._lock:
+            for fault in self._wire_faults:
+                if fault.remaining > 0 and fault.matches(method, path):
+                    fault.remaining -= 1
+                    kind = fault.kind
+                    self._wire_faults = [f for f in self._wire_faults if f.remaining > 0]
+                    return kind
+        return None
+
+    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        method = (request.method or "GET").upper()
+        parts = urlsplit(request.url or "")
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        fault = self._take_wire_fault(method, parts.path)
+        if fault == "connection_error":
+            raise requests.ConnectionError(f"injected fault: connection refused ({target})")
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        answer = self._http.open(
+            target,
+            method=method,
+            data=body,
+            headers=headers,
+            base_url=self.base_url,
+            environ_overrides={"REQUEST_URI": target},
+        )
+        if fault == "connection_drop_after_commit":
+            raise requests.ConnectionError(
+                f"injected fault: the connection dropped after the issuer handled {target}"
+            )
+        if fault == "timeout":
+            raise requests.ReadTimeout(f"injected fault: {target} timed out")
+        out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+        return answer.status_code, out, answer.get_data()
+
+
+def _page_text(page: str, limit: int = 300) -> str:
+    text = re.sub(r"<[^>]+>", " ", page)
+    return " ".join(html.unescape(text).split())[:limit]
