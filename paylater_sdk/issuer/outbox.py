@@ -123,7 +123,8 @@ notification_attempts = sa.Table(
     sa.Column("notification_id", sa.String(64), sa.ForeignKey("notifications.id"), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("attempted_at", sa.BigInteger, nullable=False),
-    # DELIVERED (2xx), REJECTED (other status), ERROR (no answer), DROPPED (test fault)
+    # DELIVERED (2xx), REJECTED (other status), ERROR (no answer), DROPPED (test fault),
+    # BLOCKED (the URL is no longer under a registered prefix: not sent, given up)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
@@ -219,6 +220,27 @@ def _transport(issuer: _Issuer, transport: NotifyTransport | None) -> NotifyTran
         return transport
     configured = _setting(issuer, "notify_transport")
     return configured if callable(configured) else requests_transport
+
+
+def _url_still_allowed(issuer: _Issuer, merchant_id: str, url: str) -> bool:
+    """Re-check the notify URL against the merchant's prefixes as registered *now*.
+
+    Checkouts are validated when created, but a merchant's prefixes can be narrowed later
+    (``paylater issuer add-merchant`` updates them); the issuer must then stop calling
+    the old host rather than keep POSTing to a URL nobody vouches for any more.
+    """
+    lookup = getattr(issuer, "merchant", None)
+    if not callable(lookup):
+        return True  # an issuer without a merchant registry (tests' doubles)
+    row = lookup(merchant_id)
+    raw = getattr(row, "notify_prefixes", None) if row is not None else None
+    prefixes = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(prefixes, list):
+        return False
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+        return False
+    return any(isinstance(p, str) and p and url.startswith(p) for p in prefixes)
 
 
 def _short_error(exc: BaseException) -> str:
@@ -320,6 +342,21 @@ def _attempt(
     timeout: float,
 ) -> None:
     number = int(row["attempts"]) + 1
+    if not _url_still_allowed(issuer, row["merchant_id"], row["notify_url"]):
+        _record(
+            issuer,
+            row["id"],
+            number,
+            outcome="BLOCKED",
+            values={
+                "state": FAILED,
+                "next_attempt_at": None,
+                "last_status": None,
+                "last_error": "notify_url is no longer under a registered prefix",
+            },
+        )
+        log.warning("notification %s blocked: notify_url not allowed any more", row["id"])
+        return
     path = urlsplit(row["notify_url"]).path or "/"
     fault = issuer.take_fault(_FAULT_KINDS, "POST", path)
     duplicated = False
@@ -345,12 +382,42 @@ def _attempt(
         log.warning("notification %s gave up after %d attempts", row["id"], number)
     else:
         values.update(next_attempt_at=finished + math.ceil(steps[number - 1]))
+    _record(
+        issuer,
+        row["id"],
+        number,
+        outcome=outcome,
+        values=values,
+        status=status,
+        error=error,
+        duplicated=duplicated,
+        at=finished,
+    )
+
+
+def _record(
+    issuer: _Issuer,
+    event_id: str,
+    number: int,
+    *,
+    outcome: str,
+    values: dict[str, Any],
+    status: int | None = None,
+    error: str | None = None,
+    duplicated: bool = False,
+    at: int | None = None,
+) -> None:
+    """Log one attempt and update the notification, unless another worker took it over."""
+    if at is None:
+        at = to_epoch(issuer.now())
+    if error is None:
+        error = values.get("last_error")
     with issuer.engine.begin() as conn:
         conn.execute(
             notification_attempts.insert().values(
-                notification_id=row["id"],
+                notification_id=event_id,
                 number=number,
-                attempted_at=finished,
+                attempted_at=at,
                 outcome=outcome,
                 status_code=status,
                 error=error,
@@ -359,7 +426,7 @@ def _attempt(
         )
         conn.execute(
             notifications.update()
-            .where(notifications.c.id == row["id"], notifications.c.attempts == number)
+            .where(notifications.c.id == event_id, notifications.c.attempts == number)
             .values(**values)
         )
 

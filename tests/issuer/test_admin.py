@@ -107,11 +107,12 @@ def test_failed_attempts_appear_in_the_log(app: Flask) -> None:
     from paylater_sdk.issuer.outbox import deliver_due
 
     event_id = _notify(app)
-    assert deliver_due(issuer, transport=transport) == 1  # m1 is unknown: cannot seal
+    assert deliver_due(issuer, transport=transport) == 1  # m1 is unknown: no prefixes
     entry = app.test_client().get("/_admin/notifications?format=json").get_json()["data"][0]
     assert entry["id"] == event_id
-    assert entry["attempts"][0]["outcome"] == "ERROR"
-    assert entry["attempts"][0]["error"].startswith("cannot seal")
+    assert entry["state"] == "FAILED"
+    assert entry["attempts"][0]["outcome"] == "BLOCKED"
+    assert "registered prefix" in entry["attempts"][0]["error"]
     assert sent == []
 
 

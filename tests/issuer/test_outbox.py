@@ -615,6 +615,32 @@ def test_injected_faults_drop_then_duplicate(tmp_path: Path) -> None:
     assert [a["outcome"] for a in entry["attempts"]] == ["DROPPED", "DELIVERED"]
 
 
+def test_a_url_outside_the_merchants_current_prefixes_is_never_called(tmp_path: Path) -> None:
+    from paylater_sdk.issuer import get_issuer
+    from paylater_sdk.keys import public_key_pem
+
+    send = Recorder()
+    app = _real_app(tmp_path, send)
+    _authorized_checkout(app)
+    issuer = get_issuer(app)
+    issuer.add_merchant(  # the merchant moves its endpoint to another host
+        "m1",
+        name="Shop",
+        public_keys=[public_key_pem(generate_private_key()).decode()],
+        api_key=API_KEY.decode(),
+        notify_prefixes=["https://new.shop.example/"],
+        return_prefixes=["https://shop.example/"],
+    )
+    assert issuer.deliver_pending() == 1
+    assert send.calls == []
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert entry["state"] == "FAILED"
+    assert [a["outcome"] for a in entry["attempts"]] == ["BLOCKED"]
+    issuer.advance_clock(3600)  # no retry: a blocked notification has given up
+    assert issuer.deliver_pending() == 0
+
+
 def test_a_fault_for_another_path_is_left_alone(tmp_path: Path) -> None:
     from paylater_sdk.issuer import get_issuer
 
