@@ -7,9 +7,31 @@ never pulls in Flask or SQLAlchemy.
 
 from __future__ import annotations
 
+from .client import (
+    Checkout,
+    CheckoutState,
+    Event,
+    EventType,
+    Order,
+    PayLaterClient,
+    Plan,
+    Refund,
+)
 from .errors import PayLaterError
 from .money import Money
 
-__all__ = ["Money", "PayLaterError", "__version__"]
+__all__ = [
+    "Checkout",
+    "CheckoutState",
+    "Event",
+    "EventType",
+    "Money",
+    "Order",
+    "PayLaterClient",
+    "PayLaterError",
+    "Plan",
+    "Refund",
+    "__version__",
+]
 
 __version__ = "0.1.0"
