@@ -201,7 +201,7 @@ def _post(handler: Callable[[dict[str, Any]], tuple[Any, int]]) -> Response:
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
     _no_query()
-    return json_response(openapi_document())
+    return json_response(openapi_document(include_test_controls=_issuer().config.test_mode))
 
 
 @blueprint.get("/certificates")

@@ -164,7 +164,7 @@ def refresh_overdue(conn: sa.Connection, today: date) -> None:
     ):
         if _past_due(row.schedule_json, today):
             late.add(row.buyer_id)
-    for row in conn.execute(sa.select(buyers.c.id, buyers.c.overdue, buyers.c.overdue_flag)):
-        should = bool(row.overdue_flag) or row.id in late
-        if bool(row.overdue) != should:
-            conn.execute(buyers.update().where(buyers.c.id == row.id).values(overdue=should))
+    for who in conn.execute(sa.select(buyers.c.id, buyers.c.overdue, buyers.c.overdue_flag)):
+        should = bool(who.overdue_flag) or who.id in late
+        if bool(who.overdue) != should:
+            conn.execute(buyers.update().where(buyers.c.id == who.id).values(overdue=should))

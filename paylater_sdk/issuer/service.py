@@ -50,6 +50,7 @@ __all__ = ["FAULT_KINDS", "Issuer"]
 
 FAULT_KINDS = ("error_500", "timeout", "drop_notification", "duplicate_notification")
 #: Tables that /_test/reset keeps: who the merchants are and the issuer's own keys.
+_MAX_CLOCK_OFFSET = 100 * 366 * 24 * 3600
 _KEPT_ON_RESET = {"schema_version", "merchants", "merchant_keys", "issuer_keys"}
 
 
@@ -109,6 +110,12 @@ class Issuer:
 
     def advance_clock(self, seconds: int) -> datetime:
         """Move the test clock forward; expiries and overdue status follow at once."""
+        if self.clock.offset + seconds > _MAX_CLOCK_OFFSET:
+            raise InvalidRequestError(
+                "the test clock cannot run more than 100 years ahead; POST /_test/reset",
+                http_status=400,
+                code="INVALID_FIELD",
+            )
         now = self.clock.advance(seconds)
         with self.engine.begin() as conn:
             conn.execute(issuer_state.delete().where(issuer_state.c.key == "clock_offset"))

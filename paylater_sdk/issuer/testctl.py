@@ -12,9 +12,20 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from ..errors import MoneyError
 from ..money import Money
 from .service import FAULT_KINDS, Issuer
-from .wire import bad, fields, json_response, money, opt_int, opt_text, parse_json_body, text
+from .wire import (
+    MAX_MINOR,
+    bad,
+    fields,
+    json_response,
+    money,
+    opt_int,
+    opt_text,
+    parse_json_body,
+    text,
+)
 
 __all__ = ["blueprint"]
 
@@ -47,10 +58,14 @@ def _status(name: str, value: Any) -> str:
 
 
 def _limit(name: str, value: Any) -> Money:
-    if isinstance(value, dict) and value.get("value") == 0:
-        # A zero limit is a valid test buyer (every purchase declines).
-        return money(name, {**value, "value": 1}) - money(name, {**value, "value": 1})
-    return money(name, value)
+    """Like :func:`money`, but zero is allowed: a buyer whose every purchase declines."""
+    try:
+        limit = Money.from_json(value)
+    except (MoneyError, TypeError, ValueError) as exc:
+        raise bad("INVALID_AMOUNT", f"{name}: {exc}", field=name) from None
+    if not 0 <= limit.minor <= MAX_MINOR:
+        raise bad("INVALID_AMOUNT", f"{name} must be 0 to {MAX_MINOR} minor units", field=name)
+    return limit
 
 
 @blueprint.post("/buyers")
