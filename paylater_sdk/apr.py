@@ -364,6 +364,12 @@ def periodic_rate(
             f"payments total {total_pay} minor units, less than the {total_adv} advanced: "
             "they never repay the advance, so no APR exists"
         )
+    if total_pay == total_adv:
+        return Decimal(0), Decimal(unit_period.per_year if unit_period else 1)
+    if all(d == start for d, _ in pay):
+        raise NoAPRError(
+            "every payment falls on the advance date: a cost with no time to accrue has no rate"
+        )
     if unit_period is None and len(adv) == 1 and len(pay) == 1:
         # (b)(4)(ii) and (b)(5)(vi)/(vii): the term itself is the unit-period (up to a year).
         end = pay[0][0]
@@ -381,8 +387,6 @@ def periodic_rate(
     if unit_period is None:
         unit_period = common_unit_period([d for d, _ in adv] + [d for d, _ in pay])
     per_year_d = Decimal(unit_period.per_year)
-    if total_pay == total_adv:
-        return Decimal(0), per_year_d
     flows: list[tuple[int, int, int, int]] = []
     cache: dict[date, _Position] = {}
     for sign, pairs in ((-1, adv), (1, pay)):
