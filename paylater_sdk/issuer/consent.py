@@ -29,6 +29,7 @@ from flask import (
     request,
     session,
 )
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from ..errors import ConflictError, CreditDeclinedError, NotFoundError, PayLaterError
@@ -38,6 +39,16 @@ __all__ = ["DECLINE_REASONS", "blueprint", "bp", "decline_message", "format_mone
 
 blueprint = Blueprint("consent", __name__, template_folder="templates")
 bp = blueprint  # the short name, for `app.register_blueprint(consent.bp)`
+
+
+@blueprint.record_once
+def _cookie_defaults(state: BlueprintSetupState) -> None:
+    # The session cookie carries the sign-in and the CSRF token: never readable by
+    # scripts, and not sent on cross-site POSTs (a second line of defence against CSRF).
+    state.app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
 
 _CHECKOUT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")

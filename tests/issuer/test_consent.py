@@ -366,3 +366,11 @@ def test_format_rate_shows_a_percentage() -> None:
 def test_unknown_reasons_get_a_generic_message() -> None:
     assert decline_message("SOMETHING_NEW") == decline_message(None)
     assert "available credit" in decline_message("INSUFFICIENT_LIMIT")[1]
+
+
+def test_the_session_cookie_is_http_only_and_same_site(app: Flask, client: FlaskClient) -> None:
+    checkout_id = _checkout(app)
+    response = client.get(f"/authorize/{checkout_id}")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
