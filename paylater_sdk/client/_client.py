@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from ..errors import ConfigurationError
-from ..signing import DEFAULT_PROFILE, KeyRing
+from ..signing import DEFAULT_PROFILE, IssuerProfile, KeyRing
 from ._config import (
     check_api_key,
     check_base_url,
@@ -59,7 +59,7 @@ class PayLaterClient:
         key_serial: str,
         api_key: str | bytes,
         issuer_keys: Any = None,
-        profile: Any = None,
+        profile: IssuerProfile | None = None,
         timeout: float | tuple[float, float] = (3.05, 10),
         max_retries: int = 2,
         session: requests.Session | None = None,
@@ -76,6 +76,10 @@ class PayLaterClient:
             retry_policy = RetryPolicy(max_retries=max_retries)
         elif not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("retry_policy must be a paylater_sdk.client.RetryPolicy")
+        if profile is not None and not isinstance(profile, IssuerProfile):
+            raise ConfigurationError(
+                "profile must be a paylater_sdk.signing.IssuerProfile such as WECHATPAY_V3"
+            )
         if session is not None and not isinstance(session, requests.Session):
             raise ConfigurationError("session must be a requests.Session")
         self.merchant_id = merchant

@@ -49,6 +49,7 @@ from ..errors import (
 from ..notifications import decrypt_resource
 from ..replay import InMemoryNonceStore
 from ..signing import (
+    IssuerProfile,
     KeyRing,
     RequestSigner,
     load_public_key,
@@ -154,7 +155,7 @@ class Requester:
         key_serial: str,
         api_key: bytes,
         issuer_keys: KeyRing | None,
-        profile: Any,
+        profile: IssuerProfile,
         timeout: tuple[float, float],
         retry: RetryPolicy,
         session: requests.Session | None,

@@ -211,3 +211,78 @@ def test_redirects_are_not_followed(sleeps: list[float], mock: responses.Request
         client.checkouts.get("co_1")
     assert info.value.http_status == 302
     assert len(mock.calls) == 1
+
+
+_CNY = Money("30.00", "CNY")
+_SERVICE_CALLS = [
+    ("POST", "/v1/credit/eligibility", lambda c: c.credit.eligibility("bt_x1234", _CNY)),
+    ("GET", "/v1/plans/quote", lambda c: c.plans.quote(_CNY)),
+    (
+        "POST",
+        "/v1/checkouts",
+        lambda c: c.checkouts.create(
+            out_trade_no="A1",
+            amount=_CNY,
+            description="d",
+            notify_url="https://shop.example/n",
+            return_url="https://shop.example/r",
+        ),
+    ),
+    ("GET", "/v1/checkouts/co_1", lambda c: c.checkouts.get("co_1")),
+    ("GET", "/v1/checkouts", lambda c: c.checkouts.find("A1")),
+    ("POST", "/v1/checkouts/co_1/close", lambda c: c.checkouts.close("co_1")),
+    ("POST", "/v1/orders/ord_1/capture", lambda c: c.orders.capture("ord_1")),
+    ("POST", "/v1/orders/ord_1/void", lambda c: c.orders.void("ord_1")),
+    ("POST", "/v1/refunds", lambda c: c.refunds.create("ord_1", _CNY, "R1")),
+    ("GET", "/v1/refunds/rf_1", lambda c: c.refunds.get("rf_1")),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "call"), _SERVICE_CALLS)
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (400, "INVALID_FIELD", InvalidRequestError),
+        (401, "SIGNATURE_INVALID", AuthenticationError),
+        (402, "CREDIT_DECLINED", CreditDeclinedError),
+        (404, "NOT_FOUND", NotFoundError),
+        (409, "INVALID_STATE", ConflictError),
+        (422, "IDEMPOTENCY_KEY_REUSED", IdempotencyError),
+        (429, "RATE_LIMITED", RateLimitError),
+        (500, "INTERNAL_ERROR", IssuerUnavailableError),
+    ],
+)
+def test_every_service_call_maps_every_error(
+    client: PayLaterClient,
+    fake_issuer: FakeIssuer,
+    mock: responses.RequestsMock,
+    method: str,
+    path: str,
+    call,
+    status: int,
+    code: str,
+    expected: type[APIError],
+) -> None:
+    fake_issuer.route(mock, method, path, [(status, _error(code, "m", reason="OVERDUE"))])
+    with pytest.raises(expected) as info:
+        call(client)
+    assert (info.value.http_status, info.value.code) == (status, code)
+    assert fake_issuer.seen[0].method == method
+
+
+@pytest.mark.parametrize(("method", "path", "call"), _SERVICE_CALLS)
+def test_every_service_call_refuses_a_forged_answer(
+    client: PayLaterClient,
+    fake_issuer: FakeIssuer,
+    mock: responses.RequestsMock,
+    method: str,
+    path: str,
+    call,
+) -> None:
+    def forged(seen: object) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = fake_issuer.signed(200, {"anything": True})
+        return status, headers, body + b" "
+
+    fake_issuer.route(mock, method, path, forged)
+    with pytest.raises(InvalidSignatureError):
+        call(client)
