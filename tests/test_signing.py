@@ -225,9 +225,7 @@ def test_max_skew_is_configurable(signer, ring, store):
     assert _verify(auth, ring=ring, store=big, max_skew=600) == "mch_1"
 
 
-@pytest.mark.parametrize(
-    "value", ["abc", "17960000.0", "-1796000000", "", " 1796000000", "1" * 13]
-)
+@pytest.mark.parametrize("value", ["abc", "17960000.0", "-1796000000", "", " 1796000000", "1" * 13])
 def test_non_numeric_timestamp(signer, ring, store, value):
     auth = _with_field(signer.authorization("POST", PATH, BODY, timestamp=NOW), "timestamp", value)
     with pytest.raises(TimestampError, match="decimal digits"):
