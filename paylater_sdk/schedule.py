@@ -152,7 +152,7 @@ def _rows(
         parts, balance = [], principal
         for k in range(n):
             part = balance if k == n - 1 else level - _half_up(balance * a, b)
-            if part < 0 or part > balance:
+            if part < 1 or part > balance:
                 raise PlanError(
                     f"{principal} minor units is too small to amortize over {n} periods; "
                     "use a larger amount or fewer periods"
