@@ -288,7 +288,7 @@ class TestBuildValidation:
             build_schedule(principal, self.terms, start=START)  # type: ignore[arg-type]
 
     def test_missing_or_bad_start(self) -> None:
-        with pytest.raises(PlanError, match="start must be a datetime.date"):
+        with pytest.raises(PlanError, match=r"start must be a datetime\.date"):
             build_schedule(cny("100"), self.terms, start=None)  # type: ignore[arg-type]
         with pytest.raises(PlanError, match="start must be"):
             build_schedule(cny("100"), self.terms, start="2026-01-01")  # type: ignore[arg-type]
