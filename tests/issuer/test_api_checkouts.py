@@ -1,0 +1,194 @@
+"""The /v1 resources on the happy path: checkouts, quotes, eligibility, certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
+from paylater_sdk.issuer import Issuer, create_app, get_issuer
+from paylater_sdk.keys import load_public_key, serial_for
+from paylater_sdk.money import Money
+from paylater_sdk.notifications import decrypt_resource
+from paylater_sdk.replay import InMemoryNonceStore
+from paylater_sdk.signing import verify_response
+
+from .conftest import API_KEY, MERCHANT_ID, SignedClient, checkout_body, cny, merchant_config
+
+
+def test_create_checkout_answers_201_with_the_full_object(
+    api: SignedClient, issuer: Issuer
+) -> None:
+    response = api.post("/v1/checkouts", checkout_body())
+    assert response.status_code == 201
+    checkout = response.get_json()
+    assert checkout["id"].startswith("co_")
+    assert checkout["state"] == "CREATED"
+    assert checkout["out_trade_no"] == "A1001"
+    assert checkout["amount"] == cny(120_00)
+    assert checkout["description"] == "蓝牙耳机 Bluetooth earphones"
+    assert checkout["authorize_url"] == f"http://localhost/authorize/{checkout['id']}"
+    assert checkout["order"] is None
+    created = issuer.now()
+    assert datetime.fromisoformat(checkout["created_at"]) <= created
+    assert datetime.fromisoformat(checkout["expires_at"]) - datetime.fromisoformat(
+        checkout["created_at"]
+    ) == timedelta(seconds=1800)
+    expected = quote_plans(Money("120.00", "CNY"), STANDARD_OFFERS, start=created.date())
+    assert checkout["plans"] == [q.to_json() for q in expected]
+    assert [p["plan_id"] for p in checkout["plans"]] == [q.plan_id for q in expected]
+
+
+def test_public_url_sets_the_authorize_url(tmp_path: Any, merchant_key: Any) -> None:
+    app = create_app(
+        {
+            "TEST_MODE": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            "PUBLIC_URL": "https://issuer.example/",
+            "MERCHANTS": [merchant_config(MERCHANT_ID, merchant_key, API_KEY)],
+        }
+    )
+    api = SignedClient(app.test_client(), get_issuer(app), MERCHANT_ID, merchant_key)
+    checkout = api.post("/v1/checkouts", checkout_body()).get_json()
+    assert checkout["authorize_url"] == f"https://issuer.example/authorize/{checkout['id']}"
+
+
+def test_find_by_out_trade_no_and_duplicates(api: SignedClient) -> None:
+    created = api.post("/v1/checkouts", checkout_body()).get_json()
+    assert api.get("/v1/checkouts?out_trade_no=A1001").get_json() == created
+    assert api.get("/v1/checkouts?out_trade_no=NOPE").status_code == 404
+    duplicate = api.post("/v1/checkouts", checkout_body())
+    assert duplicate.status_code == 409
+    assert duplicate.get_json()["code"] == "DUPLICATE_OUT_TRADE_NO"
+
+
+def test_plan_subset_and_unavailable_plans(api: SignedClient) -> None:
+    chosen = api.post(
+        "/v1/checkouts", checkout_body(plans=["fenfu-12", "free-3", "free-3"])
+    ).get_json()
+    assert [p["plan_id"] for p in chosen["plans"]] == ["free-3", "fenfu-12"]
+    unknown = api.post("/v1/checkouts", checkout_body("B1", plans=["nope"]))
+    assert unknown.status_code == 400
+    assert unknown.get_json()["code"] == "PLAN_NOT_AVAILABLE"
+    too_small = api.post("/v1/checkouts", checkout_body("B2", amount=50))
+    assert too_small.status_code == 400
+    assert too_small.get_json()["code"] == "PLAN_NOT_AVAILABLE"
+
+
+def test_quote_lists_plans_and_as_low_as(api: SignedClient, issuer: Issuer) -> None:
+    answer = api.get("/v1/plans/quote?amount=12000&currency=CNY").get_json()
+    expected = quote_plans(Money("120.00", "CNY"), STANDARD_OFFERS, start=issuer.now().date())
+    assert answer["amount"] == cny(120_00)
+    assert answer["plans"] == [q.to_json() for q in expected]
+    assert answer["as_low_as"] == min(q.regular_payment for q in expected).to_json()
+    lowercase = api.get("/v1/plans/quote?amount=12000&currency=cny").get_json()
+    assert lowercase["amount"] == cny(120_00)
+
+
+def test_quote_for_an_amount_nothing_covers(api: SignedClient) -> None:
+    answer = api.get("/v1/plans/quote?amount=100&currency=CNY").get_json()
+    assert answer == {"amount": cny(100), "plans": [], "as_low_as": None}
+    usd = api.get("/v1/plans/quote?amount=12000&currency=USD").get_json()
+    assert usd["plans"] == []
+    assert usd["as_low_as"] is None
+
+
+def test_eligibility_reveals_no_limit_or_balance(api: SignedClient, issuer: Issuer) -> None:
+    buyer = issuer.create_buyer(limit=Money("777.77", "CNY"))
+    answer = api.post(
+        "/v1/credit/eligibility", {"buyer_token": buyer.buyer_token, "amount": cny(120_00)}
+    ).get_json()
+    assert set(answer) == {"eligible", "reasons", "plans"}
+    assert answer["eligible"] is True
+    assert answer["reasons"] == []
+    assert len(answer["plans"]) >= 1
+    assert "77777" not in str(answer)
+    declined = api.post(
+        "/v1/credit/eligibility", {"buyer_token": buyer.buyer_token, "amount": cny(800_00)}
+    ).get_json()
+    assert declined == {"eligible": False, "reasons": ["INSUFFICIENT_LIMIT"], "plans": []}
+
+
+def test_eligibility_reports_every_reason_in_a_fixed_order(
+    api: SignedClient, issuer: Issuer
+) -> None:
+    buyer = issuer.create_buyer(
+        limit=Money("100.00", "CNY"),
+        single_purchase_max=Money("50.00", "CNY"),
+        status="FROZEN",
+        overdue=True,
+    )
+    answer = api.post(
+        "/v1/credit/eligibility", {"buyer_token": buyer.buyer_token, "amount": cny(60_000_00)}
+    ).get_json()
+    assert answer["reasons"] == [
+        "ACCOUNT_FROZEN",
+        "OVERDUE",
+        "AMOUNT_OUT_OF_RANGE",
+        "OVER_SINGLE_PURCHASE_LIMIT",
+        "INSUFFICIENT_LIMIT",
+    ]
+
+
+def test_magic_tokens_decline_with_their_reason(api: SignedClient) -> None:
+    for token, reason in (
+        ("bt_decline_insufficient_limit", "INSUFFICIENT_LIMIT"),
+        ("bt_decline_frozen", "ACCOUNT_FROZEN"),
+        ("bt_decline_overdue", "OVERDUE"),
+        ("bt_decline_over_single_purchase_limit", "OVER_SINGLE_PURCHASE_LIMIT"),
+    ):
+        answer = api.post(
+            "/v1/credit/eligibility", {"buyer_token": token, "amount": cny(500_00)}
+        ).get_json()
+        assert answer == {"eligible": False, "reasons": [reason], "plans": []}, token
+
+
+def test_unknown_buyer_token(api: SignedClient) -> None:
+    response = api.post("/v1/credit/eligibility", {"buyer_token": "bt_nope", "amount": cny(1)})
+    assert response.status_code == 404
+    assert "bt_nope" not in response.get_json()["message"]
+
+
+def _certificates(api: SignedClient) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = api.get("/v1/certificates").get_json()["data"]
+    return data
+
+
+def test_certificates_decrypt_to_the_keys_that_sign_responses(
+    api: SignedClient, issuer: Issuer
+) -> None:
+    (cert,) = _certificates(api)
+    assert cert["algorithm"] == "PAYLATER-ED25519"
+    assert cert["expire_time"] is None
+    key = load_public_key(decrypt_resource(cert["encrypt_certificate"], API_KEY.encode()))
+    assert serial_for(key) == cert["serial_no"]
+    response = api.get("/v1/certificates")
+    assert response.headers["Paylater-Serial"] == cert["serial_no"]
+
+
+def test_key_rotation_keeps_the_old_key_published_for_24_hours(
+    api: SignedClient, issuer: Issuer
+) -> None:
+    (old,) = _certificates(api)
+    old_ring = issuer.signing_keyring()
+    new_serial = issuer.rotate_signing_key("rsa")
+    certs = {c["serial_no"]: c for c in _certificates(api)}
+    assert set(certs) == {old["serial_no"], new_serial}
+    assert certs[old["serial_no"]]["expire_time"] is not None
+    assert certs[new_serial]["algorithm"] == "PAYLATER-SHA256-RSA2048"
+    response = api.get("/v1/certificates")
+    assert response.headers["Paylater-Serial"] == new_serial
+    # a merchant that has not refreshed yet cannot verify the new key's signature ...
+    try:
+        verify_response(
+            response.headers,
+            response.get_data(),
+            keyring=old_ring,
+            nonce_store=InMemoryNonceStore(),
+        )
+        verified_with_old = True
+    except Exception:
+        verified_with_old = False
+    assert verified_with_old is False
+    # ... and the old key stays in the published key ring meanwhile
+    assert old["serial_no"] in issuer.signing_keyring()
