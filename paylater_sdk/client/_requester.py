@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -33,49 +32,26 @@ import requests
 from ..algorithms import PrivateKey
 from ..errors import (
     APIError,
-    AuthenticationError,
-    ConflictError,
-    CreditDeclinedError,
-    IdempotencyError,
     InvalidRequestError,
     InvalidSignatureError,
-    IssuerUnavailableError,
     NetworkError,
-    NotFoundError,
     PayLaterError,
-    RateLimitError,
     UnknownKeyError,
 )
-from ..notifications import decrypt_resource
 from ..replay import InMemoryNonceStore
 from ..signing import (
     IssuerProfile,
     KeyRing,
     RequestSigner,
-    load_public_key,
-    serial_for,
     verify_response,
 )
-from ._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from ._certificates import keyring_from_certificates
+from ._errors import error_from_response, is_retryable
+from ._retry import RetryPolicy, parse_retry_after
 
-__all__ = ["ApiResponse", "Requester", "error_from_response", "mask"]
+__all__ = ["ApiResponse", "Requester", "mask"]
 
 logger = logging.getLogger("paylater_sdk")
-
-_STATUS_ERRORS: Mapping[int, type[APIError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    402: CreditDeclinedError,
-    403: AuthenticationError,
-    404: NotFoundError,
-    409: ConflictError,
-    413: InvalidRequestError,
-    415: InvalidRequestError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-}
-
-_IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
 
 
 def mask(secret: str) -> str:
@@ -102,45 +78,6 @@ class ApiResponse:
     status: int
     data: Mapping[str, Any]
     request_id: str | None
-
-
-def error_from_response(
-    status: int, body: Mapping[str, Any] | None, request_id: str | None, *, context: str
-) -> APIError:
-    """Build the exception for an error answer (docs/api.md, "Errors").
-
-    ``body`` is None when the answer could not be authenticated: then nothing in it is
-    trusted and only the status decides the class.
-    """
-    code = message = reason = None
-    if body is not None:
-        code = body.get("code") if isinstance(body.get("code"), str) else None
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        reason = body.get("reason") if isinstance(body.get("reason"), str) else None
-        body_rid = body.get("request_id")
-        if request_id is None and isinstance(body_rid, str):
-            request_id = body_rid
-    if message is None:
-        message = f"issuer answered HTTP {status} to {context}"
-        if body is None:
-            message += " (unsigned answer from a proxy or gateway? its body is not trusted)"
-    if status >= 500:
-        cls: type[APIError] = IssuerUnavailableError
-    elif status == 422 and code == "IDEMPOTENCY_KEY_REUSED":
-        cls = IdempotencyError
-    else:
-        cls = _STATUS_ERRORS.get(status, APIError)
-    if cls is CreditDeclinedError:
-        return CreditDeclinedError(
-            message, reason=reason, http_status=status, code=code, request_id=request_id
-        )
-    return cls(message, http_status=status, code=code, request_id=request_id)
-
-
-def _is_retryable(error: APIError) -> bool:
-    if error.http_status == 409:
-        return error.code == _IDEMPOTENCY_IN_PROGRESS
-    return error.http_status in RETRYABLE_STATUSES or (error.http_status or 0) >= 500
 
 
 class Requester:
@@ -214,7 +151,7 @@ class Requester:
                     return False
                 self._verify(resp, refresh=False)
                 return True
-            ring = _keyring_from_certificates(resp.content, self._api_key)
+            ring = keyring_from_certificates(resp.content, self._api_key)
             verify_response(
                 resp.headers,
                 resp.content,
@@ -342,7 +279,7 @@ class Requester:
                 outcome = self._interpret(resp, context, verifier)
                 if isinstance(outcome, ApiResponse):
                     return outcome
-                if not _is_retryable(outcome):
+                if not is_retryable(outcome):
                     raise outcome
                 failure, cause = outcome, outcome
                 retry_after = parse_retry_after(resp.headers)
@@ -400,52 +337,3 @@ class Requester:
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
-
-
-def _keyring_from_certificates(body: bytes, api_key: bytes) -> KeyRing:
-    """Decrypt the issuer's published keys with our API key: only the issuer could make them."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidSignatureError("the /v1/certificates answer is not JSON") from None
-    items = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        raise InvalidSignatureError("the /v1/certificates answer lists no certificates")
-    ring = KeyRing()
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("serial_no"), str):
-            raise InvalidSignatureError("a certificate in /v1/certificates has no serial_no")
-        serial = item["serial_no"]
-        encrypted = item.get("encrypt_certificate")
-        if not isinstance(encrypted, Mapping):
-            raise InvalidSignatureError(f"certificate {serial} has no encrypt_certificate")
-        pem = decrypt_resource(encrypted, api_key)
-        try:
-            key = load_public_key(pem)
-        except (PayLaterError, ValueError, TypeError):
-            raise InvalidSignatureError(f"certificate {serial} is not a public key") from None
-        if serial_for(key) != serial:
-            raise InvalidSignatureError(
-                f"certificate {serial} holds a key whose serial is {serial_for(key)}"
-            )
-        ring.add(
-            key,
-            serial=serial,
-            not_before=_cert_time(item.get("effective_time"), -300),
-            not_after=_cert_time(item.get("expire_time"), 0),
-        )
-    return ring
-
-
-def _cert_time(value: object, slack_seconds: int) -> datetime | None:
-    # effective_time is moved back by the allowed clock skew so that a client whose clock
-    # runs a little behind the issuer's still accepts a freshly rotated key.
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidSignatureError(f"certificate time {value!r} is not RFC 3339") from None
-    if when.tzinfo is None:
-        raise InvalidSignatureError(f"certificate time {value!r} has no UTC offset")
-    return when + timedelta(seconds=slack_seconds)

@@ -10,16 +10,16 @@ issuer that grows a new state next year does not break a deployed shop.
 from __future__ import annotations
 
 import enum
-import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ..errors import APIError, MoneyError
+from ..errors import APIError
 from ..money import Money
+from ._fields import Fields, frozen_raw, raw_field
 
 if TYPE_CHECKING:
     from ..installments import Schedule
@@ -112,111 +112,6 @@ class EventType(_TolerantEnum):
     UNKNOWN = "UNKNOWN"
 
 
-# --- field readers: one place that turns a bad issuer payload into a clear error ---------
-
-
-class _Fields:
-    """Typed access to one JSON object, naming the object and field in every error."""
-
-    def __init__(self, data: object, kind: str) -> None:
-        if not isinstance(data, Mapping):
-            raise APIError(f"issuer sent a malformed {kind}: expected a JSON object")
-        self.data: Mapping[str, Any] = data
-        self.kind = kind
-
-    def _fail(self, name: str, what: str) -> APIError:
-        return APIError(f"issuer sent a malformed {self.kind}: field {name!r} {what}")
-
-    def _get(self, name: str, optional: bool) -> Any:
-        value = self.data.get(name)
-        if value is None and not optional:
-            raise self._fail(name, "is missing")
-        return value
-
-    def text(self, name: str) -> str:
-        value = self._get(name, False)
-        if not isinstance(value, str):
-            raise self._fail(name, "must be a string")
-        return value
-
-    def opt_text(self, name: str) -> str | None:
-        value = self._get(name, True)
-        if value is not None and not isinstance(value, str):
-            raise self._fail(name, "must be a string or null")
-        return value
-
-    def integer(self, name: str) -> int:
-        value = self._get(name, False)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(name, "must be an integer")
-        return value
-
-    def boolean(self, name: str) -> bool:
-        value = self._get(name, False)
-        if not isinstance(value, bool):
-            raise self._fail(name, "must be true or false")
-        return value
-
-    def money(self, name: str) -> Money:
-        try:
-            return Money.from_json(self._get(name, False))
-        except MoneyError as exc:
-            raise self._fail(name, f"is not a Money object ({exc.message})") from exc
-
-    def opt_money(self, name: str) -> Money | None:
-        return None if self.data.get(name) is None else self.money(name)
-
-    def rate(self, name: str) -> Decimal:
-        value = self._get(name, False)
-        if not isinstance(value, str):
-            raise self._fail(name, "must be a decimal string")
-        try:
-            dec = Decimal(value)
-        except InvalidOperation:
-            raise self._fail(name, "must be a decimal string") from None
-        if not dec.is_finite():
-            raise self._fail(name, "must be finite")
-        return dec
-
-    def time(self, name: str) -> datetime:
-        value = self._get(name, False)
-        if not isinstance(value, str):
-            raise self._fail(name, "must be an RFC 3339 time string")
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise self._fail(name, "must be an RFC 3339 time string") from None
-        if parsed.tzinfo is None:
-            raise self._fail(name, "must carry a UTC offset")
-        return parsed
-
-    def opt_time(self, name: str) -> datetime | None:
-        return None if self.data.get(name) is None else self.time(name)
-
-    def items(self, name: str) -> list[Any]:
-        value = self._get(name, True)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self._fail(name, "must be a list")
-        return value
-
-    def obj(self, name: str) -> Mapping[str, Any] | None:
-        value = self._get(name, True)
-        if value is not None and not isinstance(value, Mapping):
-            raise self._fail(name, "must be an object or null")
-        return value
-
-
-def _frozen_raw(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    return types.MappingProxyType(dict(data))
-
-
-def _raw_field() -> Any:
-    # The whole dict as received: forward compatibility without widening the typed surface.
-    return attrs.field(eq=False, repr=False, factory=dict)
-
-
 # --- models -----------------------------------------------------------------------------
 
 
@@ -240,11 +135,11 @@ class Plan:
     total_cost: Money
     apr: Decimal
     effective_annual_rate: Decimal
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Plan:
-        f = _Fields(data, "plan quote")
+        f = Fields(data, "plan quote")
         return cls(
             plan_id=f.text("plan_id"),
             name=f.text("name"),
@@ -258,11 +153,11 @@ class Plan:
             total_cost=f.money("total_cost"),
             apr=f.rate("apr"),
             effective_annual_rate=f.rate("effective_annual_rate"),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
-def _plans(f: _Fields, name: str) -> tuple[Plan, ...]:
+def _plans(f: Fields, name: str) -> tuple[Plan, ...]:
     return tuple(Plan.from_api(item) for item in f.items(name))
 
 
@@ -294,11 +189,11 @@ class Order:
     authorized_at: datetime | None
     authorization_expires_at: datetime | None
     captured_at: datetime | None
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Order:
-        f = _Fields(data, "order")
+        f = Fields(data, "order")
         plan = f.obj("plan")
         return cls(
             id=f.text("id"),
@@ -313,7 +208,7 @@ class Order:
             authorized_at=f.opt_time("authorized_at"),
             authorization_expires_at=f.opt_time("authorization_expires_at"),
             captured_at=f.opt_time("captured_at"),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
@@ -333,11 +228,11 @@ class Checkout:
     created_at: datetime
     expires_at: datetime | None
     order: Order | None
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Checkout:
-        f = _Fields(data, "checkout")
+        f = Fields(data, "checkout")
         order = f.obj("order")
         return cls(
             id=f.text("id"),
@@ -352,7 +247,7 @@ class Checkout:
             created_at=f.time("created_at"),
             expires_at=f.opt_time("expires_at"),
             order=None if order is None else Order.from_api(order),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
@@ -365,11 +260,11 @@ class Refund:
     reason: str | None
     state: RefundState
     created_at: datetime
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Refund:
-        f = _Fields(data, "refund")
+        f = Fields(data, "refund")
         return cls(
             id=f.text("id"),
             order_id=f.text("order_id"),
@@ -378,7 +273,7 @@ class Refund:
             reason=f.opt_text("reason"),
             state=RefundState.parse(f.text("state")),
             created_at=f.time("created_at"),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
@@ -389,11 +284,11 @@ class Eligibility:
     eligible: bool
     reasons: tuple[str, ...]
     plans: tuple[Plan, ...]
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Eligibility:
-        f = _Fields(data, "eligibility answer")
+        f = Fields(data, "eligibility answer")
         reasons = f.items("reasons")
         if not all(isinstance(r, str) for r in reasons):
             raise APIError("issuer sent a malformed eligibility answer: 'reasons' must be strings")
@@ -401,7 +296,7 @@ class Eligibility:
             eligible=f.boolean("eligible"),
             reasons=tuple(reasons),
             plans=_plans(f, "plans"),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
@@ -412,16 +307,16 @@ class Quote:
     amount: Money
     plans: tuple[Plan, ...]
     as_low_as: Money | None
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Quote:
-        f = _Fields(data, "plan quote answer")
+        f = Fields(data, "plan quote answer")
         return cls(
             amount=f.money("amount"),
             plans=_plans(f, "plans"),
             as_low_as=f.opt_money("as_low_as"),
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )
 
 
@@ -446,7 +341,7 @@ class Event:
     summary: str
     original_type: str
     resource: Checkout | Refund | Mapping[str, Any]
-    raw: Mapping[str, Any] = _raw_field()
+    raw: Mapping[str, Any] = raw_field()
 
     @property
     def checkout(self) -> Checkout | None:
@@ -460,14 +355,14 @@ class Event:
     def from_api(cls, data: Mapping[str, Any]) -> Event:
         """Build from ``{"id", "event_type", "create_time", "summary", "original_type",
         "resource": <decrypted dict>}``."""
-        f = _Fields(data, "notification")
+        f = Fields(data, "notification")
         original_type = f.opt_text("original_type") or ""
         resource_data = f.obj("resource")
         if resource_data is None:
             raise APIError("issuer sent a malformed notification: field 'resource' is missing")
         parser = _RESOURCE_PARSERS.get(original_type)
         resource: Checkout | Refund | Mapping[str, Any] = (
-            parser(resource_data) if parser else _frozen_raw(resource_data)
+            parser(resource_data) if parser else frozen_raw(resource_data)
         )
         return cls(
             id=f.text("id"),
@@ -476,5 +371,5 @@ class Event:
             summary=f.opt_text("summary") or "",
             original_type=original_type,
             resource=resource,
-            raw=_frozen_raw(f.data),
+            raw=frozen_raw(f.data),
         )

@@ -15,7 +15,6 @@ timeout) and ``connection_error`` (the request never arrives).
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 import tempfile
@@ -37,22 +36,18 @@ from flask.testing import FlaskClient
 from ..client import Event, PayLaterClient, Plan, RetryPolicy
 from ..errors import (
     ConfigurationError,
-    ConflictError,
-    CreditDeclinedError,
     NotFoundError,
     PayLaterError,
 )
 from ..issuer import Issuer, TestBuyer, create_app, db, get_issuer
 from ..money import Money
 from ..signing import generate_private_key, public_key_pem, serial_for
+from ._consent import consent_flow
 
 __all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
 
 #: Faults that happen on the wire between the client and the issuer.
 CLIENT_FAULTS = frozenset({"connection_drop_after_commit", "timeout", "connection_error"})
-
-_CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
-_DECLINE = re.compile(r'<p class="decline" data-reason="([A-Za-z0-9_]+)"')
 
 
 @attrs.frozen
@@ -389,57 +384,9 @@ class MockIssuer:
         if found is None:
             raise NotFoundError(f"no test buyer with phone {phone}")
         plan_id = plan.plan_id if isinstance(plan, Plan) else plan
-        page = f"/authorize/{checkout_id}"
-        browser = self.app.test_client()
-        first = browser.get(page)
-        self._expect_form(first, checkout_id)
-        signed_in = browser.post(
-            page,
-            data={
-                "csrf_token": self._csrf(first.get_data(as_text=True)),
-                "step": "signin",
-                "phone": phone,
-                "code": found.test_code,
-            },
+        return consent_flow(
+            self.app.test_client(), checkout_id, phone=phone, code=found.test_code, plan_id=plan_id
         )
-        self._expect_form(signed_in, checkout_id)
-        confirmed = browser.post(
-            page,
-            data={
-                "csrf_token": self._csrf(signed_in.get_data(as_text=True)),
-                "step": "confirm",
-                "plan_id": plan_id,
-            },
-        )
-        text = confirmed.get_data(as_text=True)
-        if confirmed.status_code == 303:
-            return confirmed.headers["Location"]
-        match = _DECLINE.search(text)
-        if confirmed.status_code == 200 and match:
-            reason = match.group(1)
-            raise CreditDeclinedError(
-                f"the buyer was declined: {reason}", reason=reason, code="CREDIT_DECLINED"
-            )
-        raise ConflictError(
-            f"the consent page refused to confirm checkout {checkout_id} with plan "
-            f"{plan_id!r} (HTTP {confirmed.status_code}): {_page_text(text)}"
-        )
-
-    def _expect_form(self, response: Any, checkout_id: str) -> None:
-        if response.status_code == 404:
-            raise NotFoundError(f"no checkout {checkout_id} on the consent page")
-        if response.status_code != 200:
-            raise ConflictError(
-                f"the consent page for {checkout_id} answered HTTP {response.status_code}: "
-                f"{_page_text(response.get_data(as_text=True))}"
-            )
-
-    @staticmethod
-    def _csrf(page: str) -> str:
-        match = _CSRF.search(page)
-        if match is None:
-            raise ConflictError("the consent page has no csrf_token field")
-        return html.unescape(match.group(1))
 
     # --- the wire ----------------------------------------------------------------------
 
@@ -480,8 +427,3 @@ class MockIssuer:
             raise requests.ReadTimeout(f"injected fault: {target} timed out")
         out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
         return answer.status_code, out, answer.get_data()
-
-
-def _page_text(page: str, limit: int = 300) -> str:
-    text = re.sub(r"<[^>]+>", " ", page)
-    return " ".join(html.unescape(text).split())[:limit]

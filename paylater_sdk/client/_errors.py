@@ -1,0 +1,75 @@
+"""Error answers to exceptions: one class per kind of failure (docs/api.md, "Errors")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    CreditDeclinedError,
+    IdempotencyError,
+    InvalidRequestError,
+    IssuerUnavailableError,
+    NotFoundError,
+    RateLimitError,
+)
+from ._retry import RETRYABLE_STATUSES
+
+__all__ = ["error_from_response", "is_retryable"]
+
+_STATUS_ERRORS: Mapping[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    402: CreditDeclinedError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidRequestError,
+    415: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+
+_IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+
+
+def error_from_response(
+    status: int, body: Mapping[str, Any] | None, request_id: str | None, *, context: str
+) -> APIError:
+    """Build the exception for an error answer (docs/api.md, "Errors").
+
+    ``body`` is None when the answer could not be authenticated: then nothing in it is
+    trusted and only the status decides the class.
+    """
+    code = message = reason = None
+    if body is not None:
+        code = body.get("code") if isinstance(body.get("code"), str) else None
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+        reason = body.get("reason") if isinstance(body.get("reason"), str) else None
+        body_rid = body.get("request_id")
+        if request_id is None and isinstance(body_rid, str):
+            request_id = body_rid
+    if message is None:
+        message = f"issuer answered HTTP {status} to {context}"
+        if body is None:
+            message += " (unsigned answer from a proxy or gateway? its body is not trusted)"
+    if status >= 500:
+        cls: type[APIError] = IssuerUnavailableError
+    elif status == 422 and code == "IDEMPOTENCY_KEY_REUSED":
+        cls = IdempotencyError
+    else:
+        cls = _STATUS_ERRORS.get(status, APIError)
+    if cls is CreditDeclinedError:
+        return CreditDeclinedError(
+            message, reason=reason, http_status=status, code=code, request_id=request_id
+        )
+    return cls(message, http_status=status, code=code, request_id=request_id)
+
+
+def is_retryable(error: APIError) -> bool:
+    if error.http_status == 409:
+        return error.code == _IDEMPOTENCY_IN_PROGRESS
+    return error.http_status in RETRYABLE_STATUSES or (error.http_status or 0) >= 500
