@@ -173,6 +173,7 @@ def _page(
         view=view,
         csrf_token=_csrf_token(),
         style_nonce=nonce,
+        test_mode=bool(getattr(getattr(_issuer(), "config", None), "test_mode", False)),
         format_money=format_money,
         format_rate=format_rate,
         frequency_label=lambda f: _FREQUENCY_LABELS.get(str(getattr(f, "value", f)), (str(f),) * 2),

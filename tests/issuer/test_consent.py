@@ -374,3 +374,17 @@ def test_the_session_cookie_is_http_only_and_same_site(app: Flask, client: Flask
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+
+
+def test_the_test_code_hint_shows_in_test_mode_only(app: Flask, tmp_path: Path) -> None:
+    checkout_id = _checkout(app)
+    assert "123456" in app.test_client().get(f"/authorize/{checkout_id}").text
+    live = create_app(
+        {
+            "SECRET_KEY": "s" * 32,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",  # the same database
+        }
+    )
+    html = live.test_client().get(f"/authorize/{checkout_id}").text
+    assert 'name="phone"' in html
+    assert "123456" not in html
