@@ -117,6 +117,10 @@ def act(out_trade_no: str, action: str) -> Response:
     if action not in {"capture", "void", "refund", "refresh"}:
         abort(404)
     row = _row(out_trade_no)
+    if not row["order_id"] and row["checkout_id"]:
+        # The buyer may have authorized without the shop hearing yet: ask before acting.
+        refresh_order(row)
+        row = _row(out_trade_no)
     try:
         if action != "refresh":
             _act(row, action)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from paylater_sdk.errors import NotFoundError, PayLaterError
 
@@ -50,6 +51,7 @@ def reconcile(app: Flask) -> ReconcileReport:
 
 
 @click.command("reconcile")
+@with_appcontext
 def reconcile_command() -> None:
     """Query the issuer for orders stuck in CREATED and fix their state."""
     report = reconcile(current_app._get_current_object())  # type: ignore[attr-defined]
