@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from client_fakes import checkout_json, order_json, plan_json, refund_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paylater_sdk import Money
 from paylater_sdk.client import (
@@ -115,3 +118,34 @@ def test_event_resource_types() -> None:
     assert other.refund is None
     with pytest.raises(APIError, match="resource"):
         Event.from_api({**base, "original_type": "refund"})
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+_json = st.recursive(
+    _scalars | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Mostly-valid checkouts with one or two fields replaced by junk, plus arbitrary JSON.
+_checkout_like = st.builds(
+    lambda extra: {**checkout_json(), **extra},
+    st.dictionaries(st.sampled_from(sorted(checkout_json())), _json, max_size=2),
+)
+
+
+@settings(max_examples=200)
+@given(data=_checkout_like | _json)
+def test_any_payload_parses_or_raises_api_error(data: object) -> None:
+    """Only APIError escapes, and whatever parses keeps the whole payload in ``raw``."""
+    for model in (Checkout, Order, Refund, Plan, Quote, Eligibility, Event):
+        outcome: Any
+        try:
+            outcome = model.from_api(data)  # type: ignore[arg-type]
+        except APIError as exc:
+            outcome = exc
+        if isinstance(outcome, APIError):
+            assert "malformed" in outcome.message
+        else:
+            assert dict(outcome.raw) == data
