@@ -182,7 +182,12 @@ class DemoStack:
         stop = getattr(worker, "stop", None)
         if callable(stop):
             stop()
-        for app in (getattr(self, "shop_app", None), issuer_app):
+        shop_app = getattr(self, "shop_app", None)
+        client = shop_app.extensions["shop"].get("client") if shop_app is not None else None
+        close_client = getattr(client, "close", None)
+        if callable(close_client):
+            close_client()  # its pooled keep-alive sockets to the issuer
+        for app in (shop_app, issuer_app):
             engine = _engine_of(app)
             if engine is not None:
                 engine.dispose()
