@@ -17,9 +17,20 @@ import re
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
 
-from .outbox import NOTIFICATION_STATES, delivery_log
+from .outbox import NOTIFICATION_STATES, delivery_log, redeliver
 
 __all__ = ["blueprint", "bp"]
 
@@ -111,7 +122,7 @@ def _parse_args() -> dict[str, Any] | Response:
 
 
 @blueprint.route("/_admin/notifications", methods=["GET"])
-def notifications_log() -> Response:
+def notifications_log() -> BaseResponse:
     refusal = _allowed()
     if refusal is not None:
         return refusal
@@ -130,6 +141,7 @@ def notifications_log() -> Response:
             filters=args,
             style_nonce=nonce,
             states=NOTIFICATION_STATES,
+            can_resend=_test_mode(),  # a form cannot carry the bearer token
         )
         response = make_response(html, 200)
         response.headers["Content-Type"] = "text/html; charset=utf-8"
@@ -140,3 +152,26 @@ def notifications_log() -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@blueprint.route("/_admin/notifications/<event_id>/redeliver", methods=["POST"])
+def redeliver_notification(event_id: str) -> BaseResponse:
+    """Send a notification again now (a fresh round of retries, the same envelope id).
+
+    Only with the same access as the log: in test mode, or with the bearer token (which a
+    browser never attaches by itself, so a cross-site form cannot trigger it outside
+    test mode).
+    """
+    refusal = _allowed()
+    if refusal is not None:
+        return refusal
+    issuer = _issuer()
+    found = False
+    if _ID.match(event_id):
+        with issuer.engine.begin() as conn:
+            found = redeliver(conn, event_id, now=issuer.now())
+    if not found:
+        return _error(404, "NOT_FOUND", "no such notification")
+    if _wants_json():
+        return jsonify({"id": event_id, "state": "PENDING"})
+    return redirect(url_for("paylater_admin.notifications_log", id=event_id), code=303)

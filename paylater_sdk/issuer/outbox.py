@@ -48,6 +48,7 @@ __all__ = [
     "enqueue",
     "notification_attempts",
     "notifications",
+    "redeliver",
     "requests_transport",
 ]
 
@@ -106,6 +107,8 @@ notifications = sa.Table(
     # times are epoch seconds (UTC), as everywhere in the issuer's schema
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
+    # attempts made before the current round of retries (an operator's redeliver starts one)
+    sa.Column("round_start", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     # Wall-clock nanoseconds at enqueue: orders events of the same second (FIFO delivery).
     sa.Column("seq", sa.BigInteger, nullable=False),
@@ -171,6 +174,7 @@ def enqueue(
             resource=json.dumps(dict(resource), ensure_ascii=False, separators=(",", ":")),
             state=PENDING,
             attempts=0,
+            round_start=0,
             created_at=to_epoch(now),
             seq=time.time_ns(),
             next_attempt_at=to_epoch(now),
@@ -377,11 +381,12 @@ def _attempt(
     values: dict[str, Any] = {"last_status": status, "last_error": error}
     if outcome == "DELIVERED":
         values.update(state=DELIVERED, delivered_at=finished, next_attempt_at=None)
-    elif number > len(steps):
+    elif number - row["round_start"] > len(steps):
         values.update(state=FAILED, next_attempt_at=None)
         log.warning("notification %s gave up after %d attempts", row["id"], number)
     else:
-        values.update(next_attempt_at=finished + math.ceil(steps[number - 1]))
+        step = steps[number - row["round_start"] - 1]
+        values.update(next_attempt_at=finished + math.ceil(step))
     _record(
         issuer,
         row["id"],
@@ -429,6 +434,25 @@ def _record(
             .where(notifications.c.id == event_id, notifications.c.attempts == number)
             .values(**values)
         )
+
+
+def redeliver(conn: Connection, event_id: str, *, now: datetime) -> bool:
+    """Make a notification due again at once (an operator's "resend"); False if unknown.
+
+    A delivered or failed notification gets a fresh round of retries; its past attempts
+    stay in the log, and the envelope keeps its ``id`` so merchants still deduplicate it.
+    """
+    result = conn.execute(
+        notifications.update()
+        .where(notifications.c.id == event_id)
+        .values(
+            state=PENDING,
+            next_attempt_at=to_epoch(now),
+            round_start=notifications.c.attempts,
+            last_error=None,
+        )
+    )
+    return result.rowcount == 1
 
 
 # --- the background worker -------------------------------------------------------------

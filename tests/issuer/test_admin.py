@@ -164,3 +164,95 @@ def test_outside_test_mode_the_admin_token_is_required(
     assert ADMIN_TOKEN not in response.text
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def _delivered(app: Flask) -> tuple[str, list[str]]:
+    """A notification for a registered merchant, delivered once; returns (id, urls sent)."""
+    from paylater_sdk.issuer.outbox import deliver_due
+    from paylater_sdk.keys import generate_private_key, public_key_pem
+
+    get_issuer(app).add_merchant(
+        "m1",
+        name="Shop",
+        public_keys=[public_key_pem(generate_private_key()).decode()],
+        api_key="k" * 32,
+        notify_prefixes=["https://shop.example/"],
+        return_prefixes=["https://shop.example/"],
+    )
+    sent: list[str] = []
+
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        sent.append(url)
+        return 200
+
+    event_id = _notify(app)
+    deliver_due(get_issuer(app), transport=transport)
+    assert sent == ["https://shop.example/notify"]
+    app.config["TEST_TRANSPORT"] = transport
+    return event_id, sent
+
+
+def test_redeliver_sends_a_delivered_notification_again(app: Flask) -> None:
+    from paylater_sdk.issuer.outbox import deliver_due
+
+    event_id, sent = _delivered(app)
+    client = app.test_client()
+    response = client.post(
+        f"/_admin/notifications/{event_id}/redeliver", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {"id": event_id, "state": "PENDING"}
+    assert deliver_due(get_issuer(app), transport=app.config["TEST_TRANSPORT"]) == 1
+    assert len(sent) == 2
+    entry = client.get("/_admin/notifications?format=json").get_json()["data"][0]
+    assert entry["state"] == "DELIVERED"
+    assert [a["number"] for a in entry["attempts"]] == [1, 2]
+
+
+def test_redeliver_from_the_html_page_redirects_back(app: Flask) -> None:
+    event_id, _ = _delivered(app)
+    client = app.test_client()
+    page = client.get("/_admin/notifications").text
+    assert f'action="/_admin/notifications/{event_id}/redeliver"' in page
+    response = client.post(f"/_admin/notifications/{event_id}/redeliver")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/_admin/notifications?id={event_id}")
+    entry = client.get("/_admin/notifications?format=json").get_json()["data"][0]
+    assert entry["state"] == "PENDING"
+
+
+def test_a_failed_notification_can_be_redelivered(app: Flask) -> None:
+    from paylater_sdk.issuer.outbox import deliver_due
+
+    event_id = _notify(app)  # m1 is not registered: the attempt is BLOCKED and gives up
+    deliver_due(get_issuer(app))
+    client = app.test_client()
+    [entry] = client.get("/_admin/notifications?format=json").get_json()["data"]
+    assert entry["state"] == "FAILED"
+    client.post(f"/_admin/notifications/{event_id}/redeliver")
+    [entry] = client.get("/_admin/notifications?format=json").get_json()["data"]
+    assert entry["state"] == "PENDING"
+    assert entry["last_error"] is None
+
+
+@pytest.mark.parametrize("event_id", ["evt_unknown", "bad%20id"])
+def test_redeliver_unknown_notifications_is_404(app: Flask, event_id: str) -> None:
+    response = app.test_client().post(f"/_admin/notifications/{event_id}/redeliver")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "NOT_FOUND"
+
+
+def test_redeliver_outside_test_mode_needs_the_token(tmp_path: Path) -> None:
+    app = _make_app(tmp_path, SECRET_KEY="s" * 32, ADMIN_TOKEN=ADMIN_TOKEN)
+    event_id = _notify(app)
+    client = app.test_client()
+    assert client.post(f"/_admin/notifications/{event_id}/redeliver").status_code == 401
+    html = client.get(
+        "/_admin/notifications", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ).text
+    assert "redeliver" not in html  # no resend button a browser could not authorize
+    response = client.post(
+        f"/_admin/notifications/{event_id}/redeliver",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "application/json"},
+    )
+    assert response.status_code == 200

@@ -263,6 +263,25 @@ def test_gives_up_after_the_last_step_and_keeps_the_log(issuer: FakeIssuer) -> N
     assert [a["number"] for a in entry["attempts"]] == [1, 2, 3, 4]
 
 
+def test_redeliver_starts_a_fresh_round_of_retries(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer)
+    send = Recorder(*([500] * 10))
+    for step in (0, 15, 15, 30):
+        issuer.advance(step)
+        outbox.deliver_due(issuer, transport=send)
+    assert _row(issuer, event_id).state == "FAILED"
+    with issuer.engine.begin() as conn:
+        assert outbox.redeliver(conn, event_id, now=issuer.now())
+        assert not outbox.redeliver(conn, "evt_unknown", now=issuer.now())
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    row = _row(issuer, event_id)
+    assert (row.state, row.attempts) == ("PENDING", 5)
+    assert row.next_attempt_at == int(issuer.now().timestamp()) + 15  # the first step again
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert [a["number"] for a in entry["attempts"]] == [1, 2, 3, 4, 5]
+
+
 def test_redirects_are_not_acknowledgements(issuer: FakeIssuer) -> None:
     event_id = _enqueue(issuer)
     outbox.deliver_due(issuer, transport=Recorder(302))
