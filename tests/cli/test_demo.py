@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import pytest
 import requests
 from click.testing import CliRunner
 
+import paylater_sdk
+from paylater_sdk.cli import demo as demo_module
 from paylater_sdk.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +102,15 @@ def test_demo_rejects_a_bad_port() -> None:
     result = CliRunner().invoke(main, ["demo", "--issuer-port", "70000"])
     assert result.exit_code == 2
     assert "70000" in result.output
+
+
+def test_demo_explains_a_missing_source_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def missing(name: str) -> None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name="examples")
+
+    monkeypatch.setattr(demo_module.importlib, "import_module", missing)
+    monkeypatch.setattr(paylater_sdk, "__file__", str(tmp_path / "pkg" / "__init__.py"))
+    with pytest.raises(click.ClickException, match="from a source checkout"):
+        demo_module.load_shop_factory()

@@ -203,3 +203,31 @@ def test_admin_needs_the_password(fake_shop: Any) -> None:
     assert page.status_code == 200
     assert "No orders" in page.text
     assert client.get("/admin/?state=BOGUS", auth=("admin", "admin-password")).status_code == 400
+
+
+def test_security_headers_and_cookie(fake_shop: Any) -> None:
+    client = fake_shop.test_client()
+    page = client.get("/")
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    cookie = page.headers["Set-Cookie"]
+    # Not "session": on one host the issuer's cookie would overwrite the shop's.
+    assert cookie.startswith("shop_session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_serve_command_refuses_to_start_without_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from examples.merchant_flask.__main__ import serve
+
+    for name in ("SHOP_SECRET_KEY", "SHOP_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(serve, ["--port", "8123"])
+    assert result.exit_code == 1
+    assert "SECRET_KEY is required" in result.output
+    assert "Traceback" not in result.output
