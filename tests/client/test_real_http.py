@@ -1,0 +1,92 @@
+"""The client over real sockets: the mock issuer served by waitress on 127.0.0.1.
+
+Everything else runs through ``responses``; this proves the same calls work through
+``requests``' real adapter and a real WSGI server (path and query signed exactly as sent,
+plain http allowed to loopback only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import waitress
+from waitress import wasyncore
+
+from paylater_sdk import Money
+from paylater_sdk.client import CheckoutState, PayLaterClient
+from paylater_sdk.errors import InvalidRequestError, NotFoundError
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.signing import generate_private_key, public_key_pem, serial_for
+
+API_KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def served(tmp_path: Any) -> Iterator[tuple[str, Any, Any]]:
+    key = generate_private_key("ed25519")
+    app = create_app(
+        {
+            "TEST_MODE": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",
+            "MERCHANTS": [
+                {
+                    "id": "m_real",
+                    "name": "Real HTTP shop",
+                    "public_keys": [public_key_pem(key).decode()],
+                    "api_key": API_KEY,
+                    "notify_prefixes": ["http://127.0.0.1"],
+                    "return_prefixes": ["http://127.0.0.1"],
+                }
+            ],
+        }
+    )
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+
+    def run() -> None:
+        with contextlib.suppress(OSError, ValueError):  # the loop may see a closed socket
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", key, app
+    finally:
+        server.task_dispatcher.shutdown(timeout=5)
+        with contextlib.suppress(OSError):
+            wasyncore.close_all(server._map)
+        thread.join(timeout=5)
+        get_issuer(app).engine.dispose()
+
+
+def test_calls_over_real_http(served: tuple[str, Any, Any]) -> None:
+    base_url, key, app = served
+    with PayLaterClient(
+        base_url,
+        merchant_id="m_real",
+        private_key=key,
+        key_serial=serial_for(key),
+        api_key=API_KEY,
+    ) as client:
+        quote = client.plans.quote(Money("300.00", "CNY"))
+        assert [p.plan_id for p in quote.plans]
+        checkout = client.checkouts.create(
+            out_trade_no="A1001-x.y",
+            amount=Money("300.00", "CNY"),
+            description="Tea 茶",
+            notify_url="http://127.0.0.1/notify",
+            return_url="http://127.0.0.1/return",
+        )
+        assert client.checkouts.find("A1001-x.y").id == checkout.id
+        with pytest.raises(InvalidRequestError) as bad:  # quoted query: still verifies
+            client.checkouts.find("A 1001/é&x=1")
+        assert bad.value.code == "INVALID_QUERY"
+        assert client.checkouts.get(checkout.id).state is CheckoutState.CREATED
+        with pytest.raises(NotFoundError) as info:
+            client.checkouts.get("co_missing")
+        assert info.value.request_id
+        assert client.checkouts.close(checkout.id).state is CheckoutState.CLOSED
+    assert get_issuer(app).check_ledger() == []
