@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paylater_sdk.errors import ReplayError
-from paylater_sdk.issuer import outbox
+from paylater_sdk.issuer import notify_delivery, outbox
 from paylater_sdk.issuer.db import make_engine, metadata
 from paylater_sdk.keys import generate_private_key, serial_for
 from paylater_sdk.notifications import open_notification
@@ -429,10 +429,10 @@ def test_concurrent_passes_attempt_each_notification_once(issuer: FakeIssuer) ->
 def test_a_claim_whose_worker_died_is_retried_after_the_lease(issuer: FakeIssuer) -> None:
     event_id = _enqueue(issuer)
     # A worker claims the notification, then the process dies before sending.
-    assert outbox._claim(issuer.engine, event_id, 0, int(START.timestamp()))
+    assert notify_delivery._claim(issuer.engine, event_id, 0, int(START.timestamp()))
     send = Recorder()
     assert outbox.deliver_due(issuer, transport=send) == 0
-    issuer.advance(outbox._LEASE_SECONDS)
+    issuer.advance(notify_delivery._LEASE_SECONDS)
     assert outbox.deliver_due(issuer, transport=send) == 1
     assert _row(issuer, event_id).state == "DELIVERED"
 
