@@ -11,16 +11,14 @@ import importlib
 import json
 import threading
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-from ..errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
-from ..installments import STANDARD_OFFERS, PlanOffer, PlanQuote, as_low_as, quote_plans
+from ..errors import ConflictError, InvalidRequestError, NotFoundError
+from ..installments import STANDARD_OFFERS, PlanOffer, as_low_as
 from ..keys import KeyRing, load_public_key, serial_for
 from ..money import Money
 from ..notifications import encrypt_resource
@@ -32,19 +30,16 @@ from .config import IssuerConfig
 from .credit import TestBuyer
 from .db import (
     buyers,
-    checkouts,
     create_schema,
     faults,
     issuer_state,
     merchant_keys,
     merchants,
     metadata,
-    orders,
-    refunds,
     to_epoch,
 )
 from .keystore import IssuerKeys
-from .views import checkout_json, checkout_json_by_id, refund_json
+from .orderbook import OrderBook
 
 __all__ = ["FAULT_KINDS", "Issuer"]
 
@@ -54,18 +49,7 @@ _MAX_CLOCK_OFFSET = 100 * 366 * 24 * 3600
 _KEPT_ON_RESET = {"schema_version", "merchants", "merchant_keys", "issuer_keys"}
 
 
-def _not_found(kind: str, obj_id: str) -> NotFoundError:
-    return lifecycle.not_found(kind, obj_id)
-
-
-def _url_allowed(url: str, prefixes: Sequence[str]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return False
-    return any(url.startswith(prefix) for prefix in prefixes)
-
-
-class Issuer:
+class Issuer(OrderBook):
     """A stateful 分付-style credit issuer over one database."""
 
     def __init__(self, config: IssuerConfig, engine: Engine) -> None:
@@ -211,7 +195,7 @@ class Issuer:
     def merchant_api_key(self, merchant_id: str) -> bytes:
         row = self.merchant(merchant_id)
         if row is None:
-            raise _not_found("merchant", merchant_id)
+            raise lifecycle.not_found("merchant", merchant_id)
         key: str = row.api_key
         return key.encode()
 
@@ -305,10 +289,6 @@ class Issuer:
             id=row.id, buyer_token=row.buyer_token, phone=row.phone, test_code=row.test_code
         )
 
-    def _quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
-        same = [o for o in offers if o.min_amount.currency == amount.currency]
-        return quote_plans(amount, same, start=on.date(), apr_cap=self.config.apr_cap)
-
     def quote(self, amount: Money) -> dict[str, Any]:
         now = self.now()
         plans = self._quotes(amount, self.offers, now)
@@ -336,355 +316,6 @@ class Issuer:
             "reasons": reasons,
             "plans": [q.to_json() for q in plans] if not reasons else [],
         }
-
-    # --- checkouts (the merchant's side) ----------------------------------------------------
-
-    def create_checkout(
-        self,
-        merchant_id: str,
-        *,
-        out_trade_no: str,
-        amount: Money,
-        description: str,
-        notify_url: str,
-        return_url: str,
-        plan_ids: Sequence[str] | None,
-        expires_in: int | None,
-        base_url: str,
-    ) -> dict[str, Any]:
-        merchant = self.merchant(merchant_id)
-        if merchant is None:
-            raise _not_found("merchant", merchant_id)
-        for field, url, prefixes in (
-            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
-            ("return_url", return_url, json.loads(merchant.return_prefixes)),
-        ):
-            if not _url_allowed(url, prefixes):
-                exc = InvalidRequestError(
-                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
-                    http_status=400,
-                    code="URL_NOT_ALLOWED",
-                )
-                exc.field = field  # type: ignore[attr-defined]
-                raise exc
-        if not any(o.min_amount.currency == amount.currency for o in self.offers):
-            raise InvalidRequestError(
-                f"this issuer lends in {self.offers[0].min_amount.currency if self.offers else '-'}"
-                f", not {amount.currency}",
-                http_status=400,
-                code="CURRENCY_MISMATCH",
-            )
-        offers = list(self.offers)
-        if plan_ids is not None:
-            by_id = {o.plan_id: o for o in self.offers}
-            unknown = [p for p in plan_ids if p not in by_id]
-            if unknown:
-                raise InvalidRequestError(
-                    f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
-                    http_status=400,
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            offers = [by_id[p] for p in dict.fromkeys(plan_ids)]
-        now = self.now()
-        quotes = self._quotes(amount, offers, now)
-        if not quotes:
-            raise InvalidRequestError(
-                f"no plan is offered for {amount}: check the plans' amount ranges",
-                http_status=400,
-                code="PLAN_NOT_AVAILABLE",
-            )
-        ttl = expires_in if expires_in is not None else self.config.checkout_ttl
-        checkout_id = lifecycle.new_id("co")
-        base = (self.config.public_url or base_url).rstrip("/")
-        try:
-            with self.engine.begin() as conn:
-                duplicate = conn.execute(
-                    sa.select(checkouts.c.id).where(
-                        checkouts.c.merchant_id == merchant_id,
-                        checkouts.c.out_trade_no == out_trade_no,
-                    )
-                ).first()
-                if duplicate is not None:
-                    raise _duplicate_trade_no(out_trade_no)
-                conn.execute(
-                    checkouts.insert().values(
-                        id=checkout_id,
-                        merchant_id=merchant_id,
-                        out_trade_no=out_trade_no,
-                        state="CREATED",
-                        amount=amount.minor,
-                        currency=amount.currency,
-                        description=description,
-                        notify_url=notify_url,
-                        return_url=return_url,
-                        plans_json=json.dumps([q.to_json() for q in quotes]),
-                        authorize_url=f"{base}/authorize/{checkout_id}",
-                        created_at=to_epoch(now),
-                        expires_at=to_epoch(now + timedelta(seconds=ttl)),
-                    )
-                )
-                return checkout_json_by_id(conn, checkout_id)
-        except IntegrityError:
-            raise _duplicate_trade_no(out_trade_no) from None
-
-    def _checkout_row(self, conn: sa.Connection, merchant_id: str | None, checkout_id: str) -> Any:
-        query = sa.select(checkouts).where(checkouts.c.id == checkout_id)
-        if merchant_id is not None:
-            query = query.where(checkouts.c.merchant_id == merchant_id)
-        row = conn.execute(query).first()
-        if row is None:
-            raise _not_found("checkout", checkout_id)
-        return row
-
-    def _order_row(self, conn: sa.Connection, merchant_id: str | None, order_id: str) -> Any:
-        query = sa.select(orders).where(orders.c.id == order_id)
-        if merchant_id is not None:
-            query = query.where(orders.c.merchant_id == merchant_id)
-        row = conn.execute(query).first()
-        if row is None:
-            raise _not_found("order", order_id)
-        return row
-
-    def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            return checkout_json(conn, self._checkout_row(conn, merchant_id, checkout_id))
-
-    def find_checkout(self, merchant_id: str, out_trade_no: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(checkouts).where(
-                    checkouts.c.merchant_id == merchant_id,
-                    checkouts.c.out_trade_no == out_trade_no,
-                )
-            ).first()
-            if row is None:
-                raise _not_found("checkout with out_trade_no", out_trade_no)
-            return checkout_json(conn, row)
-
-    def close_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            row = self._checkout_row(conn, merchant_id, checkout_id)
-            return lifecycle.close_checkout(conn, row, self.now())
-
-    def capture(self, merchant_id: str, order_id: str, amount: Money | None) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
-            offer = self._offer(order.plan_id)
-            return lifecycle.capture_order(conn, order, amount, offer, self.now())
-
-    def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
-            return lifecycle.void_order(conn, order, self.now())
-
-    def create_refund(
-        self,
-        merchant_id: str,
-        *,
-        order_id: str,
-        amount: Money,
-        out_refund_no: str,
-        reason: str | None,
-    ) -> dict[str, Any]:
-        try:
-            with self.engine.begin() as conn:
-                order = self._order_row(conn, merchant_id, order_id)
-                return lifecycle.create_refund(
-                    conn,
-                    order,
-                    amount=amount,
-                    out_refund_no=out_refund_no,
-                    reason=reason,
-                    now=self.now(),
-                )
-        except IntegrityError:
-            raise ConflictError(
-                f"out_refund_no {out_refund_no!r} was already used",
-                http_status=409,
-                code="DUPLICATE_OUT_REFUND_NO",
-            ) from None
-
-    def get_refund(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(refunds).where(
-                    refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id
-                )
-            ).first()
-        if row is None:
-            raise _not_found("refund", refund_id)
-        return refund_json(row)
-
-    def _offer(self, plan_id: str) -> PlanOffer:
-        for offer in self.offers:
-            if offer.plan_id == plan_id:
-                return offer
-        raise InvalidRequestError(
-            f"plan {plan_id[:40]!r} is not offered", http_status=400, code="PLAN_NOT_AVAILABLE"
-        )
-
-    # --- the buyer's side (consent page, test controls) --------------------------------------
-
-    def consent_view(self, checkout_id: str) -> dict[str, Any]:
-        self.sweep()
-        with self.engine.connect() as conn:
-            row = self._checkout_row(conn, None, checkout_id)
-            merchant = conn.execute(
-                sa.select(merchants.c.name).where(merchants.c.id == row.merchant_id)
-            ).scalar_one()
-        amount = Money.from_minor(row.amount, row.currency)
-        plan_ids = [p["plan_id"] for p in json.loads(row.plans_json)]
-        created = datetime.fromtimestamp(row.created_at, self.now().tzinfo)
-        offers = [o for o in self.offers if o.plan_id in plan_ids]
-        return {
-            "id": row.id,
-            "state": row.state,
-            "merchant_name": merchant,
-            "description": row.description,
-            "amount": amount,
-            "plans": self._quotes(amount, offers, created),
-            "return_url": row.return_url,
-            "out_trade_no": row.out_trade_no,
-            "expired": row.state == "EXPIRED" or row.expires_at <= to_epoch(self.now()),
-        }
-
-    def authorize(self, checkout_id: str, *, buyer_id: str, plan_id: str) -> dict[str, Any]:
-        """The buyer approves: checks again, places the hold, opens the order, notifies.
-
-        Raises :class:`CreditDeclinedError` (``reason``) on a decline and
-        :class:`ConflictError` when the checkout is not awaiting authorization.
-        """
-        self.sweep()
-        now = self.now()
-        with self.engine.begin() as conn:
-            row = self._checkout_row(conn, None, checkout_id)
-            lifecycle.require_state("checkout", row.id, row.state, ("CREATED",), "authorized")
-            offered = [p["plan_id"] for p in json.loads(row.plans_json)]
-            if plan_id not in offered:
-                raise InvalidRequestError(
-                    f"plan {plan_id[:40]!r} is not offered for this checkout",
-                    http_status=400,
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            amount = Money.from_minor(row.amount, row.currency)
-            quotes = self._quotes(amount, [self._offer(plan_id)], now)
-            buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
-            if buyer is None:
-                raise _not_found("buyer", buyer_id)
-            reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
-            if reasons:
-                raise _declined(reasons[0])
-            claimed = conn.execute(
-                checkouts.update()
-                .where(checkouts.c.id == row.id, checkouts.c.state == "CREATED")
-                .values(state="AUTHORIZED")
-            )
-            if claimed.rowcount != 1:
-                raise ConflictError(
-                    f"checkout {row.id} changed meanwhile", http_status=409, code="INVALID_STATE"
-                )
-            order_id = lifecycle.new_id("ord")
-            if not ledger.hold(
-                conn,
-                buyer_id=buyer_id,
-                amount=amount.minor,
-                currency=amount.currency,
-                reference=order_id,
-                now=now,
-            ):
-                raise _declined("INSUFFICIENT_LIMIT")  # the conditional UPDATE said no
-            conn.execute(
-                orders.insert().values(
-                    id=order_id,
-                    checkout_id=row.id,
-                    merchant_id=row.merchant_id,
-                    buyer_id=buyer_id,
-                    state="AUTHORIZED",
-                    currency=amount.currency,
-                    amount=amount.minor,
-                    held=amount.minor,
-                    captured_amount=0,
-                    refunded_amount=0,
-                    plan_id=plan_id,
-                    plan_json=json.dumps(quotes[0].to_json()),
-                    schedule_json=None,
-                    authorized_at=to_epoch(now),
-                    authorization_expires_at=lifecycle.authorization_expiry(
-                        now, self.config.authorization_ttl
-                    ),
-                )
-            )
-            resource = checkout_json_by_id(conn, row.id)
-            lifecycle.emit(
-                conn,
-                merchant_id=row.merchant_id,
-                notify_url=row.notify_url,
-                event_type="CHECKOUT.AUTHORIZED",
-                original_type="checkout",
-                resource=resource,
-                summary="checkout authorized",
-                now=now,
-            )
-            return resource
-
-    def repay(self, buyer_id: str, order_id: str, amount: Money | None = None) -> dict[str, Any]:
-        """The buyer pays the next installment(s); the principal frees credit again."""
-        from ..installments import Schedule
-
-        now = self.now()
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, None, order_id)
-            if order.buyer_id != buyer_id:
-                raise _not_found("order", order_id)
-            lifecycle.require_state("order", order.id, order.state, lifecycle.REFUNDABLE, "repaid")
-            schedule = Schedule.from_json(json.loads(order.schedule_json))
-            due = [i for i in schedule.installments if not i.paid]
-            if not due:
-                raise ConflictError(
-                    f"order {order.id} has nothing left to repay",
-                    http_status=409,
-                    code="INVALID_STATE",
-                )
-            count, paid, principal = 0, 0, 0
-            target = due[0].amount.minor if amount is None else amount.minor
-            if amount is not None and amount.currency != order.currency:
-                raise InvalidRequestError(
-                    "repayment currency differs from the order's",
-                    http_status=400,
-                    code="CURRENCY_MISMATCH",
-                )
-            while count < len(due) and paid < target:
-                paid += due[count].amount.minor
-                principal += due[count].principal.minor
-                count += 1
-            if paid != target or target <= 0:
-                raise InvalidRequestError(
-                    "a repayment must equal the next installment or several whole installments",
-                    http_status=400,
-                    code="INVALID_AMOUNT",
-                )
-            for _ in range(count):
-                schedule = schedule.record_payment(on=now.date())
-            conn.execute(
-                orders.update()
-                .where(orders.c.id == order.id)
-                .values(schedule_json=json.dumps(schedule.to_json()))
-            )
-            ledger.restore_principal(
-                conn,
-                buyer_id=buyer_id,
-                amount=principal,
-                currency=order.currency,
-                reference=order.id,
-                reason="REPAY",
-                now=now,
-            )
-            credit.refresh_overdue(conn, now.date())
-            return {
-                "order_id": order.id,
-                "paid": Money.from_minor(paid, order.currency).to_json(),
-                "schedule": schedule.to_json(),
-            }
 
     # --- faults, checks, reset ----------------------------------------------------------------
 
@@ -753,17 +384,3 @@ class Issuer:
         self.nonce_store = InMemoryNonceStore(window_seconds=self.config.max_skew)
         if self.config.test_mode:
             self._ensure_magic_buyers()
-
-
-def _declined(reason: str) -> CreditDeclinedError:
-    return CreditDeclinedError(
-        f"credit declined: {reason}", reason=reason, http_status=402, code="CREDIT_DECLINED"
-    )
-
-
-def _duplicate_trade_no(out_trade_no: str) -> ConflictError:
-    return ConflictError(
-        f"out_trade_no {out_trade_no[:64]!r} was already used by another checkout",
-        http_status=409,
-        code="DUPLICATE_OUT_TRADE_NO",
-    )
