@@ -39,8 +39,8 @@ _database_option = click.option(
     "database_url",
     envvar="PAYLATER_DATABASE_URL",
     metavar="URL",
-    help="SQLAlchemy URL, e.g. sqlite:////var/lib/paylater/issuer.db "
-    "(default: a SQLite file in the app's instance folder).  [env: PAYLATER_DATABASE_URL]",
+    help="SQLAlchemy URL, e.g. sqlite:////var/lib/paylater/issuer.db (default: a throw-away "
+    "file in test mode, else one in the app's instance folder).  [env: PAYLATER_DATABASE_URL]",
 )
 
 
