@@ -8,6 +8,8 @@ leaves an order wrong for long.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import attrs
 import click
 from flask import Flask, current_app
@@ -28,25 +30,44 @@ class ReconcileReport:
     failed: tuple[str, ...]
 
 
+#: A checkout the issuer does not know after this long was never created (checkouts
+#: themselves expire after 30 minutes), so the order is closed locally.
+ABANDON_AFTER = timedelta(hours=1)
+
+
 def reconcile(app: Flask) -> ReconcileReport:
     engine = get_engine(app)
     client = get_client(app)
     updated: list[str] = []
     failed: list[str] = []
     pending = store.list_open_orders(engine)
+    now = datetime.now(UTC)
     for row in pending:
+        no = row["out_trade_no"]
         try:
-            checkout = client.checkouts.get(row["checkout_id"])
+            if row["checkout_id"]:
+                checkout = client.checkouts.get(row["checkout_id"])
+            else:
+                # Creating the checkout failed on our side (timeout, dropped connection):
+                # it may still exist at the issuer, found by our own order number.
+                checkout = client.checkouts.find(no)
         except NotFoundError:
-            failed.append(row["out_trade_no"])
+            created = row["created_at"]
+            if created.tzinfo is None:  # SQLite hands back naive UTC
+                created = created.replace(tzinfo=UTC)
+            if not row["checkout_id"] and now - created > ABANDON_AFTER:
+                store.close_abandoned(engine, no)
+                updated.append(no)
+            elif row["checkout_id"]:
+                failed.append(no)
             continue
         except PayLaterError as exc:
-            app.logger.warning("reconcile %s: %s", row["out_trade_no"], exc)
-            failed.append(row["out_trade_no"])
+            app.logger.warning("reconcile %s: %s", no, exc)
+            failed.append(no)
             continue
         with engine.begin() as conn:
             if store.apply_checkout(conn, checkout.raw):
-                updated.append(row["out_trade_no"])
+                updated.append(no)
     return ReconcileReport(checked=len(pending), updated=tuple(updated), failed=tuple(failed))
 
 

@@ -104,6 +104,16 @@ def create_order(
         )
 
 
+def close_abandoned(engine: Engine, out_trade_no: str) -> None:
+    """The issuer never got this order's checkout: nothing can be paid any more."""
+    with engine.begin() as conn:
+        conn.execute(
+            orders.update()
+            .where(orders.c.out_trade_no == out_trade_no, orders.c.checkout_id.is_(None))
+            .values(state="CLOSED", updated_at=_now())
+        )
+
+
 def attach_checkout(engine: Engine, out_trade_no: str, checkout_id: str, url: str) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -132,9 +142,8 @@ def list_orders(engine: Engine, *, state: str | None = None) -> list[dict[str, A
 
 
 def list_open_orders(engine: Engine) -> list[dict[str, Any]]:
-    query = sa.select(orders).where(
-        orders.c.state.in_(OPEN_STATES), orders.c.checkout_id.is_not(None)
-    )
+    """Orders still waiting for news, including those whose checkout creation failed."""
+    query = sa.select(orders).where(orders.c.state.in_(OPEN_STATES))
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 

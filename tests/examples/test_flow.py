@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from shop_fakes import csrf_of
 
-from examples.merchant_flask import create_app, store
+from examples.merchant_flask import create_app, db, store
 from paylater_sdk.money import Money
 
 ADMIN = ("admin", "admin-password")
@@ -322,3 +323,47 @@ def test_issuer_down_keeps_the_buyer_in_the_shop(shop: Any, mock_issuer: Any) ->
     answer = browser.post("/checkout/pay", data={"csrf_token": token, "plan_id": "fenfu-6"})
     assert answer.status_code == 503
     assert store.list_orders(engine(shop)) == []
+
+
+def _pay_with_fault(shop: Any, mock_issuer: Any, kind: str) -> str:
+    browser = shop.test_client()
+    token = csrf_of(browser.get("/").text)
+    browser.post("/cart/add", data={"csrf_token": token, "product_id": "tea-set"})
+    assert browser.get("/checkout").status_code == 200
+    # The POST and both of its retries fail on the wire.
+    mock_issuer.inject_fault(kind, method="POST", path_prefix="/v1/checkouts", count=3)
+    answer = browser.post("/checkout/pay", data={"csrf_token": token, "plan_id": "fenfu-6"})
+    assert answer.status_code == 502
+    [row] = store.list_orders(engine(shop))
+    assert (row["state"], row["checkout_id"]) == ("CREATED", None)
+    return str(row["out_trade_no"])
+
+
+def test_reconcile_finds_a_checkout_whose_creation_response_was_lost(
+    shop: Any, mock_issuer: Any
+) -> None:
+    no = _pay_with_fault(shop, mock_issuer, "connection_drop_after_commit")
+    result = shop.test_cli_runner().invoke(args=["reconcile"])
+    assert "1 updated, 0 failed" in result.output
+    row = order_row(shop, no)
+    assert row["checkout_id"].startswith("co_")
+    assert row["state"] == "CREATED"
+    # The retries reused one idempotency key: the issuer holds exactly one checkout.
+    with mock_issuer.client() as client:
+        assert client.checkouts.find(no).id == row["checkout_id"]
+
+
+def test_reconcile_closes_an_order_the_issuer_never_saw(shop: Any, mock_issuer: Any) -> None:
+    no = _pay_with_fault(shop, mock_issuer, "connection_error")
+    result = shop.test_cli_runner().invoke(args=["reconcile"])
+    assert "checked 1 pending order(s): 0 updated, 0 failed" in result.output
+    assert order_row(shop, no)["state"] == "CREATED"  # too young to give up on
+    with engine(shop).begin() as conn:
+        conn.execute(
+            db.orders.update()
+            .where(db.orders.c.out_trade_no == no)
+            .values(created_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    result = shop.test_cli_runner().invoke(args=["reconcile"])
+    assert "1 updated, 0 failed" in result.output
+    assert order_row(shop, no)["state"] == "CLOSED"
