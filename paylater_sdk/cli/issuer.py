@@ -49,18 +49,6 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _safe_url(url: str | None) -> str:
-    """The database URL with any password hidden, for start-up messages."""
-    if url is None:
-        return "(instance folder default)"
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL: create_app reports it properly
-        return "(unparsable URL)"
-
-
 def _build_app(config: dict[str, Any]) -> Flask:
     """create_app with configuration errors turned into one clear line and exit code 2."""
     from ..issuer import create_app
@@ -209,7 +197,10 @@ def serve(
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     mode = "TEST MODE" if test_mode else "live mode"
-    click.echo(f"paylater issuer ({mode}), database {_safe_url(database_url)}", err=True)
+    from ..issuer import get_issuer
+
+    where = get_issuer(app).engine.url.render_as_string(hide_password=True)
+    click.echo(f"paylater issuer ({mode}), database {where}", err=True)
     # The effective port matters with --port 0 (pick a free one): scripts read this line.
     click.echo(f"Serving on http://{server.effective_host}:{server.effective_port}", err=True)
     # SIGTERM (docker stop, systemd) ends like Ctrl-C, so exit handlers stop the worker.

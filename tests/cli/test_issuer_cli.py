@@ -106,6 +106,32 @@ def test_serve_builds_the_app_from_the_options(
     assert issuer.config.notify_worker is False
     assert "Serving on http://127.0.0.1:54321" in result.output
     assert "TEST MODE" in result.output
+    assert f"database {url}" in result.output
+
+
+def test_serve_never_prints_a_database_password(
+    runner: CliRunner, fake_server: type[FakeServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paylater_sdk.issuer
+
+    real = paylater_sdk.issuer.create_app
+
+    def fake_create_app(config: dict[str, Any]) -> Any:
+        # Stand-in for a PostgreSQL URL: the app itself runs on a local file.
+        assert config["DATABASE_URL"] == "postgresql://issuer:hunter2@db.internal/issuer"
+        app = real({"TEST_MODE": True})
+        get_issuer(app).engine.url = sa.engine.make_url(config["DATABASE_URL"])
+        return app
+
+    monkeypatch.setattr(paylater_sdk.issuer, "create_app", fake_create_app)
+    result = runner.invoke(
+        main,
+        ["issuer", "serve", "--test-mode", "--no-worker",
+         "--database", "postgresql://issuer:hunter2@db.internal/issuer"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "postgresql://issuer:***@db.internal/issuer" in result.output
 
 
 def test_serve_registers_merchants_from_a_file(
