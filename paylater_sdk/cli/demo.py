@@ -170,9 +170,7 @@ class DemoStack:
             raise
 
     def close(self) -> None:
-        for server in reversed(self._servers):
-            server.stop()
-        self._servers.clear()
+        """Stop the delivery worker, then the servers; dispose engines; delete the folder."""
         issuer_app = getattr(self, "issuer_app", None)
         worker = (
             issuer_app.extensions.get("paylater_delivery_worker")
@@ -181,7 +179,10 @@ class DemoStack:
         )
         stop = getattr(worker, "stop", None)
         if callable(stop):
-            stop()
+            stop()  # first: no delivery is left half-way to a server that is going away
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
         shop_app = getattr(self, "shop_app", None)
         client = shop_app.extensions["shop"].get("client") if shop_app is not None else None
         close_client = getattr(client, "close", None)
