@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.outbox import enqueue
@@ -256,3 +258,19 @@ def test_redeliver_outside_test_mode_needs_the_token(tmp_path: Path) -> None:
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "application/json"},
     )
     assert response.status_code == 200
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["merchant_id", "state", "limit", "format", "id", "x"]),
+        st.text(max_size=30),
+        max_size=4,
+    ),
+    accept=st.sampled_from(["application/json", "text/html", "*/*", "", "garbage/;;"]),
+)
+def test_no_query_yields_a_5xx(app: Flask, params: dict[str, str], accept: str) -> None:
+    response = app.test_client().get(
+        "/_admin/notifications", query_string=params, headers={"Accept": accept}
+    )
+    assert response.status_code in (200, 400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.consent import decline_message, format_money, format_rate
@@ -388,3 +391,35 @@ def test_the_test_code_hint_shows_in_test_mode_only(app: Flask, tmp_path: Path) 
     html = live.test_client().get(f"/authorize/{checkout_id}").text
     assert 'name="phone"' in html
     assert "123456" not in html
+
+
+_text = st.text(max_size=40)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    step=st.one_of(st.sampled_from(["signin", "confirm", "cancel"]), _text),
+    phone=_text,
+    code=_text,
+    plan_id=_text,
+    keep_token=st.booleans(),
+    checkout_suffix=st.sampled_from(["", "x", "%00", "/../x"]),
+)
+def test_no_form_input_yields_a_5xx(
+    app: Flask,
+    step: str,
+    phone: str,
+    code: str,
+    plan_id: str,
+    keep_token: bool,
+    checkout_suffix: str,
+) -> None:
+    checkout_id = _checkout(app, out_trade_no=f"F{secrets.token_hex(6)}")
+    client = app.test_client()
+    token = _csrf(client.get(f"/authorize/{checkout_id}").text)
+    data = {"step": step, "phone": phone, "code": code, "plan_id": plan_id}
+    if keep_token:
+        data["csrf_token"] = token
+    response = client.post(f"/authorize/{checkout_id}{checkout_suffix}", data=data)
+    assert response.status_code < 500
+    assert _state(app, checkout_id) == "CREATED"
