@@ -88,34 +88,40 @@ def _allowed() -> Response | None:
     return None
 
 
+def _arg(name: str) -> str | None:
+    """A query parameter; an empty one (the HTML filter form's "any") counts as absent."""
+    value = request.args.get(name)
+    return value or None
+
+
 def _parse_args() -> dict[str, Any] | Response:
     known = {"merchant_id", "state", "limit", "format", "id"}
     for name in request.args:
         if name not in known:
             return _error(400, "INVALID_QUERY", f"unknown query parameter {name[:40]!r}", name)
     args: dict[str, Any] = {"limit": 100}
-    merchant_id = request.args.get("merchant_id")
+    merchant_id = _arg("merchant_id")
     if merchant_id is not None:
         if not _ID.match(merchant_id):
             return _error(400, "INVALID_QUERY", "merchant_id is not a valid id", "merchant_id")
         args["merchant_id"] = merchant_id
-    event_id = request.args.get("id")
+    event_id = _arg("id")
     if event_id is not None:
         if not _ID.match(event_id):
             return _error(400, "INVALID_QUERY", "id is not a valid event id", "id")
         args["event_id"] = event_id
-    state = request.args.get("state")
+    state = _arg("state")
     if state is not None:
         if state not in NOTIFICATION_STATES:
             allowed = ", ".join(NOTIFICATION_STATES)
             return _error(400, "INVALID_QUERY", f"state must be one of {allowed}", "state")
         args["state"] = state
-    limit = request.args.get("limit")
+    limit = _arg("limit")
     if limit is not None:
         if not limit.isdigit() or len(limit) > 4 or not 1 <= int(limit) <= 1000:
             return _error(400, "INVALID_QUERY", "limit must be an integer 1..1000", "limit")
         args["limit"] = int(limit)
-    fmt = request.args.get("format")
+    fmt = _arg("format")
     if fmt is not None and fmt not in ("json", "html"):
         return _error(400, "INVALID_QUERY", "format must be json or html", "format")
     return args

@@ -274,3 +274,10 @@ def test_no_query_yields_a_5xx(app: Flask, params: dict[str, str], accept: str) 
         "/_admin/notifications", query_string=params, headers={"Accept": accept}
     )
     assert response.status_code in (200, 400)
+
+
+def test_the_html_filter_form_with_empty_fields_means_any(app: Flask) -> None:
+    event_id = _notify(app)
+    response = app.test_client().get("/_admin/notifications?merchant_id=&state=&limit=100")
+    assert response.status_code == 200
+    assert f'data-event-id="{event_id}"' in response.text
