@@ -10,9 +10,10 @@ serial can never silently point at a different key.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives import serialization
@@ -188,6 +189,8 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._entries: dict[str, KeyEntry] = {}
+        # serial -> (key, not_before, not_after) as UNIX seconds: the verifiers' hot path.
+        self._windows: dict[str, tuple[PublicKey, float, float]] = {}
         self._lock = threading.Lock()
 
     def add(
@@ -225,15 +228,29 @@ class KeyRing:
                 )
             entries = dict(self._entries)
             entries[name] = KeyEntry(name, key, not_before, not_after)
-            self._entries = entries
+            self._publish(entries)
         return name
+
+    def _publish(self, entries: dict[str, KeyEntry]) -> None:
+        windows = {
+            e.serial: (
+                e.public_key,
+                -math.inf if e.not_before is None else e.not_before.timestamp(),
+                math.inf if e.not_after is None else e.not_after.timestamp(),
+            )
+            for e in entries.values()
+        }
+        # Readers may see the new windows with the old entries for an instant; both are
+        # complete mappings on their own, and get() only uses one of them per call.
+        self._windows = windows
+        self._entries = entries
 
     def remove(self, serial: str) -> None:
         """Stop trusting a key (no error if it is not there)."""
         with self._lock:
             entries = dict(self._entries)
             entries.pop(serial, None)
-            self._entries = entries
+            self._publish(entries)
 
     def get(self, serial: str, *, at: datetime | None = None) -> PublicKey:
         """The key named ``serial``, checked against its window at ``at`` (if given)."""
@@ -258,6 +275,13 @@ class KeyRing:
                     serial=serial,
                 )
         return entry.public_key
+
+    def get_at_timestamp(self, serial: str, timestamp: int) -> PublicKey:
+        """Like :meth:`get` with ``at`` given as UNIX seconds (the verifiers' hot path)."""
+        window = self._windows.get(serial)
+        if window is None or not window[1] <= timestamp < window[2]:
+            return self.get(serial, at=datetime.fromtimestamp(timestamp, UTC))
+        return window[0]
 
     def serials(self) -> list[str]:
         return list(self._entries)

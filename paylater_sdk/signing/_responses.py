@@ -63,8 +63,10 @@ class ResponseSigner:
     ) -> dict[str, str]:
         """The five signature headers for ``body`` (sign exactly the bytes you send)."""
         ts = _now_ts(timestamp)
-        nonce = _new_nonce() if nonce is None else nonce
-        _check_nonce(nonce, ConfigurationError)
+        if nonce is None:
+            nonce = _new_nonce()
+        else:
+            _check_nonce(nonce, ConfigurationError)
         message = response_message(ts, nonce, body)
         signature = base64.b64encode(self.algorithm.sign(self.private_key, message)).decode()
         t, n, s, sig, typ = self._names
