@@ -56,12 +56,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     parts = {}
     for name in _OPTIONAL_PARTS:  # imported first so that their tables exist in metadata
         parts[name] = importlib.import_module(f"{__name__}.{name}")
-    from . import api, testctl
+    from . import api, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
     issuer = Issuer(settings, engine)
     app.extensions[_EXTENSION] = issuer
-    api.install_error_handling(app)
+    hooks.install_error_handling(app)
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
         app.register_blueprint(testctl.blueprint)

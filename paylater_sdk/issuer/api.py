@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, g, request
 
 from ..errors import (
     PayLaterError,
@@ -44,7 +41,7 @@ from .wire import (
     url,
 )
 
-__all__ = ["blueprint", "install_error_handling"]
+__all__ = ["blueprint"]
 
 log = logging.getLogger(__name__)
 
@@ -340,78 +337,3 @@ def create_refund() -> Response:
 def get_refund(refund_id: str) -> Response:
     _no_query()
     return json_response(_issuer().get_refund(g.merchant_id, _object_id(refund_id)))
-
-
-# --- app-wide hooks: request ids, JSON errors, response signing -------------------------------
-
-_JSON_PREFIXES = ("/v1", "/_test")
-_HTTP_CODES = {
-    400: "INVALID_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "BODY_TOO_LARGE",
-    414: "INVALID_QUERY",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    431: "INVALID_REQUEST",
-}
-
-
-def _wants_json() -> bool:
-    return request.path == "/v1" or request.path.startswith(tuple(p + "/" for p in _JSON_PREFIXES))
-
-
-def install_error_handling(app: Flask) -> None:
-    """Request ids everywhere; JSON errors and signed responses under /v1 and /_test."""
-
-    @app.before_request
-    def _request_id() -> None:
-        g.request_id = f"req_{secrets.token_hex(12)}"
-
-    @app.errorhandler(PayLaterError)
-    def _deliberate(exc: PayLaterError) -> Response:
-        answer = status_and_body(exc)
-        if answer is None:
-            log.exception("unexpected library error", exc_info=exc)
-            return error_response(500, "INTERNAL_ERROR", "internal error")
-        return json_response(answer[1], answer[0], _retry_after(answer[1]))
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response | HTTPException:
-        if not _wants_json():
-            return exc
-        status = exc.code or 500
-        code = _HTTP_CODES.get(status, "INVALID_REQUEST" if status < 500 else "INTERNAL_ERROR")
-        message = {
-            404: "no such endpoint or object",
-            405: f"{request.method} is not allowed here",
-            413: "the request body is over 64 KiB",
-        }.get(status, exc.description or exc.name)
-        response = error_response(status, code, str(message))
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
-        return response
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return error_response(
-            500, "INTERNAL_ERROR", "internal error; the request id helps us find it"
-        )
-
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers["Request-Id"] = request_id
-        if request.path == "/v1" or request.path.startswith("/v1/"):
-            delay = g.pop("delay_response", None)
-            if delay:
-                time.sleep(delay)
-            signer = app.extensions["paylater_issuer"].response_signer()
-            for name, value in signer.headers(response.get_data()).items():
-                response.headers[name] = value
-        return response
-
-
-def _retry_after(body: dict[str, Any]) -> dict[str, str] | None:
-    return {"Retry-After": "1"} if body.get("code") == "IDEMPOTENCY_IN_PROGRESS" else None
