@@ -185,7 +185,14 @@ class Requester:
             if not refresh:
                 raise
             logger.info("paylater unknown issuer key serial %s: refreshing keys", exc.serial)
-            ring = self.refresh_keys(exc.serial or self._header(resp, "Serial"))
+            try:
+                ring = self.refresh_keys(exc.serial or self._header(resp, "Serial"))
+            except PayLaterError as failed:
+                # The answer stays unverified whatever went wrong with the refresh.
+                raise UnknownKeyError(
+                    f"{exc.message}; refreshing the issuer's keys failed too: {failed.message}",
+                    serial=exc.serial,
+                ) from failed
             verify_response(
                 resp.headers,
                 resp.content,

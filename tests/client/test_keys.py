@@ -144,3 +144,18 @@ def test_expired_certificate_is_not_used(
     fake_issuer.route(mock, "GET", "/v1/certificates", [(200, body)])
     with pytest.raises(UnknownKeyError, match="expired"):
         _fetching_client(sleeps).issuer_keys  # noqa: B018
+
+
+def test_pinned_keys_and_no_certificates_endpoint_is_still_unknown_key(
+    client: Any, fake_issuer: FakeIssuer, mock: responses.RequestsMock
+) -> None:
+    stranger = generate_private_key("ed25519")
+    fake_issuer.signer = ResponseSigner(stranger, serial_for(stranger))
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [(200, checkout_json())])
+    fake_issuer.route(mock, "GET", "/v1/certificates", [(404, {"code": "NOT_FOUND"})])
+
+    with pytest.raises(UnknownKeyError, match="refreshing the issuer's keys failed") as info:
+        client.checkouts.get("co_1")
+
+    assert info.value.serial == serial_for(stranger)
+    assert info.value.__cause__ is not None
