@@ -159,3 +159,34 @@ def test_pinned_keys_and_no_certificates_endpoint_is_still_unknown_key(
 
     assert info.value.serial == serial_for(stranger)
     assert info.value.__cause__ is not None
+
+
+def test_refresh_issuer_keys_merges_into_a_pinned_ring(
+    client: Any, fake_issuer: FakeIssuer, mock: responses.RequestsMock
+) -> None:
+    announced = generate_private_key("ed25519")
+    body = certificates_body(issuer_key(), announced)
+    fake_issuer.route(mock, "GET", "/v1/certificates", [(200, body)])
+
+    ring = client.refresh_issuer_keys()
+
+    assert set(ring.serials()) == {serial_for(issuer_key()), serial_for(announced)}
+    assert client.issuer_keys is ring
+
+
+def test_concurrent_first_calls_fetch_the_keys_once(
+    sleeps: list[float], fake_issuer: FakeIssuer, mock: responses.RequestsMock
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_issuer.route(mock, "GET", "/v1/certificates", [(200, certificates_body(issuer_key()))])
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [(200, checkout_json())])
+    client = _fetching_client(sleeps)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(lambda _: client.checkouts.get("co_1").id, range(16)))
+
+    assert ids == ["co_1"] * 16
+    paths = [s.path_and_query for s in fake_issuer.seen]
+    assert paths.count("/v1/certificates") == 1
+    assert paths.count("/v1/checkouts/co_1") == 16
