@@ -255,6 +255,12 @@ class Requester:
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
+            except requests.exceptions.SSLError as exc:
+                # A certificate problem does not heal by retrying: fail at once.
+                raise NetworkError(
+                    f"{context}: TLS with {self.base_url} failed ({type(exc).__name__}); "
+                    "check the issuer's certificate and your CA bundle"
+                ) from exc
             except requests.Timeout as exc:
                 failure: PayLaterError = NetworkError(
                     f"{context} timed out (timeout={self.timeout}); the issuer may still have "
@@ -262,7 +268,7 @@ class Requester:
                 )
                 cause: BaseException = exc
                 retry_after = None
-            except requests.ConnectionError as exc:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 failure = NetworkError(
                     f"{context} could not reach the issuer at {self.base_url} "
                     f"({type(exc).__name__})"

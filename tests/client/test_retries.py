@@ -195,3 +195,32 @@ def test_parse_retry_after_forms() -> None:
 def test_retry_policy_validation(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         RetryPolicy(**kwargs)
+
+
+def test_tls_errors_are_not_retried(
+    client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock, sleeps: list
+) -> None:
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [requests.exceptions.SSLError("bad cert")])
+    with pytest.raises(NetworkError, match="TLS") as info:
+        client.checkouts.get("co_1")
+    assert isinstance(info.value.__cause__, requests.exceptions.SSLError)
+    assert len(fake_issuer.seen) == 1
+    assert sleeps == []
+
+
+def test_a_body_cut_short_is_retried(
+    client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock, sleeps: list
+) -> None:
+    answers = [requests.exceptions.ChunkedEncodingError("cut"), (200, checkout_json())]
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", answers)
+    assert client.checkouts.get("co_1").id == "co_1"
+    assert sleeps == [0.5]
+
+
+def test_other_transport_errors_fail_without_retry(
+    client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock, sleeps: list
+) -> None:
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [requests.exceptions.TooManyRedirects()])
+    with pytest.raises(NetworkError, match="TooManyRedirects"):
+        client.checkouts.get("co_1")
+    assert sleeps == []
