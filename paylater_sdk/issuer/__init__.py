@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,7 @@ def _database_url(app: Flask, config: IssuerConfig) -> str:
     if config.test_mode:
         # A throw-away file: test runs never share state or litter the source tree.
         folder = Path(tempfile.mkdtemp(prefix="paylater-issuer-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     else:
         folder = Path(app.instance_path)
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ check fails.
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import date, datetime
 from typing import Any
@@ -145,26 +144,31 @@ def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
     return [code for code in REASON_ORDER if code in found]
 
 
-def _past_due(schedule_json: str | None, today: date) -> bool:
-    if not schedule_json:
-        return False
-    for item in json.loads(schedule_json)["installments"]:
-        if not item["paid"] and int(item["amount"]["value"]) > 0:
-            return date.fromisoformat(item["due_date"]) < today
-    return False
-
-
 def refresh_overdue(conn: sa.Connection, today: date) -> None:
-    """A buyer is overdue when flagged so, or when an unpaid installment's due date passed."""
-    late: set[str] = set()
-    for row in conn.execute(
-        sa.select(orders.c.buyer_id, orders.c.schedule_json).where(
-            orders.c.state.in_(("CAPTURED", "PARTIALLY_REFUNDED"))
+    """A buyer is overdue when flagged so, or when an unpaid installment's due date passed.
+
+    Two set-based UPDATEs over the indexed ``orders.next_due_on``, so this stays cheap
+    enough to run before every request.
+    """
+    late = (
+        sa.select(orders.c.buyer_id)
+        .where(
+            orders.c.state.in_(("CAPTURED", "PARTIALLY_REFUNDED")),
+            orders.c.next_due_on < today.isoformat(),
         )
-    ):
-        if _past_due(row.schedule_json, today):
-            late.add(row.buyer_id)
-    for who in conn.execute(sa.select(buyers.c.id, buyers.c.overdue, buyers.c.overdue_flag)):
-        should = bool(who.overdue_flag) or who.id in late
-        if bool(who.overdue) != should:
-            conn.execute(buyers.update().where(buyers.c.id == who.id).values(overdue=should))
+        .distinct()
+    )
+    conn.execute(
+        buyers.update()
+        .where(buyers.c.overdue == sa.false(), buyers.c.id.in_(late))
+        .values(overdue=True)
+    )
+    conn.execute(
+        buyers.update()
+        .where(
+            buyers.c.overdue == sa.true(),
+            buyers.c.overdue_flag == sa.false(),
+            buyers.c.id.not_in(late),
+        )
+        .values(overdue=False)
+    )

@@ -157,6 +157,8 @@ orders = sa.Table(
     sa.Column("plan_id", sa.String(64), nullable=False),
     sa.Column("plan_json", sa.Text, nullable=False),
     sa.Column("schedule_json", sa.Text, nullable=True),
+    # ISO date of the first unpaid, non-zero installment: overdue checks are one query
+    sa.Column("next_due_on", sa.String(10), nullable=True, index=True),
     sa.Column("authorized_at", sa.BigInteger, nullable=False),
     sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
     sa.Column("captured_at", sa.BigInteger, nullable=True),

@@ -37,6 +37,7 @@ __all__ = [
     "new_id",
     "not_found",
     "require_state",
+    "schedule_fields",
     "void_order",
 ]
 
@@ -74,6 +75,15 @@ def emit(
         now=now,
     )
     return event_id
+
+
+def schedule_fields(schedule: Schedule) -> dict[str, Any]:
+    """The order columns that store a schedule (and its next due date, for overdue checks)."""
+    unpaid = [i for i in schedule.installments if not i.paid and i.amount.minor > 0]
+    return {
+        "schedule_json": json.dumps(schedule.to_json()),
+        "next_due_on": unpaid[0].due_date.isoformat() if unpaid else None,
+    }
 
 
 def require_state(kind: str, obj_id: str, state: str, allowed: tuple[str, ...], verb: str) -> None:
@@ -182,7 +192,7 @@ def capture_order(
         held=0,
         captured_amount=captured,
         captured_at=to_epoch(now),
-        schedule_json=json.dumps(schedule.to_json()),
+        **schedule_fields(schedule),
     )
     ledger.capture(
         conn,
@@ -257,7 +267,7 @@ def create_refund(
         order.state,
         state=state,
         refunded_amount=refunded,
-        schedule_json=json.dumps(schedule.to_json()),
+        **schedule_fields(schedule),
     )
     ledger.restore_principal(
         conn,

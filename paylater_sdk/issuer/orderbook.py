@@ -377,7 +377,7 @@ class OrderBook:
             conn.execute(
                 orders.update()
                 .where(orders.c.id == order.id)
-                .values(schedule_json=json.dumps(schedule.to_json()))
+                .values(**lifecycle.schedule_fields(schedule))
             )
             ledger.restore_principal(
                 conn,

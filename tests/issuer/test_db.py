@@ -1,0 +1,105 @@
+"""Storage and configuration: portable schema, WAL, schema version, config validation."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from paylater_sdk.errors import ConfigurationError
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.config import load_config
+from paylater_sdk.issuer.db import SCHEMA_VERSION, make_engine, metadata, schema_version
+
+
+def test_the_schema_compiles_for_postgresql() -> None:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    ddl = []
+    for table in metadata.sorted_tables:
+        ddl.append(str(CreateTable(table).compile(dialect=dialect)))
+        ddl.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
+    text = "\n".join(ddl)
+    assert "CREATE TABLE buyers" in text
+    assert "credit_limit BIGINT NOT NULL" in text
+    assert "AUTOINCREMENT" not in text  # no SQLite-only syntax
+
+
+def test_sqlite_runs_in_wal_mode_with_a_schema_version(issuer: Any) -> None:
+    with issuer.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [SCHEMA_VERSION]
+
+
+def test_a_newer_schema_is_refused(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    app = create_app({"TEST_MODE": True, "DATABASE_URL": url})
+    with get_issuer(app).engine.begin() as conn:
+        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION + 1, applied_at=0))
+    get_issuer(app).engine.dispose()
+    with pytest.raises(RuntimeError, match="newer than this issuer"):
+        create_app({"TEST_MODE": True, "DATABASE_URL": url})
+
+
+def test_restarting_on_the_same_database_keeps_state_and_keys(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'keep.db'}"
+    first = get_issuer(create_app({"TEST_MODE": True, "DATABASE_URL": url}))
+    serial = first.response_signer().serial
+    first.engine.dispose()
+    second = get_issuer(create_app({"TEST_MODE": True, "DATABASE_URL": url}))
+    assert second.response_signer().serial == serial
+    assert second.buyer_by_phone("19900000001") is not None  # magic buyers created once
+
+
+def test_in_memory_sqlite_is_refused() -> None:
+    with pytest.raises(ValueError, match="in-memory"):
+        make_engine("sqlite://")
+
+
+def test_test_mode_without_a_url_uses_a_throwaway_file() -> None:
+    app = create_app({"TEST_MODE": True})
+    engine = get_issuer(app).engine
+    url = str(engine.url)
+    assert url.startswith("sqlite:///")
+    assert "paylater-issuer-" in url
+    engine.dispose()
+    shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "SECRET_KEY is required"),
+        ({"SECRET_KEY": "short"}, "at least 16"),
+        ({"TEST_MODE": True, "APR_CAP": 0.24}, "floats are refused"),
+        ({"TEST_MODE": True, "APR_CAP": "-1"}, "positive"),
+        ({"TEST_MODE": True, "CHECKOUT_TTL": 0}, "CHECKOUT_TTL"),
+        ({"TEST_MODE": True, "AUTHORIZATION_TTL": "7d"}, "AUTHORIZATION_TTL"),
+        ({"TEST_MODE": True, "NOTIFY_SCHEDULE": []}, "NOTIFY_SCHEDULE"),
+        ({"TEST_MODE": True, "NOTIFY_SCHEDULE": [1, -1]}, "non-negative"),
+        ({"TEST_MODE": True, "NOTIFY_TRANSPORT": "requests"}, "callable"),
+        ({"TEST_MODE": True, "PUBLIC_URL": "issuer.example"}, "http"),
+        ({"TEST_MODE": True, "MERCHANTS": [{"id": "m"}]}, "lacks api_key, public_keys"),
+        (
+            {"TEST_MODE": True, "MERCHANTS": [{"id": "m", "public_keys": [], "api_key": "k"}]},
+            "32-byte",
+        ),
+    ],
+)
+def test_bad_configuration_fails_at_start(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(config)
+
+
+def test_config_defaults_and_repr_hide_secrets() -> None:
+    config = load_config({"SECRET_KEY": "s3cr3t-s3cr3t-s3cr3t", "APR_CAP": "0.36"})
+    assert config.apr_cap == Decimal("0.36")
+    assert config.authorization_ttl == 7 * 24 * 3600
+    assert config.checkout_ttl == 1800
+    assert config.notify_schedule[:5] == (15, 15, 30, 180, 600)
+    assert "s3cr3t" not in repr(config)
