@@ -244,3 +244,63 @@ def test_a_client_with_the_wrong_key_is_refused(mock_issuer: MockIssuer) -> None
     with pytest.raises(AuthenticationError) as info:
         client.plans.quote(Money("120.00", CNY))
     assert info.value.http_status == 401
+
+
+def test_client_config_builds_an_equivalent_client(mock_issuer: MockIssuer) -> None:
+    config = mock_issuer.client_config()
+    assert set(config) == {"merchant_id", "private_key", "key_serial", "api_key"}
+    with PayLaterClient(mock_issuer.base_url, **config) as client:
+        assert client.plans.quote(Money("300.00", CNY)).as_low_as is not None
+    assert config["api_key"] not in repr(mock_issuer)
+
+
+def test_events_filter_and_list_acknowledgement(
+    mock_issuer: MockIssuer, paylater_client: PayLaterClient
+) -> None:
+    buyer, checkout, order = _authorized(mock_issuer, paylater_client)
+    paylater_client.orders.void(order.id)
+    delivered = mock_issuer.deliver_pending()
+    assert [d.status for d in delivered] == [204, 204]
+    assert [d.url for d in delivered] == ["https://shop.example/paylater/notify"] * 2
+    voided = mock_issuer.events("ORDER.VOIDED")
+    assert len(voided) == 1
+    assert voided[0].checkout is not None
+    assert voided[0].checkout.id == checkout.id
+    assert mock_issuer.balances(buyer)["held"] == Money("0.00", CNY)
+    assert mock_issuer.ledger(buyer)[1:] == [
+        ("HOLD", order.id, Money("120.00", CNY)),
+        ("VOID", order.id, Money("120.00", CNY)),
+    ]
+
+
+def test_authorize_refusals(mock_issuer: MockIssuer, paylater_client: PayLaterClient) -> None:
+    from paylater_sdk.errors import ConflictError, NotFoundError
+
+    buyer = mock_issuer.create_buyer(limit="5000.00", phone="13800000001")
+    checkout = _checkout(paylater_client)
+    with pytest.raises(NotFoundError, match="phone"):
+        mock_issuer.authorize(checkout.id, "13999999999", "fenfu-6")
+    with pytest.raises(NotFoundError):
+        mock_issuer.authorize("co_missing", buyer, "fenfu-6")
+    with pytest.raises(ConflictError, match="plan"):
+        mock_issuer.authorize(checkout.id, "13800000001", "no-such-plan")
+    paylater_client.checkouts.close(checkout.id)
+    with pytest.raises(ConflictError):
+        mock_issuer.authorize(checkout.id, buyer, "fenfu-6")
+
+
+def test_configuration_and_fault_validation() -> None:
+    from paylater_sdk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        MockIssuer(base_url="https://issuer.test/with/path")
+    with MockIssuer(base_url="https://other-issuer.test", config={"CHECKOUT_TTL": 60}) as mock:
+        client = mock.client()
+        checkout = _checkout(client)
+        assert checkout.authorize_url.startswith("https://other-issuer.test/authorize/")
+        assert (checkout.expires_at - checkout.created_at).total_seconds() == 60
+        with pytest.raises(ValueError, match="unknown fault"):
+            mock.inject_fault("meteor_strike")
+        with pytest.raises(ConfigurationError):
+            mock.inject_fault("timeout", count=0)
+    mock.stop()  # stopping twice is harmless
