@@ -143,9 +143,7 @@ def _check_max_skew(max_skew: int, nonce_store: NonceStore | None) -> None:
         )
 
 
-def _allowed(
-    profile: IssuerProfile, algorithm: Algorithm, algorithms: Collection[Algorithm] | None
-) -> None:
+def _allowed(algorithm: Algorithm, algorithms: Collection[Algorithm] | None) -> None:
     if algorithms is not None and not any(algorithm is a for a in algorithms):
         raise InvalidSignatureError(
             f"algorithm {algorithm.name} is not in this verifier's allow-list "

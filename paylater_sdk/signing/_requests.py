@@ -48,9 +48,12 @@ _CANONICAL_RE: Final = re.compile(
 )
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class RequestSigner:
-    """Signs merchant requests. ``repr`` names the merchant and serial, never the key."""
+    """Signs merchant requests. ``repr`` names the merchant and serial, never the key.
+
+    Signers compare by identity: nothing ever compares private keys.
+    """
 
     merchant_id: str
     private_key: PrivateKey = attrs.field(repr=False)
@@ -100,7 +103,7 @@ class RequestSigner:
         )
 
 
-def _parse_authorization(authorization: str, profile: IssuerProfile) -> tuple[str, dict[str, str]]:
+def _parse_authorization(authorization: str) -> tuple[str, dict[str, str]]:
     if not isinstance(authorization, str) or not authorization:
         raise InvalidSignatureError("the request has no Authorization header (sign it)")
     if len(authorization) > MAX_HEADER_BYTES:
@@ -163,9 +166,9 @@ def verify_request(
     serial = ""
     try:
         _check_max_skew(max_skew, nonce_store)
-        scheme, fields = _parse_authorization(authorization, profile)
+        scheme, fields = _parse_authorization(authorization)
         algorithm = profile.algorithm_for(scheme)
-        _allowed(profile, algorithm, algorithms)
+        _allowed(algorithm, algorithms)
         mchid, serial, nonce = fields["mchid"], fields["serial_no"], fields["nonce_str"]
         if not mchid:
             raise InvalidSignatureError("the Authorization mchid is empty")

@@ -35,9 +35,12 @@ __all__ = ["ResponseSigner", "verify_response"]
 logger = logging.getLogger("paylater_sdk.signing")
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ResponseSigner:
-    """Signs issuer responses and notifications. ``repr`` shows the serial, never the key."""
+    """Signs issuer responses and notifications. ``repr`` shows the serial, never the key.
+
+    Signers compare by identity: nothing ever compares private keys.
+    """
 
     private_key: PrivateKey = attrs.field(repr=False)
     serial: str
@@ -105,7 +108,7 @@ def verify_response(
         if not scheme:
             raise InvalidSignatureError(f"the message has no {h('Signature-Type')} header")
         algorithm = profile.algorithm_for(scheme)
-        _allowed(profile, algorithm, algorithms)
+        _allowed(algorithm, algorithms)
         raw_ts = get_header(headers, h("Timestamp"))
         if raw_ts is None:
             raise TimestampError(f"the message has no {h('Timestamp')} header")
