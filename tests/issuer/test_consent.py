@@ -195,6 +195,7 @@ def test_sign_in_shows_every_offered_plan_with_its_disclosure(
         assert format_money(plan.regular_payment) in html
         assert format_money(plan.total_cost) in html
         assert format_rate(plan.apr) in html
+        assert format_rate(plan.effective_annual_rate) in html
     assert 'name="step" value="confirm"' in html
 
 
