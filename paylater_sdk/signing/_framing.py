@@ -185,6 +185,10 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
 
     A header given twice with different values is refused: which one was signed?
     """
+    if type(headers) is dict:  # the common case, exact spelling: skip the general path
+        value = headers.get(name)
+        if type(value) is str and len(value) <= MAX_HEADER_BYTES:
+            return value.strip()
     getlist = getattr(headers, "getlist", None)
     if callable(getlist):
         values = list(getlist(name))
