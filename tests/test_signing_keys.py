@@ -240,3 +240,53 @@ def test_keyring_get_rejects_naive_time():
     serial = ring.add(generate_private_key().public_key())
     with pytest.raises(ConfigurationError, match="timezone-aware"):
         ring.get(serial, at=datetime(2026, 1, 1))
+
+
+def test_get_at_timestamp_matches_get_at_the_edges():
+    key = generate_private_key()
+    ring = KeyRing()
+    start, end = T0, T0 + timedelta(hours=1)
+    serial = ring.add(key.public_key(), not_before=start, not_after=end)
+    first, last = int(start.timestamp()), int(end.timestamp())
+    assert serial_for(ring.get_at_timestamp(serial, first)) == serial
+    assert serial_for(ring.get_at_timestamp(serial, last - 1)) == serial
+    with pytest.raises(UnknownKeyError, match="not valid before"):
+        ring.get_at_timestamp(serial, first - 1)
+    with pytest.raises(UnknownKeyError, match="expired"):
+        ring.get_at_timestamp(serial, last)
+    with pytest.raises(UnknownKeyError, match="no trusted key"):
+        ring.get_at_timestamp("NOPE", first)
+    ring.remove(serial)
+    with pytest.raises(UnknownKeyError):
+        ring.get_at_timestamp(serial, first)
+
+
+def test_keyring_reads_while_another_thread_rotates():
+    import threading
+
+    ring = KeyRing()
+    stable = ring.add(generate_private_key().public_key())
+    keys = [generate_private_key().public_key() for _ in range(20)]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                assert serial_for(ring.get(stable)) == stable
+                assert serial_for(ring.get_at_timestamp(stable, 1_796_000_000)) == stable
+                assert stable in ring
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(5):
+        for k in keys:
+            ring.remove(ring.add(k))
+    done.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert ring.serials() == [stable]
