@@ -140,11 +140,15 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
 def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, or None for anything else (including
+    hosts with characters that could bend the CSP header or the redirect)."""
     parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if _ORIGIN.match(origin) else None
 
 
 def _secure(response: Response, nonce: str, return_url: str | None) -> Response:
@@ -265,11 +269,19 @@ def authorize(checkout_id: str) -> Response:
 def _redirect_back(
     view: Mapping[str, Any], checkout_id: str, out_trade_no: str | None = None
 ) -> Response:
+    return_url = str(view["return_url"])
+    if _origin(return_url) is None:  # never redirect to a non-http(s) or odd URL
+        return _message(
+            ("无法返回商户", "Cannot go back to the shop"),
+            ("商户的返回地址无效。", "The shop's return address is not valid."),
+            400,
+            view=None,
+        )
     params = {"checkout_id": checkout_id}
     out_trade_no = out_trade_no or view.get("out_trade_no")
     if out_trade_no:
         params["out_trade_no"] = str(out_trade_no)
-    response = redirect(_with_query(str(view["return_url"]), params), code=303)
+    response = redirect(_with_query(return_url, params), code=303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -424,3 +424,41 @@ def test_no_form_input_yields_a_5xx(
     response = client.post(f"/authorize/{checkout_id}{checkout_suffix}", data=data)
     assert response.status_code < 500
     assert _state(app, checkout_id) == "CREATED"
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://shop.example/return?x=1", "https://shop.example"),
+        ("http://127.0.0.1:5000/r", "http://127.0.0.1:5000"),
+        ("javascript:alert(1)", None),
+        ("https://a;script-src *.evil/x", None),
+        ("https://user@shop.example/", None),
+        ("ftp://shop.example/", None),
+    ],
+)
+def test_only_plain_http_origins_reach_the_csp_or_a_redirect(url: str, origin: str | None) -> None:
+    from paylater_sdk.issuer.consent import _origin
+
+    assert _origin(url) == origin
+
+
+def test_a_bad_return_url_is_never_redirected_to(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout_id = _checkout(app)
+    issuer = get_issuer(app)
+    real = issuer.consent_view
+
+    def view(checkout: str) -> dict[str, Any]:
+        return {**real(checkout), "return_url": "javascript:alert(1)"}
+
+    monkeypatch.setattr(issuer, "consent_view", view)
+    page = client.get(f"/authorize/{checkout_id}")
+    assert "javascript:" not in page.headers["Content-Security-Policy"]
+    response = client.post(
+        f"/authorize/{checkout_id}", data={"csrf_token": _csrf(page.text), "step": "cancel"}
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "javascript:" not in response.text
