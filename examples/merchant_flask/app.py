@@ -62,7 +62,10 @@ def _build_client(config: Mapping[str, Any]) -> PayLaterClient:
         merchant_id=str(config["PAYLATER_MERCHANT_ID"]),
         private_key=private_key,
         key_serial=str(serial),
-        api_key=config["PAYLATER_API_KEY"],
+        # str(): from_prefixed_env JSON-decodes values, so an all-digit key becomes an int.
+        api_key=config["PAYLATER_API_KEY"]
+        if isinstance(config["PAYLATER_API_KEY"], bytes)
+        else str(config["PAYLATER_API_KEY"]),
         issuer_keys=issuer_keys or None,
     )
 
@@ -95,6 +98,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for key in _REQUIRED_SECRETS:
         value = app.config.get(key)
+        if isinstance(value, int | float):  # an all-digit environment value, JSON-decoded
+            value = app.config[key] = str(value)
         if not value or len(str(value)) < 8:
             raise ConfigurationError(
                 f"{key} is required and must be at least 8 characters; the shop has no "

@@ -231,3 +231,30 @@ def test_serve_command_refuses_to_start_without_configuration(
     assert result.exit_code == 1
     assert "SECRET_KEY is required" in result.output
     assert "Traceback" not in result.output
+
+
+def test_environment_configuration_with_all_digit_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from paylater_sdk.signing import generate_private_key, private_key_pem
+
+    key_path = tmp_path / "merchant.pem"
+    key_path.write_bytes(private_key_pem(generate_private_key("ed25519")))
+    env = {
+        "SHOP_SECRET_KEY": "12345678901234567890",
+        "SHOP_ADMIN_PASSWORD": "87654321",
+        "SHOP_PAYLATER_BASE_URL": "http://127.0.0.1:9",
+        "SHOP_PAYLATER_MERCHANT_ID": "mch_env",
+        "SHOP_PAYLATER_PRIVATE_KEY": str(key_path),
+        "SHOP_PAYLATER_API_KEY": "1" * 32,
+        "SHOP_DATABASE_URL": f"sqlite:///{tmp_path / 'env.sqlite3'}",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    try:
+        assert app.config["SECRET_KEY"] == "12345678901234567890"
+        assert app.test_client().get("/admin/", auth=("admin", "87654321")).status_code == 200
+        assert "1" * 32 not in repr(app.extensions["shop"]["client"])  # no secrets in repr
+    finally:
+        app.extensions["shop"]["engine"].dispose()
