@@ -551,3 +551,20 @@ def test_key_rotation_two_keys_valid(ed_key):
     h_new = ResponseSigner(new, serial_for(new)).headers(BODY, timestamp=early)
     with pytest.raises(UnknownKeyError, match="not valid before"):
         verify_response(h_new, BODY, keyring=ring, now=early)
+
+
+def test_timestamp_is_signed_as_sent(key, ring, store):
+    """The string to sign carries the header's timestamp text, leading zeros included."""
+    import base64 as b64
+
+    nonce = "LEADINGZERO"
+    message = request_message("GET", "/x", "0" + str(NOW), nonce, b"")
+    signature = b64.b64encode(
+        RequestSigner("m", key, serial_for(key)).algorithm.sign(key, message)
+    ).decode()
+    scheme = DEFAULT_PROFILE.scheme_for(RequestSigner("m", key, serial_for(key)).algorithm)
+    auth = (
+        f'{scheme} mchid="m",nonce_str="{nonce}",timestamp="0{NOW}",'
+        f'serial_no="{serial_for(key)}",signature="{signature}"'
+    )
+    assert _verify(auth, ring=ring, store=store, method="GET", path="/x", body=b"") == "m"

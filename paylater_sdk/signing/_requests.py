@@ -178,7 +178,7 @@ def verify_request(
         key = _key_for(keyring, serial, now_ts, algorithm)
         signature = _decode_signature(fields["signature"])
         try:
-            message = request_message(method, path_and_query, ts, nonce, body)
+            message = request_message(method, path_and_query, fields["timestamp"], nonce, body)
         except ConfigurationError as exc:
             raise InvalidSignatureError(f"cannot rebuild the signed string: {exc}") from None
         algorithm.verify(key, message, signature)

@@ -123,7 +123,7 @@ def verify_response(
             raise InvalidSignatureError(f"the message has no {h('Serial')} header")
         key = _key_for(keyring, serial, now_ts, algorithm)
         signature = _decode_signature(raw_signature)
-        algorithm.verify(key, response_message(ts, nonce, body), signature)
+        algorithm.verify(key, response_message(raw_ts, nonce, body), signature)
         if nonce_store is not None:
             nonce_store.check_and_store(nonce, ts)
     except SignatureError as exc:
