@@ -9,6 +9,7 @@ the test clock, because merchants verify signatures with their own wall clock.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ from ..keys import (
 from ..signing import DEFAULT_PROFILE, ResponseSigner
 from .db import from_epoch, issuer_keys, to_epoch
 
-__all__ = ["ROTATION_OVERLAP", "IssuerKeys"]
+__all__ = ["ROTATION_OVERLAP", "SIGNER_RECHECK", "IssuerKeys"]
 
 ROTATION_OVERLAP = timedelta(hours=24)
+#: Seconds between checks of which key is active (rotations by other processes).
+SIGNER_RECHECK = 5.0
 
 
 def _wall() -> datetime:
@@ -43,6 +46,7 @@ class IssuerKeys:
         self._engine = engine
         self._lock = threading.Lock()
         self._signer: ResponseSigner | None = None
+        self._checked = 0.0
         now = _wall()
         with engine.begin() as conn:
             for index, path in enumerate(pem_paths):
@@ -82,14 +86,20 @@ class IssuerKeys:
         return serial
 
     def signer(self) -> ResponseSigner:
+        """The active key's signer; re-checked every few seconds, so a rotation made by
+        another process (``paylater issuer rotate-key``) is picked up without a restart."""
+        now = time.monotonic()
         with self._lock:
-            if self._signer is None:
-                with self._engine.connect() as conn:
-                    row = conn.execute(
-                        sa.select(issuer_keys).where(issuer_keys.c.active == sa.true())
-                    ).one()
+            if self._signer is not None and now - self._checked < SIGNER_RECHECK:
+                return self._signer
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(issuer_keys).where(issuer_keys.c.active == sa.true())
+                ).one()
+            if self._signer is None or self._signer.serial != row.serial:
                 key = load_private_key(row.private_pem.encode())
                 self._signer = ResponseSigner(key, row.serial)
+            self._checked = now
             return self._signer
 
     def published(self) -> list[dict[str, Any]]:
