@@ -88,9 +88,10 @@ def _signature_error(exc: SignatureError) -> PayLaterError:
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = _issuer()
-    if issuer.take_fault({"error_500"}, request.method, request.path):
+    fault = issuer.take_fault({"error_500", "timeout"}, request.method, request.path)
+    if fault == "error_500":
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
-    if issuer.take_fault({"timeout"}, request.method, request.path):
+    if fault == "timeout":
         g.delay_response = issuer.config.fault_timeout
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")

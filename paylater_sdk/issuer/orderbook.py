@@ -200,14 +200,17 @@ class OrderBook:
         try:
             with self.engine.begin() as conn:
                 order = self._order_row(conn, merchant_id, order_id)
-                return lifecycle.create_refund(
+                now = self.now()
+                refund = lifecycle.create_refund(
                     conn,
                     order,
                     amount=amount,
                     out_refund_no=out_refund_no,
                     reason=reason,
-                    now=self.now(),
+                    now=now,
                 )
+                credit.refresh_overdue(conn, now.date())  # a refund may cancel a late due
+                return refund
         except IntegrityError:
             raise ConflictError(
                 f"out_refund_no {out_refund_no!r} was already used",

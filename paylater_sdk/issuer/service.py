@@ -63,6 +63,10 @@ class Issuer(OrderBook):
         offers = config.plan_offers if config.plan_offers is not None else STANDARD_OFFERS
         self.offers: tuple[PlanOffer, ...] = tuple(offers)
         self._keyrings: dict[str, KeyRing] = {}
+        self._swept_at: datetime | None = None
+        # Fault bookkeeping: most requests find no fault armed, and need no query to know.
+        self._faults_armed = True
+        self._faults_generation = 0
         self._lock = threading.Lock()
         for m in config.merchants:
             self.add_merchant(
@@ -110,11 +114,19 @@ class Issuer(OrderBook):
         return now
 
     def sweep(self) -> None:
-        """Apply everything that became due: expiries, and who is overdue."""
+        """Apply everything that became due: expiries, and who is overdue.
+
+        Runs before each request, but at most once per second of business time: nothing
+        created since the last sweep can already be due (every TTL is at least a minute),
+        and the operations that change what is due (repay, refund) refresh it themselves.
+        """
         now = self.now()
+        if now == self._swept_at:
+            return
         with self.engine.begin() as conn:
             lifecycle.expire_due(conn, now)
             credit.refresh_overdue(conn, now.date())
+        self._swept_at = now
 
     # --- merchants and keys ---------------------------------------------------------------
 
@@ -340,16 +352,28 @@ class Issuer(OrderBook):
                     remaining=count,
                 )
             )
+        with self._lock:
+            self._faults_armed = True
+            self._faults_generation += 1
 
     def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
         """Consume one matching fault (oldest first) and return its kind, or None."""
+        with self._lock:
+            if not self._faults_armed:
+                return None
+            generation = self._faults_generation
         with self.engine.begin() as conn:
             rows = conn.execute(
-                sa.select(faults)
-                .where(faults.c.kind.in_(list(kind_set)), faults.c.remaining > 0)
-                .order_by(faults.c.id)
+                sa.select(faults).where(faults.c.remaining > 0).order_by(faults.c.id)
             ).all()
+            if not rows:
+                with self._lock:
+                    if generation == self._faults_generation:
+                        self._faults_armed = False
+                return None
             for row in rows:
+                if row.kind not in kind_set:
+                    continue
                 if row.method and row.method != method.upper():
                     continue
                 if row.path_prefix and not path.startswith(row.path_prefix):
@@ -381,6 +405,7 @@ class Issuer(OrderBook):
                 if table.name not in _KEPT_ON_RESET:
                     conn.execute(table.delete())
         self.clock.reset()
+        self._swept_at = None
         self.nonce_store = InMemoryNonceStore(window_seconds=self.config.max_skew)
         if self.config.test_mode:
             self._ensure_magic_buyers()
