@@ -244,3 +244,21 @@ def test_concurrent_authorizations_of_one_buyer_cannot_exceed_the_limit(
     assert sorted(outcomes) == ["INSUFFICIENT_LIMIT"] * 4 + ["ok"] * 2
     assert balances(issuer, buyer.id)["held"] == 400_00
     assert issuer.check_ledger() == []
+
+
+def test_a_hold_refused_by_the_database_rolls_the_authorization_back(
+    api: SignedClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL two transactions can both pass the read-only checks; the conditional
+    UPDATE is then the last word, and losing it must undo the whole authorization."""
+    buyer = issuer.create_buyer(limit=Money("500.00", "CNY"))
+    checkout = new_checkout(api, "RACE", 200_00)
+    monkeypatch.setattr(ledger, "hold", lambda conn, **kw: False)
+    with pytest.raises(CreditDeclinedError) as exc:
+        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+    assert exc.value.reason == "INSUFFICIENT_LIMIT"
+    fetched = api.get(f"/v1/checkouts/{checkout['id']}").get_json()
+    assert fetched["state"] == "CREATED"
+    assert fetched["order"] is None
+    assert balances(issuer, buyer.id)["held"] == 0
+    assert issuer.check_ledger() == []
