@@ -10,6 +10,8 @@ test_api_auth.py. Bounded: a few dozen examples per operation.
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -25,25 +27,105 @@ from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.db import faults
 from paylater_sdk.issuer.openapi import openapi_document
 from paylater_sdk.keys import serial_for
+from paylater_sdk.money import Money
 from paylater_sdk.signing import RequestSigner
 
 from .conftest import API_KEY, MERCHANT_ID, merchant_config
 
 
 class _SignEverything:
-    """Adds a valid merchant signature to each request that reaches the app."""
+    """Signs each request that reaches the app as the test merchant.
 
-    def __init__(self, wsgi: Callable[..., Iterable[bytes]], signer: RequestSigner) -> None:
-        self.wsgi = wsgi
+    Two times in three it also swaps a generated object id (in the path, or a body's
+    ``order_id``) for a real one in the state the route acts on: a fresh checkout to
+    close, a fresh authorized order to capture or void, a captured order to refund. So
+    the generated bodies reach capture, void and refund logic, not only the 404 path.
+    """
+
+    def __init__(self, app: Flask, signer: RequestSigner) -> None:
+        self.wsgi = app.wsgi_app
+        self.issuer = get_issuer(app)
         self.signer = signer
         self.seen: list[tuple[str, str, int]] = []
+        self.count = 0
+
+    # --- real objects, made directly through the Issuer ---------------------------------
+
+    def _checkout(self) -> dict[str, Any]:
+        self.count += 1
+        return self.issuer.create_checkout(
+            MERCHANT_ID,
+            out_trade_no=f"SUB{self.count}",
+            amount=Money("600.00", "CNY"),
+            description="substituted",
+            notify_url="https://shop.example/n",
+            return_url="https://shop.example/r",
+            plan_ids=None,
+            expires_in=None,
+            base_url="http://localhost/",
+        )
+
+    def _order(self, captured: bool) -> str:
+        buyer = self.issuer.create_buyer(limit=Money("100000.00", "CNY"))
+        checkout = self._checkout()
+        order_id: str = self.issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")[
+            "order"
+        ]["id"]
+        if captured:
+            self.issuer.capture(MERCHANT_ID, order_id, None)
+        return order_id
+
+    def _real_id(self, kind: str, rest: str) -> str:
+        if kind == "checkouts":
+            checkout_id: str = self._checkout()["id"]
+            return checkout_id
+        if kind == "orders":
+            return self._order(captured=False)
+        order_id = self._order(captured=True)
+        refund = self.issuer.create_refund(
+            MERCHANT_ID,
+            order_id=order_id,
+            amount=Money("1.00", "CNY"),
+            out_refund_no=f"RF{self.count}",
+            reason=None,
+        )
+        refund_id: str = refund["id"]
+        return refund_id
+
+    def _substitute(self, environ: dict[str, Any], body: bytes) -> bytes:
+        self.count += 1
+        if self.count % 3 == 0:
+            return body
+        # Generated keys repeat ("0", "00", ...) across different bodies, which answers 422
+        # before any route logic runs; idempotency has its own tests.
+        environ.pop("HTTP_IDEMPOTENCY_KEY", None)
+        path = environ.get("PATH_INFO", "")
+        match = _OBJECT_PATH.fullmatch(path)
+        if match:
+            kind, rest = match.group(1), match.group(3) or ""
+            path = f"/v1/{kind}/{self._real_id(kind, rest)}{rest}"
+            environ["PATH_INFO"] = path
+            query = environ.get("QUERY_STRING", "")
+            target = path + (f"?{query}" if query else "")
+            environ["RAW_URI"] = environ["REQUEST_URI"] = target
+        if path == "/v1/refunds" and body:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return body
+            if isinstance(data, dict) and isinstance(data.get("order_id"), str):
+                data["order_id"] = self._order(captured=True)
+                body = json.dumps(data).encode()
+        return body
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        body = self._substitute(environ, body)
         environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
         method = environ["REQUEST_METHOD"]
         environ["HTTP_AUTHORIZATION"] = self.signer.authorization(method, target, body)
@@ -53,6 +135,9 @@ class _SignEverything:
             return start_response(status, headers, *args)
 
         return self.wsgi(environ, recording_start)
+
+
+_OBJECT_PATH = re.compile(r"/v1/(checkouts|orders|refunds)/([^/]+)(/[a-z]+)?")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +155,7 @@ def fuzz_app(
         }
     )
     middleware = _SignEverything(
-        app.wsgi_app, RequestSigner(MERCHANT_ID, merchant_key, serial_for(merchant_key))
+        app, RequestSigner(MERCHANT_ID, merchant_key, serial_for(merchant_key))
     )
     app.wsgi_app = middleware  # type: ignore[method-assign]
     app.extensions["fuzz_middleware"] = middleware
@@ -131,3 +216,10 @@ def test_the_run_reached_the_routes_own_logic(fuzz_app: Flask) -> None:
     assert len(statuses) > 200
     assert all(status < 500 for status in statuses)
     assert {200, 201, 400, 404} <= set(statuses)
+    reached = {(m, re.sub(r"/(co|ord|rf)_[0-9a-f]+", "/{id}", p), s) for m, p, s in seen}
+    # generated bodies captured, voided and refunded real orders
+    assert ("POST", "/v1/orders/{id}/capture", 200) in reached
+    assert ("POST", "/v1/orders/{id}/void", 200) in reached
+    assert ("POST", "/v1/refunds", 201) in reached
+    assert ("POST", "/v1/checkouts/{id}/close", 200) in reached
+    assert get_issuer(fuzz_app).check_ledger() == []
