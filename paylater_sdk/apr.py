@@ -13,10 +13,11 @@ directive ask for the same idea, so :func:`actuarial_apr` implements the appendi
   interest for the odd fraction, compound for whole periods;
 * the APR is the unit-period rate ``i`` times the unit-periods per year.
 
-The root is found with a Newton iteration in binary floating point (fast, bracketed, with a
-bisection fallback) and then polished with one Newton step in 34-digit ``Decimal``
-arithmetic, so the returned ``Decimal`` has 12 correct decimal places and never depends on a
-float's last bit. Money never passes through a float: amounts enter as integer minor units.
+The root is found with a Newton iteration in binary floating point (bracketed, with a
+bisection fallback) that uses only IEEE-754 ``+ - * /``, never the platform's ``pow()``, so
+the result is the same on every machine; it is accurate to about 1e-15 and returned as a
+``Decimal`` rounded to 12 places. Money never passes through a float: amounts enter the
+solver as integer minor units and the result is a rate, not an amount.
 
 Month-end refinement (documented in docs/plans.md): counting back ``k`` months from a date
 that is the last day of its month may land on any day from the clamped day to that month's
@@ -29,7 +30,6 @@ from __future__ import annotations
 import calendar
 import enum
 import functools
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, localcontext
@@ -60,6 +60,10 @@ class UnitPeriod(enum.Enum):
     QUARTER = "QUARTER"
     HALF_YEAR = "HALF_YEAR"
     YEAR = "YEAR"
+
+    # Members are singletons compared by identity; the C-level identity hash keeps the
+    # lru_cache and table lookups on the hot path cheap (Enum's default hashes the name).
+    __hash__ = object.__hash__
 
     @property
     def per_year(self) -> int:
@@ -194,17 +198,17 @@ def _is_semimonth(a: date, b: date) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=8192)
 def _classify(a: date, b: date) -> UnitPeriod | None:
     days = (b - a).days
     if days in _BY_DAYS:
-        # Four weeks can also be February; the month count below wins ties by frequency.
-        unit = _BY_DAYS[days]
-        months, boundary = months_back(a, b)
-        if months == 1 and boundary == a:
-            return UnitPeriod.MONTH
-        return unit
-    if _is_semimonth(a, b):
-        return UnitPeriod.SEMIMONTH
+        if days == 28 and months_back(a, b) == (1, a):
+            return UnitPeriod.MONTH  # February is both four weeks and a month
+        return _BY_DAYS[days]
+    if 13 <= days <= 16:
+        return UnitPeriod.SEMIMONTH if _is_semimonth(a, b) else None
+    if days < 29:
+        return None
     months, boundary = months_back(a, b)
     if boundary == a and months in _BY_MONTHS:
         return _BY_MONTHS[months]
@@ -220,12 +224,15 @@ def common_unit_period(dates: Iterable[date]) -> UnitPeriod:
     ordered = sorted(set(dates))
     if len(ordered) < 2:
         raise PlanError("a unit-period needs at least two distinct dates")
-    pairs = list(pairwise(ordered))
-    counts = Counter(u for u in (_classify(a, b) for a, b in pairs) if u is not None)
+    counts: dict[UnitPeriod, int] = {}
+    for a, b in pairwise(ordered):
+        unit = _classify(a, b)
+        if unit is not None:
+            counts[unit] = counts.get(unit, 0) + 1
     if counts:
         best = max(counts.values())
         return min((u for u, c in counts.items() if c == best), key=_ORDER.index)
-    average = Fraction((ordered[-1] - ordered[0]).days, len(pairs))
+    average = Fraction((ordered[-1] - ordered[0]).days, len(ordered) - 1)
     return min(_ORDER, key=lambda u: (abs(u._approx_days - average), _ORDER.index(u)))
 
 
@@ -260,10 +267,11 @@ def _flows(
                 raise CurrencyMismatchError(
                     f"all cash flows must share one currency ({currency}), got {amount.currency}"
                 )
-            if amount.minor < 0:
+            minor = amount.minor
+            if minor < 0:
                 raise PlanError(f"{what} amounts must not be negative, got {amount}")
-            if amount.minor:
-                out.append((when, amount.minor))
+            if minor:
+                out.append((when, minor))
         return out
 
     return convert(advances, "advances"), convert(payments, "payments")
@@ -272,14 +280,34 @@ def _flows(
 # --- solving ------------------------------------------------------------------------------
 
 
+def _power(x: float, n: int) -> float:
+    """``x ** n`` by squaring: only IEEE-754 multiplications, never the platform's pow()."""
+    result = 1.0
+    while n:
+        if n & 1:
+            result *= x
+        x *= x
+        n >>= 1
+    return result
+
+
 def _residual(flows: list[tuple[int, float, float]], i: float) -> tuple[float, float]:
+    """The general equation's value and derivative at ``i`` (flows sorted by ``t``)."""
+    v = 1.0 / (1.0 + i)
     value = slope = 0.0
-    base = 1.0 + i
+    last_t, discount = 0, 1.0
     for t, f, amount in flows:
-        simple = 1.0 + f * i
-        term = amount / (simple * base**t)
+        if t != last_t:
+            discount *= v if t - last_t == 1 else _power(v, t - last_t)
+            last_t = t
+        if f:
+            simple = 1.0 + f * i
+            term = amount * discount / simple
+            slope -= term * (f / simple + t * v)
+        else:
+            term = amount * discount
+            slope -= term * t * v
         value += term
-        slope -= term * (f / simple + t / base)
     return value, slope
 
 
@@ -287,8 +315,11 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
     """The unit-period rate ``i`` >= 0 solving the general equation (b)(8).
 
     ``flows`` are ``(t, f_num, f_den, amount)`` with payments positive, advances negative.
+    Newton steps inside a shrinking bracket ``[lo, hi]`` (``F(lo) > 0 > F(hi)``), bisecting
+    whenever a step would leave it, so it always converges. Only +, -, *, / are used, all
+    correctly rounded by IEEE-754, so the digits are the same on every platform.
     """
-    fast = [(t, num / den, float(a)) for t, num, den, a in flows]
+    fast = sorted((t, num / den, float(a)) for t, num, den, a in flows)
     duration = sum(a * (t + f) for t, f, a in fast if a > 0) / total_pay
     guess = (total_pay / total_adv - 1.0) / max(duration, 1e-9)
     lo, hi = 0.0, max(1.0, 4.0 * guess)
@@ -308,38 +339,11 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
         nxt = i - value / slope if slope else (lo + hi) / 2.0
         if not lo < nxt < hi:
             nxt = (lo + hi) / 2.0
-        if abs(nxt - i) <= 1e-17 + 1e-15 * abs(i):
+        if abs(nxt - i) <= 1e-17 + 1e-15 * i:
             i = nxt
             break
         i = nxt
-    # One Newton step in Decimal: quadratic convergence turns ~1e-16 into ~1e-30, so the
-    # digits returned never depend on the platform's float pow().
-    with localcontext() as ctx:
-        ctx.prec = _PREC
-        one = Decimal(1)
-        rate = Decimal(repr(i))
-        v = one / (one + rate)
-        value_d = slope_d = Decimal(0)
-        last_t, power = 0, one
-        for t, num, den, amount in sorted(flows):
-            if t - last_t <= 4:
-                while last_t < t:
-                    power *= v
-                    last_t += 1
-            else:
-                power, last_t = v**t, t
-            term = amount * power
-            if num:
-                fd = Decimal(num) / den
-                simple = one + fd * rate
-                term /= simple
-                slope_d -= term * (fd / simple + t * v)
-            else:
-                slope_d -= term * t * v
-            value_d += term
-        if slope_d:
-            rate -= value_d / slope_d
-    return rate
+    return Decimal(repr(i))
 
 
 def periodic_rate(

@@ -32,10 +32,15 @@ class Method(enum.Enum):
     INTEREST_FREE = "INTEREST_FREE"  # 免息: the buyer pays the price only
     PAY_IN_4 = "PAY_IN_4"  # four payments 14 days apart, the first at purchase
 
+    # Identity hash (members are singletons): cheap keys for the engine's caches.
+    __hash__ = object.__hash__
+
 
 class Frequency(enum.Enum):
     MONTHLY = "MONTHLY"
     BIWEEKLY = "BIWEEKLY"
+
+    __hash__ = object.__hash__
 
     @property
     def periods_per_year(self) -> int:
@@ -45,6 +50,8 @@ class Frequency(enum.Enum):
 class FeePayer(enum.Enum):
     BUYER = "BUYER"
     MERCHANT = "MERCHANT"
+
+    __hash__ = object.__hash__
 
 
 def to_rate(value: object, name: str) -> Decimal:

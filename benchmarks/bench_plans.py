@@ -1,0 +1,123 @@
+"""Installment-plan benchmarks: schedule + APR build time, and APR against numpy-financial.
+
+Run: ``python benchmarks/bench_plans.py`` (prints a side-by-side table; no assertions).
+
+Floors from the issue: a 12-period schedule with its APR in <= 150 us (median), and
+``actuarial_apr`` no slower than ``numpy_financial.irr`` on the same 12 cash flows
+(ratio <= 1.0) with results agreeing to 1e-9. Each timing is the median of many rounds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy_financial as npf
+
+from paylater_sdk import apr as apr_module
+from paylater_sdk import schedule as schedule_module
+from paylater_sdk.installments import Method, PlanTerms, actuarial_apr, build_schedule
+from paylater_sdk.money import Money
+
+ROUNDS = 41
+PER_ROUND = 200
+
+
+def median_us(func: Callable[[], object], *, before: Callable[[], None] | None = None) -> float:
+    """Median over ROUNDS of the mean time per call (``before`` runs untimed each call)."""
+    samples = []
+    for _ in range(ROUNDS):
+        total = 0.0
+        for _ in range(PER_ROUND):
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            func()
+            total += time.perf_counter() - start
+        samples.append(total / PER_ROUND * 1e6)
+    return statistics.median(samples)
+
+
+def clear_caches() -> None:
+    # A "cold" build: no cached due dates, unit-period positions or interval classes.
+    schedule_module._due_dates.cache_clear()
+    apr_module._position.cache_clear()
+    apr_module._classify.cache_clear()
+
+
+def main() -> int:
+    principal = Money("12000", "CNY")
+    terms = PlanTerms(12, Method.FLAT_FEE, fee_rate_per_period="0.006")
+    start = date(2026, 1, 31)
+    annuity = PlanTerms(12, Method.EQUAL_PAYMENT, annual_rate="0.0435")
+
+    def build_flat() -> Decimal:
+        return build_schedule(principal, terms, start=start).apr
+
+    def build_annuity() -> Decimal:
+        return build_schedule(Money("100000", "CNY"), annuity, start=start).apr
+
+    days = iter(range(10**9))
+
+    def build_new_day() -> Decimal:
+        # A different purchase date every call: nothing is reused from a cache.
+        day = start + timedelta(days=next(days) % 20000)
+        return build_schedule(principal, terms, start=day).apr
+
+    schedule = build_schedule(principal, terms, start=start)
+    advances = [(start, principal)]
+    payments = [(i.due_date, i.amount) for i in schedule.installments]
+    flows = [-float(principal.amount)] + [float(i.amount.amount) for i in schedule.installments]
+
+    rows = [
+        ("12-period FLAT_FEE schedule + APR (same day, warm)", median_us(build_flat)),
+        (
+            "12-period FLAT_FEE schedule + APR (cold caches)",
+            median_us(build_flat, before=clear_caches),
+        ),
+        ("12-period FLAT_FEE schedule + APR (new day each)", median_us(build_new_day)),
+        ("12-period EQUAL_PAYMENT schedule + APR (warm)", median_us(build_annuity)),
+    ]
+    t_irr = median_us(lambda: npf.irr(flows))
+    t_apr = median_us(lambda: actuarial_apr(advances, payments))
+    t_apr_cold = median_us(lambda: actuarial_apr(advances, payments), before=clear_caches)
+    t_apr_month = median_us(
+        lambda: actuarial_apr(advances, payments, unit_period=apr_module.UnitPeriod.MONTH)
+    )
+
+    ours = actuarial_apr(advances, payments)
+    theirs = Decimal(repr(float(npf.irr(flows)))) * 12
+    print(f"python {sys.version.split()[0]}, {ROUNDS} rounds x {PER_ROUND} calls, median")
+    print()
+    print(f"{'schedule build (includes the APR)':55} {'median':>10}   floor")
+    for label, value in rows:
+        print(f"{label:55} {value:8.1f} us   <= 150 us")
+    print()
+    print(f"{'APR of the same 12 monthly cash flows':55} {'median':>10}   ratio vs irr")
+    print(f"{'numpy_financial.irr (x12)':55} {t_irr:8.1f} us   1.00")
+    for label, value in (
+        ("actuarial_apr (unit-period detected, warm)", t_apr),
+        ("actuarial_apr (unit-period detected, cold caches)", t_apr_cold),
+        ("actuarial_apr (unit_period=MONTH)", t_apr_month),
+    ):
+        print(f"{label:55} {value:8.1f} us   {value / t_irr:.2f}")
+    print()
+    print(f"actuarial_apr      = {ours}")
+    print(f"12 * npf.irr       = {theirs}")
+    print(f"|difference|       = {abs(ours - theirs):.2e}  (floor: <= 1e-9)")
+    print(f"check: 100000 CNY at 4.35 % / 12: level payment {monthly_payment()}")
+    return 0
+
+
+def monthly_payment() -> Money:
+    terms = PlanTerms(12, Method.EQUAL_PAYMENT, annual_rate="0.0435")
+    schedule = build_schedule(Money("100000", "CNY"), terms, start=date(2026, 1, 15))
+    return schedule.installments[0].amount
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
