@@ -24,6 +24,7 @@ from .config import IssuerConfig, load_config
 from .credit import TEST_CODE, TestBuyer
 from .db import make_engine
 from .service import Issuer
+from .sweeper import Sweeper
 
 __all__ = ["TEST_CODE", "Issuer", "IssuerConfig", "TestBuyer", "create_app", "get_issuer"]
 
@@ -74,6 +75,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         worker.start()
         app.extensions["paylater_delivery_worker"] = worker
         atexit.register(worker.stop)
+        sweeper = Sweeper(issuer)
+        sweeper.start()
+        app.extensions["paylater_sweeper"] = sweeper
+        atexit.register(sweeper.stop)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -9,11 +10,23 @@ import sqlalchemy as sa
 
 from paylater_sdk.errors import ConflictError, CreditDeclinedError, InvalidRequestError
 from paylater_sdk.installments import Schedule
-from paylater_sdk.issuer import Issuer, TestBuyer
+from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
+from paylater_sdk.issuer.db import checkouts
 from paylater_sdk.issuer.outbox import notifications
+from paylater_sdk.issuer.sweeper import Sweeper
 from paylater_sdk.money import Money
 
-from .conftest import SignedClient, authorized, balances, cny, new_checkout
+from .conftest import (
+    API_KEY,
+    MERCHANT_ID,
+    SignedClient,
+    authorized,
+    balances,
+    checkout_body,
+    cny,
+    merchant_config,
+    new_checkout,
+)
 
 
 def _events(issuer: Issuer) -> list[str]:
@@ -402,3 +415,55 @@ def test_a_merchant_sees_and_acts_only_on_its_own_objects(
     assert other_api.get(f"/v1/refunds/{refund['id']}").status_code == 404
     # the same out_trade_no is free for another merchant
     assert new_checkout(other_api, "A1001")["out_trade_no"] == "A1001"
+
+
+def test_the_sweeper_expires_checkouts_without_a_request(tmp_path: Any, merchant_key: Any) -> None:
+    app = create_app(
+        {
+            "TEST_MODE": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'swept.db'}",
+            "MERCHANTS": [merchant_config(MERCHANT_ID, merchant_key, API_KEY)],
+            "NOTIFY_WORKER": True,
+            "NOTIFY_TRANSPORT": lambda url, headers, body, timeout: 200,
+        }
+    )
+    sweeper = app.extensions["paylater_sweeper"]
+    try:
+        assert sweeper.running
+        issuer = get_issuer(app)
+        checkout = SignedClient(app.test_client(), issuer, MERCHANT_ID, merchant_key).post(
+            "/v1/checkouts", checkout_body()
+        )
+        issuer.clock.advance(3600)  # the clock alone: no request, no sweep call of ours
+        state = "CREATED"
+        for _ in range(500):  # polls; the sweeper runs every second
+            with issuer.engine.connect() as conn:
+                state = conn.execute(
+                    sa.select(checkouts.c.state).where(checkouts.c.id == checkout.get_json()["id"])
+                ).scalar_one()
+            if state == "EXPIRED":
+                break
+            threading.Event().wait(0.02)
+        assert state == "EXPIRED"
+    finally:
+        sweeper.stop()
+        app.extensions["paylater_delivery_worker"].stop()
+    assert not sweeper.running
+
+
+def test_a_failing_sweep_does_not_stop_the_sweeper() -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    class Flaky:
+        def sweep(self) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("database briefly unavailable")
+            done.set()
+
+    sweeper = Sweeper(Flaky(), interval=0.001)
+    sweeper.start()
+    assert done.wait(10)
+    sweeper.stop()
+    assert len(calls) >= 2
