@@ -193,7 +193,10 @@ class Issuer(OrderBook):
         if cached is not None:
             return cached
         with self.engine.connect() as conn:
-            if self.merchant(merchant_id) is None:
+            known = conn.execute(
+                sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
+            ).first()
+            if known is None:
                 return None
             ring = KeyRing()
             for row in conn.execute(
