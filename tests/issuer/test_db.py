@@ -16,6 +16,7 @@ from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.config import load_config
 from paylater_sdk.issuer.db import SCHEMA_VERSION, make_engine, metadata, schema_version
+from paylater_sdk.keys import generate_private_key, private_key_pem, serial_for
 
 
 def test_the_schema_compiles_for_postgresql() -> None:
@@ -103,3 +104,19 @@ def test_config_defaults_and_repr_hide_secrets() -> None:
     assert config.checkout_ttl == 1800
     assert config.notify_schedule[:5] == (15, 15, 30, 180, 600)
     assert "s3cr3t" not in repr(config)
+
+
+def test_signing_keys_from_pem_files(tmp_path: Any) -> None:
+    rsa = generate_private_key("rsa")
+    ed = generate_private_key("ed25519")
+    paths = []
+    for name, key in (("rsa.pem", rsa), ("ed.pem", ed)):
+        path = tmp_path / name
+        path.write_bytes(private_key_pem(key))
+        paths.append(str(path))
+    app = create_app(
+        {"TEST_MODE": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "SIGNING_KEYS": paths}
+    )
+    issuer = get_issuer(app)
+    assert issuer.response_signer().serial == serial_for(rsa)  # the first one signs
+    assert set(issuer.signing_keyring().serials()) == {serial_for(rsa), serial_for(ed)}
