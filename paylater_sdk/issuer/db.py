@@ -32,6 +32,7 @@ __all__ = [
     "merchants",
     "metadata",
     "orders",
+    "reading",
     "refunds",
     "schema_version",
     "to_epoch",
@@ -212,6 +213,18 @@ def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+_READ_ONLY = "paylater_read_only"
+
+
+def reading(engine: Engine) -> sa.Connection:
+    """A connection for reads only (``with reading(engine) as conn: ...``).
+
+    On SQLite its transaction is a plain deferred ``BEGIN``, a consistent WAL snapshot that
+    runs alongside writers; every other transaction takes the write lock at ``BEGIN``.
+    """
+    return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
     if not url.startswith("sqlite"):
@@ -236,7 +249,10 @@ def make_engine(url: str) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for a writer
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

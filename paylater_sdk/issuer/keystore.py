@@ -26,7 +26,7 @@ from ..keys import (
     serial_for,
 )
 from ..signing import DEFAULT_PROFILE, ResponseSigner
-from .db import from_epoch, issuer_keys, to_epoch
+from .db import from_epoch, issuer_keys, reading, to_epoch
 
 __all__ = ["ROTATION_OVERLAP", "SIGNER_RECHECK", "IssuerKeys"]
 
@@ -92,7 +92,7 @@ class IssuerKeys:
         with self._lock:
             if self._signer is not None and now - self._checked < SIGNER_RECHECK:
                 return self._signer
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 row = conn.execute(
                     sa.select(issuer_keys).where(issuer_keys.c.active == sa.true())
                 ).one()
@@ -105,7 +105,7 @@ class IssuerKeys:
     def published(self) -> list[dict[str, Any]]:
         """Keys still valid now: serial, algorithm name, public key, effective/expire time."""
         now = to_epoch(_wall())
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 sa.select(issuer_keys)
                 .where(sa.or_(issuer_keys.c.not_after.is_(None), issuer_keys.c.not_after > now))

@@ -22,7 +22,7 @@ from ..installments import PlanOffer, PlanQuote, Schedule, quote_plans
 from ..money import Money
 from . import credit, ledger, lifecycle
 from .config import IssuerConfig
-from .db import buyers, checkouts, merchants, orders, refunds, to_epoch
+from .db import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
 from .views import checkout_json, checkout_json_by_id, refund_json
 
 __all__ = ["OrderBook"]
@@ -157,11 +157,11 @@ class OrderBook:
         return row
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return checkout_json(conn, self._checkout_row(conn, merchant_id, checkout_id))
 
     def find_checkout(self, merchant_id: str, out_trade_no: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(checkouts).where(
                     checkouts.c.merchant_id == merchant_id,
@@ -219,7 +219,7 @@ class OrderBook:
             ) from None
 
     def get_refund(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(refunds).where(
                     refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id
@@ -241,7 +241,7 @@ class OrderBook:
 
     def consent_view(self, checkout_id: str) -> dict[str, Any]:
         self.sweep()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = self._checkout_row(conn, None, checkout_id)
             merchant = conn.execute(
                 sa.select(merchants.c.name).where(merchants.c.id == row.merchant_id)

@@ -36,6 +36,7 @@ from .db import (
     merchant_keys,
     merchants,
     metadata,
+    reading,
     to_epoch,
 )
 from .keystore import IssuerKeys
@@ -86,7 +87,7 @@ class Issuer(OrderBook):
     # --- clock ----------------------------------------------------------------------------
 
     def _stored_offset(self) -> int:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             value = conn.execute(
                 sa.select(issuer_state.c.value).where(issuer_state.c.key == "clock_offset")
             ).scalar()
@@ -183,7 +184,7 @@ class Issuer(OrderBook):
             self._keyrings.pop(merchant_id, None)
 
     def merchant(self, merchant_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(sa.select(merchants).where(merchants.c.id == merchant_id)).first()
 
     def merchant_keyring(self, merchant_id: str) -> KeyRing | None:
@@ -192,7 +193,7 @@ class Issuer(OrderBook):
             cached = self._keyrings.get(merchant_id)
         if cached is not None:
             return cached
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             known = conn.execute(
                 sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
             ).first()
@@ -296,7 +297,7 @@ class Issuer(OrderBook):
                 )
 
     def buyer_by_phone(self, phone: str) -> TestBuyer | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(sa.select(buyers).where(buyers.c.phone == phone)).first()
         if row is None:
             return None
@@ -320,7 +321,7 @@ class Issuer(OrderBook):
     def eligibility(self, buyer_token: str, amount: Money) -> dict[str, Any]:
         """Eligible or not, with reason codes: never the limit or the available balance."""
         self.sweep()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
         if row is None:
             raise NotFoundError("no buyer with this buyer_token", http_status=404, code="NOT_FOUND")
@@ -393,7 +394,7 @@ class Issuer(OrderBook):
         return None
 
     def check_ledger(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return ledger.check_ledger(conn)
 
     def deliver_pending(self) -> int:

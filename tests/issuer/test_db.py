@@ -15,8 +15,15 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.config import load_config
-from paylater_sdk.issuer.db import SCHEMA_VERSION, make_engine, metadata, schema_version
+from paylater_sdk.issuer.db import (
+    SCHEMA_VERSION,
+    buyers,
+    make_engine,
+    metadata,
+    schema_version,
+)
 from paylater_sdk.keys import generate_private_key, private_key_pem, serial_for
+from paylater_sdk.money import Money
 
 
 def test_the_schema_compiles_for_postgresql() -> None:
@@ -120,3 +127,12 @@ def test_signing_keys_from_pem_files(tmp_path: Any) -> None:
     issuer = get_issuer(app)
     assert issuer.response_signer().serial == serial_for(rsa)  # the first one signs
     assert set(issuer.signing_keyring().serials()) == {serial_for(rsa), serial_for(ed)}
+
+
+def test_reads_do_not_wait_for_a_writer(issuer: Any) -> None:
+    buyer = issuer.create_buyer(limit=Money("10.00", "CNY"))
+    with issuer.engine.begin() as writer:  # holds SQLite's write lock until the block ends
+        writer.execute(sa.update(buyers).where(buyers.c.id == buyer.id).values(held=0))
+        # a read on another connection sees the last committed snapshot at once
+        assert issuer.buyer_by_phone(buyer.phone) == buyer
+        assert issuer.check_ledger() == []
