@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema_rs
+import pytest
 from flask import Flask
 
 from paylater_sdk.issuer import create_app
@@ -90,3 +92,33 @@ def test_every_schema_reference_resolves() -> None:
                 walk(value)
 
     walk(document)
+
+
+def _schemas(node: Any) -> list[dict[str, Any]]:
+    """Every JSON Schema in the document: components, parameters, bodies, responses."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema" and isinstance(value, dict):
+                found.append(value)
+            elif key == "schemas" and isinstance(value, dict):
+                found.extend(value.values())
+            else:
+                found.extend(_schemas(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_schemas(value))
+    return found
+
+
+def test_every_schema_is_valid_json_schema_2020_12() -> None:
+    """OpenAPI 3.1 schemas are JSON Schema 2020-12; check each against the meta-schema."""
+    document = openapi_document()
+    schemas = _schemas(document)
+    assert len(schemas) > 40
+    for schema in schemas:
+        jsonschema_rs.meta.validate(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+        )
+    with pytest.raises(jsonschema_rs.ValidationError):
+        jsonschema_rs.meta.validate({"type": "integer", "minimum": "one"})
