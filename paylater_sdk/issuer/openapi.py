@@ -329,6 +329,29 @@ _DOCUMENT: dict[str, Any] = {
 }
 
 
+_OPERATION_IDS = {
+    ("get", "/v1/openapi.json"): "getOpenAPI",
+    ("get", "/v1/certificates"): "listCertificates",
+    ("get", "/v1/plans/quote"): "quotePlans",
+    ("post", "/v1/credit/eligibility"): "checkEligibility",
+    ("post", "/v1/checkouts"): "createCheckout",
+    ("get", "/v1/checkouts"): "findCheckout",
+    ("get", "/v1/checkouts/{checkout_id}"): "getCheckout",
+    ("post", "/v1/checkouts/{checkout_id}/close"): "closeCheckout",
+    ("post", "/v1/orders/{order_id}/capture"): "captureOrder",
+    ("post", "/v1/orders/{order_id}/void"): "voidOrder",
+    ("post", "/v1/refunds"): "createRefund",
+    ("get", "/v1/refunds/{refund_id}"): "getRefund",
+    ("post", "/_test/buyers"): "testCreateBuyer",
+    ("post", "/_test/clock/advance"): "testAdvanceClock",
+    ("post", "/_test/buyers/{buyer_id}/repay"): "testRepay",
+    ("post", "/_test/faults"): "testInjectFault",
+    ("post", "/_test/reset"): "testReset",
+}
+for (_method, _path), _operation_id in _OPERATION_IDS.items():
+    _DOCUMENT["paths"][_path][_method]["operationId"] = _operation_id
+
+
 def openapi_document(*, include_test_controls: bool = True) -> dict[str, Any]:
     """A fresh copy of the document (callers may modify it)."""
     document = copy.deepcopy(_DOCUMENT)

@@ -122,3 +122,15 @@ def test_every_schema_is_valid_json_schema_2020_12() -> None:
         )
     with pytest.raises(jsonschema_rs.ValidationError):
         jsonschema_rs.meta.validate({"type": "integer", "minimum": "one"})
+
+
+def test_every_operation_has_a_unique_operation_id() -> None:
+    document = openapi_document()
+    ids = [
+        operation["operationId"]
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method in {"get", "post"}
+    ]
+    assert len(ids) == len(set(ids)) == 17
+    assert document["paths"]["/v1/checkouts"]["post"]["operationId"] == "createCheckout"
