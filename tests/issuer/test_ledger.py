@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from paylater_sdk.errors import CreditDeclinedError
-from paylater_sdk.issuer import Issuer, ledger
+from paylater_sdk.errors import CreditDeclinedError, PayLaterError
+from paylater_sdk.issuer import Issuer, create_app, get_issuer, ledger
 from paylater_sdk.issuer.db import buyers, ledger_entries
 from paylater_sdk.money import Money
 
@@ -262,3 +264,79 @@ def test_a_hold_refused_by_the_database_rolls_the_authorization_back(
     assert fetched["order"] is None
     assert balances(issuer, buyer.id)["held"] == 0
     assert issuer.check_ledger() == []
+
+
+_OPS = ("checkout", "authorize", "capture", "void", "refund", "repay", "advance")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(_OPS), st.integers(min_value=0, max_value=10**6)),
+        min_size=3,
+        max_size=14,
+    )
+)
+def test_any_sequence_of_operations_keeps_the_books_balanced(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int]]
+) -> None:
+    """Random interleavings of the whole lifecycle (declines, expiries, partial captures,
+    refunds after repayments...): after every step, check_ledger() finds nothing."""
+    folder = tmp_path_factory.mktemp("seq")
+    app = create_app({"TEST_MODE": True, "DATABASE_URL": f"sqlite:///{folder / 'i.db'}"})
+    issuer = get_issuer(app)
+    issuer.add_merchant(
+        "m_seq",
+        name="Seq",
+        public_keys=[],
+        api_key="0123456789abcdef0123456789abcdef",
+        notify_prefixes=["https://shop.example/"],
+        return_prefixes=["https://shop.example/"],
+    )
+    buyer = issuer.create_buyer(limit=Money("1000.00", "CNY"))
+    created: list[str] = []
+    orders: list[str] = []
+    try:
+        for number, (op, n) in enumerate(steps):
+            try:
+                if op == "checkout":
+                    checkout = issuer.create_checkout(
+                        "m_seq",
+                        out_trade_no=f"S{number}",
+                        amount=Money.from_minor(100_00 + n % 800_00, "CNY"),
+                        description="seq",
+                        notify_url="https://shop.example/n",
+                        return_url="https://shop.example/r",
+                        plan_ids=None,
+                        expires_in=None,
+                        base_url="http://localhost/",
+                    )
+                    created.append(checkout["id"])
+                elif op == "authorize" and created:
+                    done = issuer.authorize(
+                        created[n % len(created)], buyer_id=buyer.id, plan_id="fenfu-3"
+                    )
+                    orders.append(done["order"]["id"])
+                elif op == "capture" and orders:
+                    order_id = orders[n % len(orders)]
+                    part = None if n % 2 else Money.from_minor(1 + n % 100_00, "CNY")
+                    issuer.capture("m_seq", order_id, part)
+                elif op == "void" and orders:
+                    issuer.void("m_seq", orders[n % len(orders)])
+                elif op == "refund" and orders:
+                    issuer.create_refund(
+                        "m_seq",
+                        order_id=orders[n % len(orders)],
+                        amount=Money.from_minor(1 + n % 300_00, "CNY"),
+                        out_refund_no=f"R{number}",
+                        reason=None,
+                    )
+                elif op == "repay" and orders:
+                    issuer.repay(buyer.id, orders[n % len(orders)])
+                elif op == "advance":
+                    issuer.advance_clock(n * 10)
+            except PayLaterError:
+                pass  # declines, invalid states, amounts over what is left: all refused whole
+            assert issuer.check_ledger() == [], (number, op, n)
+    finally:
+        issuer.engine.dispose()
