@@ -30,6 +30,7 @@ from __future__ import annotations
 import calendar
 import enum
 import functools
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, localcontext
@@ -321,14 +322,9 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
     """
     fast = sorted((t, num / den, float(a)) for t, num, den, a in flows)
     duration = sum(a * (t + f) for t, f, a in fast if a > 0) / total_pay
-    guess = (total_pay / total_adv - 1.0) / max(duration, 1e-9)
-    lo, hi = 0.0, max(1.0, 4.0 * guess)
-    while _residual(fast, hi)[0] > 0.0:
-        lo, hi = hi, hi * 4.0
-        if hi > 1e9:
-            raise NoAPRError("no rate solves the payments against the advances (no APR exists)")
-    i = min(max(guess, lo), hi)
-    for _ in range(200):
+    i = max((total_pay / total_adv - 1.0) / max(duration, 1e-9), 1e-9)
+    lo, hi = 0.0, math.inf  # F(lo) > 0 > F(hi); hi unknown until a step overshoots
+    for _ in range(400):
         value, slope = _residual(fast, i)
         if value > 0.0:
             lo = i
@@ -336,13 +332,21 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
             hi = i
         else:
             break
-        nxt = i - value / slope if slope else (lo + hi) / 2.0
-        if not lo < nxt < hi:
-            nxt = (lo + hi) / 2.0
-        if abs(nxt - i) <= 1e-17 + 1e-15 * i:
+        step = value / slope if slope < 0.0 else math.nan
+        nxt = i - step
+        if not lo < nxt < hi:  # a step out of the bracket (or no usable slope): bisect
+            nxt = (lo + hi) / 2.0 if hi < math.inf else 4.0 * i
+        elif abs(step) <= 1e-11 * i + 1e-18:
+            # Quadratic convergence: this step leaves an error near (1e-11)^2 relative.
             i = nxt
             break
         i = nxt
+        if hi < math.inf and hi - lo <= 1e-15 * hi:  # down to float resolution
+            break
+        if lo > 1e9:
+            raise NoAPRError("no rate solves the payments against the advances (no APR exists)")
+    else:
+        raise NoAPRError("the APR iteration did not converge for these cash flows")
     return Decimal(repr(i))
 
 

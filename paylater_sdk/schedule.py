@@ -182,6 +182,13 @@ def _rows(
     return parts, interest, fees, merchant
 
 
+@functools.lru_cache(maxsize=16384)
+def _money(minor: int, currency: str) -> Money:
+    # Money is immutable, and schedules repeat the same few amounts (equal principal
+    # parts, fees, installments) across rows and across quotes: share one instance each.
+    return Money._of_minor(minor, currency)
+
+
 def _money_rows(
     currency: str,
     dates: Sequence[date],
@@ -190,15 +197,7 @@ def _money_rows(
     fees: list[int],
     first_number: int = 1,
 ) -> list[Installment]:
-    made: dict[int, Money] = {}
-
-    def of(minor: int, currency: str) -> Money:
-        # Installments repeat the same few amounts; share one immutable Money for each.
-        money = made.get(minor)
-        if money is None:
-            money = made[minor] = Money._of_minor(minor, currency)
-        return money
-
+    of = _money
     rows: list[Installment] = []
     balance = sum(parts)
     for k, (due, part, intr, fee) in enumerate(zip(dates, parts, interest, fees, strict=True)):

@@ -332,3 +332,27 @@ class TestMonthsBack:
             assert later - relativedelta(months=months + 1) < start
         if later.day != (later + relativedelta(day=31)).day and months:
             assert boundary == max(start, later - relativedelta(months=months))
+
+
+def test_tiny_and_huge_rates_converge() -> None:
+    start = date(2026, 1, 1)
+    advance = [(start, Money.from_minor(10**12, "CNY"))]
+    payments = [
+        (start + relativedelta(months=k), Money.from_minor(10**12 // 2, "CNY")) for k in (1, 2)
+    ]
+    payments[-1] = (payments[-1][0], Money.from_minor(10**12 // 2 + 1, "CNY"))
+    tiny = actuarial_apr(advance, payments)
+    assert Decimal(0) < tiny < Decimal("1e-10")
+    # 1000 % a month: far outside any guess, found by expanding the bracket.
+    huge = actuarial_apr([(start, usd("1"))], [(date(2026, 2, 1), usd("11"))])
+    assert huge == Decimal(120)
+
+
+def test_multiple_advances_are_discounted_too() -> None:
+    # A construction-loan shape: two advances, repaid monthly afterwards.
+    start = date(2026, 1, 1)
+    advances = [(start, usd("500")), (date(2026, 3, 1), usd("500"))]
+    payments = [(date(2026, 3, 1) + relativedelta(months=k), usd("260")) for k in range(1, 5)]
+    apr = actuarial_apr(advances, payments)
+    later = actuarial_apr([(start, usd("1000"))], payments)
+    assert Decimal(0) < later < apr
