@@ -26,6 +26,7 @@ _STATUS_ERRORS: Mapping[int, type[APIError]] = {
     402: CreditDeclinedError,
     403: AuthenticationError,
     404: NotFoundError,
+    405: InvalidRequestError,
     409: ConflictError,
     413: InvalidRequestError,
     415: InvalidRequestError,
