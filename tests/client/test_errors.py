@@ -44,6 +44,7 @@ def _error(code: str, message: str = "nope", **extra: str) -> dict[str, str]:
         (409, "DUPLICATE_OUT_TRADE_NO", ConflictError),
         (413, "BODY_TOO_LARGE", InvalidRequestError),
         (415, "UNSUPPORTED_MEDIA_TYPE", InvalidRequestError),
+        (405, "METHOD_NOT_ALLOWED", InvalidRequestError),
         (422, "IDEMPOTENCY_KEY_REUSED", IdempotencyError),
         (418, "TEAPOT", APIError),
     ],
