@@ -21,7 +21,7 @@ import attrs
 from .errors import PlanError
 from .money import Money
 from .plan_terms import FeePayer, Frequency, Method, PlanTerms, to_rate
-from .schedule import Schedule, build_schedule, rate_display
+from .schedule import Schedule, build_schedule, check_start, rate_display
 
 __all__ = [
     "DEFAULT_APR_CAP",
@@ -174,6 +174,7 @@ def quote_plans(
         raise PlanError(f"amount must be positive, got {amount}")
     if start is None:
         raise PlanError("start (the purchase date) is required to date the installments")
+    start = check_start(start)
     cap = _cap(apr_cap)
     if isinstance(offers, PlanOffer) or not isinstance(offers, Iterable):
         raise PlanError("offers must be an iterable of PlanOffer")

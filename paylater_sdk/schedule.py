@@ -21,7 +21,7 @@ from .errors import MoneyError, PlanError
 from .money import Money
 from .plan_terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
-__all__ = ["Installment", "Schedule", "build_schedule", "due_dates", "rate_display"]
+__all__ = ["Installment", "Schedule", "build_schedule", "check_start", "due_dates", "rate_display"]
 
 _DISPLAY = Decimal("0.0001")
 
@@ -41,7 +41,7 @@ def _ratio(rate: Decimal) -> tuple[int, int]:
     return num, den
 
 
-def _check_start(start: object, what: str = "start") -> date:
+def check_start(start: object, what: str = "start") -> date:
     if isinstance(start, datetime):
         return start.date()
     if not isinstance(start, date):
@@ -51,7 +51,7 @@ def _check_start(start: object, what: str = "start") -> date:
 
 def due_dates(terms: PlanTerms, start: date) -> list[date]:
     """Due dates: monthly ones anchored on ``start`` (clamped to month end), never chained."""
-    start = _check_start(start)
+    start = check_start(start)
     return list(_due_dates(start, terms.periods, terms.method, terms.frequency, terms.due_day))
 
 
@@ -224,7 +224,7 @@ def build_schedule(principal: Money, terms: PlanTerms, *, start: date) -> Schedu
         raise PlanError(f"principal must be positive, got {principal}")
     if not isinstance(terms, PlanTerms):
         raise PlanError(f"terms must be PlanTerms, not {type(terms).__name__}")
-    start = _check_start(start)
+    start = check_start(start)
     minor, currency = principal.minor, principal.currency
     parts, interest, fees, merchant = _rows(minor, terms)
     mn, md = _ratio(terms.merchant_fee_rate)
@@ -309,7 +309,7 @@ class Schedule:
 
     def record_payment(self, *, on: date) -> Schedule:
         """Mark the earliest unpaid installment that asks for money as paid."""
-        on = _check_start(on, "on")
+        on = check_start(on, "on")
         if on < self.start:
             raise PlanError(f"a payment on {on} is before the purchase on {self.start}")
         due = self.next_due
@@ -326,7 +326,7 @@ class Schedule:
         unpaid = [i for i in self.installments if not i.paid]
         return paid, unpaid
 
-    def after_refund(self, amount: Money, *, on: date) -> Schedule:
+    def after_refund(self, amount: Money, on: date) -> Schedule:
         """Reduce the unpaid principal by ``amount``, pro rata over unpaid installments.
 
         Paid installments stay as they were; future interest and fees are recomputed on the
@@ -340,7 +340,7 @@ class Schedule:
             raise PlanError(f"refund is in {amount.currency}, the schedule in {self.currency}")
         if amount.minor <= 0:
             raise PlanError(f"refund amount must be positive, got {amount}")
-        on = _check_start(on, "on")
+        on = check_start(on, "on")
         if on < self.start:
             raise PlanError(f"a refund on {on} is before the purchase on {self.start}")
         paid, unpaid = self._split()
@@ -365,7 +365,7 @@ class Schedule:
         return attrs.evolve(self, principal=new_principal, installments=tuple(paid) + tuple(rows))
 
     def _payoff_row(self, on: date) -> Installment:
-        on = _check_start(on, "on")
+        on = check_start(on, "on")
         if on < self.start:
             raise PlanError(f"a payoff on {on} is before the purchase on {self.start}")
         paid, unpaid = self._split()
@@ -395,7 +395,7 @@ class Schedule:
         """What paying everything off on ``on`` costs (see :meth:`payoff`)."""
         return self._payoff_row(on).amount
 
-    def payoff(self, *, on: date) -> Schedule:
+    def payoff(self, on: date) -> Schedule:
         """Settle the plan early on ``on``: one paid installment replaces the unpaid ones.
 
         It carries all unpaid principal plus the interest and fees of periods that began

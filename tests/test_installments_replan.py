@@ -157,6 +157,10 @@ class TestPayoff:
         late = annuity.payoff_amount(date(2027, 1, 1))
         assert late == annuity.total_amount
 
+    def test_on_may_be_positional(self, flat: Schedule) -> None:
+        assert flat.after_refund(cny("600"), START) == flat.after_refund(cny("600"), on=START)
+        assert flat.payoff(START) == flat.payoff(on=START)
+
     def test_payoff_errors(self, flat: Schedule) -> None:
         with pytest.raises(PlanError, match="before the purchase"):
             flat.payoff(on=date(2025, 1, 1))

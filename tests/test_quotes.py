@@ -140,6 +140,7 @@ class TestQuotePlans:
             ("100", STANDARD_OFFERS, {"start": START}, "amount must be Money"),
             (cny("0"), STANDARD_OFFERS, {"start": START}, "must be positive"),
             (cny("10"), STANDARD_OFFERS, {"start": None}, "start"),
+            (cny("1000"), STANDARD_OFFERS, {"start": "2026-11-29"}, "start must be"),
             (cny("10"), STANDARD_OFFERS[0], {"start": START}, "iterable of PlanOffer"),
             (cny("10"), [{"plan_id": "x"}], {"start": START}, "must be PlanOffer"),
             (cny("10"), STANDARD_OFFERS, {"start": START, "apr_cap": "-1"}, "negative"),
