@@ -9,7 +9,7 @@ explicit rounding mode, so a rounding decision is always visible at the call sit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +33,9 @@ _QUANTA = {exp: Decimal(1).scaleb(-exp) for exp in set(CURRENCY_EXPONENTS.values
 # Per-currency constants so the hot paths (minor units <-> Decimal) are one multiplication.
 _SCALE = {code: Decimal(10**exp) for code, exp in CURRENCY_EXPONENTS.items()}
 _UNIT = {code: _QUANTA[exp] for code, exp in CURRENCY_EXPONENTS.items()}
+# Conversions run in their own wide context: a caller's low decimal precision must never
+# round an amount.
+_EXACT = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 
 
 def currency_exponent(currency: str) -> int:
@@ -119,7 +122,7 @@ class Money:
         Skips the converters (a schedule builds ~60 amounts; validation would dominate).
         """
         obj = object.__new__(cls)
-        object.__setattr__(obj, "amount", minor * _UNIT[currency])
+        object.__setattr__(obj, "amount", _EXACT.multiply(minor, _UNIT[currency]))
         object.__setattr__(obj, "currency", currency)
         return obj
 
@@ -163,7 +166,7 @@ class Money:
     @property
     def minor(self) -> int:
         """The amount as a whole number of minor units."""
-        return int(self.amount * _SCALE[self.currency])
+        return int(_EXACT.multiply(self.amount, _SCALE[self.currency]))
 
     def __repr__(self) -> str:
         return f"Money({str(self.amount)!r}, {self.currency!r})"

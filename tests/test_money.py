@@ -200,3 +200,13 @@ class TestJson:
         money = Money.from_minor(minor, currency)
         assert Money.from_json(money.to_json()) == money
         assert money.minor == minor
+
+
+def test_minor_unit_conversions_ignore_a_low_caller_precision() -> None:
+    from decimal import localcontext
+
+    big = Money.from_minor(123_456_789_012, "CNY")
+    with localcontext() as ctx:
+        ctx.prec = 4
+        assert big.minor == 123_456_789_012
+        assert Money._of_minor(123_456_789_012, "CNY") == big
