@@ -240,42 +240,54 @@ def common_unit_period(dates: Iterable[date]) -> UnitPeriod:
 # --- input validation ---------------------------------------------------------------------
 
 
+def _pair(item: object, what: str) -> tuple[date, Money]:
+    """Validate one (date, Money) pair; the slow path, only for anything unusual."""
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise PlanError(f"each of the {what} must be a (date, Money) pair, got {item!r}")
+    when, amount = item
+    if isinstance(when, datetime):
+        when = when.date()
+    if not isinstance(when, date):
+        raise PlanError(f"{what} dates must be datetime.date, not {type(when).__name__}")
+    if not isinstance(amount, Money):
+        if isinstance(amount, float):
+            raise TypeError(f"{what} amounts must be Money, never float")
+        raise PlanError(f"{what} amounts must be Money, not {type(amount).__name__}")
+    return when, amount
+
+
 def _flows(
     advances: Sequence[tuple[date, Money]], payments: Sequence[tuple[date, Money]]
 ) -> tuple[list[tuple[date, int]], list[tuple[date, int]]]:
+    """Validate both sides and convert them to (date, positive minor units)."""
     currency: str | None = None
-
-    def convert(pairs: object, what: str) -> list[tuple[date, int]]:
-        nonlocal currency
+    sides: list[list[tuple[date, int]]] = []
+    for pairs, what in ((advances, "advances"), (payments, "payments")):
         if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
             raise PlanError(f"{what} must be a sequence of (date, Money) pairs")
         out: list[tuple[date, int]] = []
         for item in pairs:
-            if not isinstance(item, tuple | list) or len(item) != 2:
-                raise PlanError(f"each of the {what} must be a (date, Money) pair, got {item!r}")
-            when, amount = item
-            if isinstance(when, datetime):
-                when = when.date()
-            if not isinstance(when, date):
-                raise PlanError(f"{what} dates must be datetime.date, not {type(when).__name__}")
-            if not isinstance(amount, Money):
-                if isinstance(amount, float):
-                    raise TypeError(f"{what} amounts must be Money, never float")
-                raise PlanError(f"{what} amounts must be Money, not {type(amount).__name__}")
-            if currency is None:
+            # Fast path: an exact (date, Money) tuple; anything else is checked in full.
+            if type(item) is tuple and len(item) == 2 and type(item[0]) is date:
+                when, amount = item
+                if type(amount) is not Money:
+                    when, amount = _pair(item, what)
+            else:
+                when, amount = _pair(item, what)
+            if amount.currency != currency:
+                if currency is not None:
+                    raise CurrencyMismatchError(
+                        f"all cash flows must share one currency ({currency}), "
+                        f"got {amount.currency}"
+                    )
                 currency = amount.currency
-            elif amount.currency != currency:
-                raise CurrencyMismatchError(
-                    f"all cash flows must share one currency ({currency}), got {amount.currency}"
-                )
             minor = amount.minor
             if minor < 0:
                 raise PlanError(f"{what} amounts must not be negative, got {amount}")
             if minor:
                 out.append((when, minor))
-        return out
-
-    return convert(advances, "advances"), convert(payments, "payments")
+        sides.append(out)
+    return sides[0], sides[1]
 
 
 # --- solving ------------------------------------------------------------------------------
