@@ -363,12 +363,16 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
 
 
 def periodic_rate(
-    adv: list[tuple[date, int]], pay: list[tuple[date, int]], unit_period: UnitPeriod | None
+    adv: list[tuple[date, int]],
+    pay: list[tuple[date, int]],
+    unit_period: UnitPeriod | None,
+    known: dict[date, tuple[int, int, int]] | None = None,
 ) -> tuple[Decimal, Decimal]:
     """(unit-period rate, unit-periods per year) for flows in positive minor units.
 
     The engine behind :func:`actuarial_apr` for callers (schedules) whose flows are
-    already validated integers.
+    already validated integers. ``known`` may give positions the caller knows exactly
+    (a due date ``k`` months after the start is ``(k, 0, 1)`` by (b)(5)(ii)).
     """
     if not adv:
         raise NoAPRError("no advance: an APR needs at least one positive advance")
@@ -408,7 +412,7 @@ def periodic_rate(
         unit_period = common_unit_period([d for d, _ in adv] + [d for d, _ in pay])
     per_year_d = Decimal(unit_period.per_year)
     flows: list[tuple[int, int, int, int]] = []
-    cache: dict[date, _Position] = {}
+    cache: dict[date, _Position] = dict(known) if known else {}
     for sign, pairs in ((-1, adv), (1, pay)):
         for when, amount in pairs:
             pos = cache.get(when)

@@ -293,7 +293,21 @@ class Schedule:
         advanced = self.principal.minor
         if not advanced or sum(a for _, a in pay) == advanced:
             return Decimal(0), Decimal(1)
-        return _apr.periodic_rate([(self.start, advanced)], pay, self._unit())
+        return _apr.periodic_rate([(self.start, advanced)], pay, self._unit(), self._known())
+
+    def _known(self) -> dict[date, tuple[int, int, int]] | None:
+        # Installments still on their generated anchored date sit exactly k unit-periods
+        # after the start (k months, or k fortnights): no need to count months back.
+        terms = self.terms
+        if terms.periods < 2 or terms.due_day is not None:
+            return None
+        dates = _due_dates(self.start, terms.periods, terms.method, terms.frequency, None)
+        shift = 0 if terms.method is Method.PAY_IN_4 else 1
+        return {
+            dates[k]: (k + shift, 0, 1)
+            for k in range(terms.periods)
+            if k < len(self.installments) and self.installments[k].due_date == dates[k]
+        }
 
     @property
     def apr(self) -> Decimal:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from paylater_sdk.apr import UnitPeriod, actuarial_apr, effective_annual_rate
 from paylater_sdk.installments import (
     FeePayer,
     Frequency,
@@ -179,3 +180,19 @@ def test_replanning_keeps_totals_consistent(
     assert settled.outstanding_principal.minor == 0
     assert settled.total_amount.minor <= before.total_amount.minor
     assert settled.installments[-1].amount == before.payoff_amount(payoff_day)
+
+
+@given(amounts, plan_terms(), starts)
+@settings(max_examples=60)
+def test_schedule_apr_is_the_public_actuarial_apr_of_its_cash_flows(
+    principal: Money, terms: PlanTerms, start: date
+) -> None:
+    schedule = build_schedule(principal, terms, start=start)
+    payments = [(i.due_date, i.amount) for i in schedule.installments]
+    unit = None
+    if terms.periods > 1:
+        unit = UnitPeriod.MONTH if terms.frequency is Frequency.MONTHLY else UnitPeriod.TWO_WEEKS
+    assert schedule.apr == actuarial_apr([(start, principal)], payments, unit_period=unit)
+    assert schedule.effective_annual_rate == effective_annual_rate(
+        [(start, principal)], payments, unit_period=unit
+    )
