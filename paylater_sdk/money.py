@@ -89,6 +89,8 @@ class Money:
 
     amount: Decimal = attrs.field(converter=_to_decimal)
     currency: str = attrs.field(converter=_normalize_currency)
+    # Whole minor units, derived once: the plan engine reads it on every hot path.
+    _minor: int = attrs.field(init=False, default=0, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         quantum = _QUANTA[CURRENCY_EXPONENTS[self.currency]]
@@ -104,6 +106,7 @@ class Money:
             )
         # Store the canonical form (12.3 -> 12.30) so str() and the wire agree.
         object.__setattr__(self, "amount", exact if exact else abs(exact))
+        object.__setattr__(self, "_minor", int(_EXACT.multiply(exact, _SCALE[self.currency])))
 
     # --- construction -------------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class Money:
         obj = object.__new__(cls)
         object.__setattr__(obj, "amount", _EXACT.multiply(minor, _UNIT[currency]))
         object.__setattr__(obj, "currency", currency)
+        object.__setattr__(obj, "_minor", minor)
         return obj
 
     @classmethod
@@ -166,7 +170,7 @@ class Money:
     @property
     def minor(self) -> int:
         """The amount as a whole number of minor units."""
-        return int(_EXACT.multiply(self.amount, _SCALE[self.currency]))
+        return self._minor
 
     def __repr__(self) -> str:
         return f"Money({str(self.amount)!r}, {self.currency!r})"
