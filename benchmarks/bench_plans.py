@@ -87,8 +87,11 @@ def compare(
 
 
 def clear_caches() -> None:
-    # A "cold" build: no cached due dates, unit-period positions or interval classes.
+    # A "cold" build: no cached due dates, unit-period positions, interval classes or
+    # shared Money values.
     schedule_module._due_dates.cache_clear()
+    schedule_module._anchored.cache_clear()
+    schedule_module._money.cache_clear()
     apr_module._position.cache_clear()
     apr_module._classify.cache_clear()
 

@@ -189,6 +189,15 @@ def _money(minor: int, currency: str) -> Money:
     return Money._of_minor(minor, currency)
 
 
+@functools.lru_cache(maxsize=4096)
+def _anchored(
+    start: date, n: int, method: Method, frequency: Frequency
+) -> dict[date, tuple[int, int, int]]:
+    dates = _due_dates(start, n, method, frequency, None)
+    shift = 0 if method is Method.PAY_IN_4 else 1
+    return {due: (k + shift, 0, 1) for k, due in enumerate(dates)}
+
+
 def _money_rows(
     currency: str,
     dates: Sequence[date],
@@ -301,13 +310,10 @@ class Schedule:
         terms = self.terms
         if terms.periods < 2 or terms.due_day is not None:
             return None
-        dates = _due_dates(self.start, terms.periods, terms.method, terms.frequency, None)
-        shift = 0 if terms.method is Method.PAY_IN_4 else 1
-        return {
-            dates[k]: (k + shift, 0, 1)
-            for k in range(terms.periods)
-            if k < len(self.installments) and self.installments[k].due_date == dates[k]
-        }
+        known = _anchored(self.start, terms.periods, terms.method, terms.frequency)
+        if all(i.due_date in known for i in self.installments):
+            return known
+        return {i.due_date: known[i.due_date] for i in self.installments if i.due_date in known}
 
     @property
     def apr(self) -> Decimal:
