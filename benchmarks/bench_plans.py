@@ -19,8 +19,8 @@ from decimal import Decimal
 
 import numpy_financial as npf
 
+from paylater_sdk import amortization, unit_periods
 from paylater_sdk import apr as apr_module
-from paylater_sdk import schedule as schedule_module
 from paylater_sdk.installments import Method, PlanTerms, actuarial_apr, build_schedule
 from paylater_sdk.money import Money
 
@@ -89,11 +89,11 @@ def compare(
 def clear_caches() -> None:
     # A "cold" build: no cached due dates, unit-period positions, interval classes or
     # shared Money values.
-    schedule_module._due_dates.cache_clear()
-    schedule_module._anchored.cache_clear()
-    schedule_module._money.cache_clear()
-    apr_module._position.cache_clear()
-    apr_module._classify.cache_clear()
+    amortization._due_dates.cache_clear()
+    amortization._anchored.cache_clear()
+    amortization._money.cache_clear()
+    unit_periods.position.cache_clear()
+    unit_periods._classify.cache_clear()
 
 
 def main() -> int:
