@@ -1,8 +1,11 @@
 """Installment plans: terms, fen-exact schedules, APR disclosure, offers and quotes.
 
 This is the public face of the plan engine; the work is split over small modules
-(:mod:`paylater_sdk.plan_terms`, :mod:`paylater_sdk.schedule`, :mod:`paylater_sdk.quotes`,
-:mod:`paylater_sdk.apr`) and every public name is re-exported here.
+(:mod:`paylater_sdk.plan_terms` what a plan is, :mod:`paylater_sdk.amortization` the integer
+arithmetic and due dates, :mod:`paylater_sdk.schedule` schedules and re-planning,
+:mod:`paylater_sdk.quotes` offers and quotes, :mod:`paylater_sdk.apr` and
+:mod:`paylater_sdk.unit_periods` the Regulation Z APR) and every public name is re-exported
+here.
 
 >>> from datetime import date
 >>> from paylater_sdk.money import Money
