@@ -128,6 +128,22 @@ SCHEMAS: dict[str, Any] = {
     "Schedule": {
         "type": "object",
         "properties": {
+            "principal": ref("MoneyOut"),
+            "start_date": {"type": "string", "format": "date"},
+            "terms": {
+                "type": "object",
+                "description": "The plan terms re-planning after a refund or payoff needs.",
+                "properties": {
+                    "method": {"type": "string"},
+                    "periods": {"type": "integer", "minimum": 1},
+                    "frequency": {"type": "string", "enum": ["MONTHLY", "BIWEEKLY"]},
+                    "fee_payer": {"type": "string", "enum": ["BUYER", "MERCHANT"]},
+                    "annual_rate": RATE,
+                    "fee_rate_per_period": RATE,
+                    "merchant_fee_rate": RATE,
+                    "due_day": {"type": ["integer", "null"]},
+                },
+            },
             "installments": {"type": "array", "items": ref("Installment")},
             "total_amount": ref("MoneyOut"),
             "total_interest": ref("MoneyOut"),
