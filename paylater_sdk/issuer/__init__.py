@@ -11,7 +11,6 @@ True
 from __future__ import annotations
 
 import atexit
-import importlib
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -20,6 +19,9 @@ from typing import Any
 
 from flask import Flask
 
+# The buyer-facing half: imported before the engine exists so that their tables are on
+# db.metadata when the schema is created.
+from . import admin, consent, outbox
 from .config import IssuerConfig, load_config
 from .credit import TEST_CODE, TestBuyer
 from .db import make_engine
@@ -29,8 +31,6 @@ from .sweeper import Sweeper
 __all__ = ["TEST_CODE", "Issuer", "IssuerConfig", "TestBuyer", "create_app", "get_issuer"]
 
 _EXTENSION = "paylater_issuer"
-#: Blueprint modules of the buyer-facing half; each defines its tables on db.metadata.
-_OPTIONAL_PARTS = ("outbox", "consent", "admin")
 
 
 def _database_url(app: Flask, config: IssuerConfig) -> str:
@@ -56,9 +56,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for key, value in (config or {}).items():
         app.config.setdefault(key, value)
-    parts = {}
-    for name in _OPTIONAL_PARTS:  # imported first so that their tables exist in metadata
-        parts[name] = importlib.import_module(f"{__name__}.{name}")
     from . import api, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
@@ -68,10 +65,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
         app.register_blueprint(testctl.blueprint)
-    app.register_blueprint(parts["consent"].blueprint)
-    app.register_blueprint(parts["admin"].blueprint)
+    app.register_blueprint(consent.blueprint)
+    app.register_blueprint(admin.blueprint)
     if settings.notify_worker:
-        worker = parts["outbox"].DeliveryWorker(issuer)
+        worker = outbox.DeliveryWorker(issuer)
         worker.start()
         app.extensions["paylater_delivery_worker"] = worker
         atexit.register(worker.stop)

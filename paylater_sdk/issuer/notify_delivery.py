@@ -334,9 +334,9 @@ class DeliveryWorker:
     """A daemon thread that calls :func:`deliver_due` every ``interval`` seconds.
 
     Pending deliveries live in the database, so stopping the worker (or the process) loses
-    nothing; the next worker picks them up. Every ``sweep_interval`` seconds it also asks
-    the issuer to apply what fell due (``Issuer.sweep()``: expiries, overdue buyers), so
-    that ``ORDER.EXPIRED`` and ``CHECKOUT.EXPIRED`` go out even when no request arrives.
+    nothing; the next worker picks them up. Expiries are applied by the issuer's own
+    sweeper thread (``paylater_sdk.issuer.sweeper``), so a slow merchant endpoint here never
+    delays an ``ORDER.EXPIRED``.
     """
 
     def __init__(
@@ -344,14 +344,12 @@ class DeliveryWorker:
         issuer: _Issuer,
         *,
         interval: float = 0.5,
-        sweep_interval: float = 5.0,
         deliver: Callable[[_Issuer], int] = deliver_due,
     ) -> None:
-        if interval <= 0 or sweep_interval <= 0:
-            raise ValueError("the delivery worker's interval and sweep_interval must be > 0")
+        if interval <= 0:
+            raise ValueError("the delivery worker's interval must be > 0")
         self._issuer = issuer
         self._interval = interval
-        self._sweep_interval = sweep_interval
         self._deliver = deliver
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -384,19 +382,10 @@ class DeliveryWorker:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def _sweep(self) -> None:
-        sweep = getattr(self._issuer, "sweep", None)
-        if callable(sweep):
-            sweep()
-
     def _run(self) -> None:
-        next_sweep = time.monotonic()
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                if started >= next_sweep:
-                    next_sweep = started + self._sweep_interval
-                    self._sweep()
                 self._deliver(self._issuer)
             except Exception:  # a database hiccup must not kill the worker
                 log.exception("notification delivery pass failed; retrying")

@@ -495,40 +495,12 @@ def test_the_worker_survives_a_failing_pass(issuer: FakeIssuer) -> None:
     assert len(calls) >= 2
 
 
-@pytest.mark.parametrize("kwargs", [{"interval": 0}, {"sweep_interval": -1}])
+@pytest.mark.parametrize("kwargs", [{"interval": 0}, {"interval": -1}])
 def test_the_worker_refuses_a_non_positive_interval(
     issuer: FakeIssuer, kwargs: dict[str, float]
 ) -> None:
     with pytest.raises(ValueError, match="interval"):
         outbox.DeliveryWorker(issuer, **kwargs)
-
-
-def test_the_worker_sweeps_so_expiries_are_announced_without_traffic(tmp_path: Path) -> None:
-    from paylater_sdk.issuer import get_issuer
-
-    arrived: list[bytes] = []
-    expired = threading.Event()
-
-    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
-        arrived.append(body)
-        if len(arrived) == 2:
-            expired.set()
-        return 200
-
-    app = _real_app(tmp_path, transport)
-    issuer = get_issuer(app)
-    checkout_id = _authorized_checkout(app)
-    issuer.clock.advance(8 * 24 * 3600)  # the clock moves; no request sweeps for us
-    worker = outbox.DeliveryWorker(issuer, interval=0.05, sweep_interval=0.05)
-    worker.start()
-    try:
-        assert expired.wait(15)
-    finally:
-        worker.stop()
-    with issuer.engine.connect() as conn:
-        events = [e["event_type"] for e in outbox.delivery_log(conn)]
-    assert events == ["ORDER.EXPIRED", "CHECKOUT.AUTHORIZED"]
-    assert issuer.get_checkout("m1", checkout_id)["state"] == "EXPIRED"
 
 
 # --- the delivery log ------------------------------------------------------------------
@@ -719,6 +691,7 @@ def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
         assert arrived.wait(15)
     finally:
         worker.stop()
+        app.extensions["paylater_sweeper"].stop()
     with get_issuer(app).engine.connect() as conn:
         [entry] = outbox.delivery_log(conn)
     assert entry["attempt_count"] == 1
