@@ -170,14 +170,11 @@ class DemoStack:
     def close(self) -> None:
         """Stop the delivery worker, then the servers; dispose engines; delete the folder."""
         issuer_app = getattr(self, "issuer_app", None)
-        worker = (
-            issuer_app.extensions.get("paylater_delivery_worker")
-            if issuer_app is not None
-            else None
-        )
-        stop = getattr(worker, "stop", None)
-        if callable(stop):
-            stop()  # first: no delivery is left half-way to a server that is going away
+        if issuer_app is not None:
+            from paylater_sdk.issuer import stop_background
+
+            # First: no delivery is left half-way to a server that is going away.
+            stop_background(issuer_app)
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()

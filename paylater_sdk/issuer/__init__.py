@@ -28,7 +28,15 @@ from .db import make_engine
 from .service import Issuer
 from .sweeper import Sweeper
 
-__all__ = ["TEST_CODE", "Issuer", "IssuerConfig", "TestBuyer", "create_app", "get_issuer"]
+__all__ = [
+    "TEST_CODE",
+    "Issuer",
+    "IssuerConfig",
+    "TestBuyer",
+    "create_app",
+    "get_issuer",
+    "stop_background",
+]
 
 _EXTENSION = "paylater_issuer"
 
@@ -71,12 +79,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         worker = outbox.DeliveryWorker(issuer)
         worker.start()
         app.extensions["paylater_delivery_worker"] = worker
-        atexit.register(worker.stop)
         sweeper = Sweeper(issuer)
         sweeper.start()
         app.extensions["paylater_sweeper"] = sweeper
-        atexit.register(sweeper.stop)
+        atexit.register(stop_background, app)
     return app
+
+
+def stop_background(app: Flask) -> None:
+    """Stop the delivery worker and the sweeper of ``app`` (idempotent).
+
+    Call it before taking the database away (a test's temporary folder, a demo's); it also
+    runs at interpreter exit. Pending notifications stay in the database for the next start.
+    """
+    for name in ("paylater_delivery_worker", "paylater_sweeper"):
+        thread = app.extensions.get(name)
+        if thread is not None:
+            thread.stop()
 
 
 def get_issuer(app: Flask) -> Issuer:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from paylater_sdk.errors import ConflictError, CreditDeclinedError, InvalidRequestError
 from paylater_sdk.installments import Schedule
-from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
+from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer, stop_background
 from paylater_sdk.issuer.db import checkouts
 from paylater_sdk.issuer.outbox import notifications
 from paylater_sdk.issuer.sweeper import Sweeper
@@ -446,9 +446,9 @@ def test_the_sweeper_expires_checkouts_without_a_request(tmp_path: Any, merchant
             threading.Event().wait(0.02)
         assert state == "EXPIRED"
     finally:
-        sweeper.stop()
-        app.extensions["paylater_delivery_worker"].stop()
+        stop_background(app)
     assert not sweeper.running
+    assert not app.extensions["paylater_delivery_worker"].running
 
 
 def test_a_failing_sweep_does_not_stop_the_sweeper() -> None:

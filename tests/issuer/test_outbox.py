@@ -675,7 +675,7 @@ def test_a_fault_for_another_path_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
-    from paylater_sdk.issuer import get_issuer
+    from paylater_sdk.issuer import get_issuer, stop_background
 
     arrived = threading.Event()
 
@@ -690,8 +690,9 @@ def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
         _authorized_checkout(app)
         assert arrived.wait(15)
     finally:
-        worker.stop()
-        app.extensions["paylater_sweeper"].stop()
+        stop_background(app)
+    assert not worker.running
+    assert not app.extensions["paylater_sweeper"].running
     with get_issuer(app).engine.connect() as conn:
         [entry] = outbox.delivery_log(conn)
     assert entry["attempt_count"] == 1
