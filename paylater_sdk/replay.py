@@ -16,11 +16,23 @@ from __future__ import annotations
 
 import heapq
 import threading
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigurationError, ReplayError
 
-__all__ = ["InMemoryNonceStore", "NonceStore"]
+__all__ = ["InMemoryNonceStore", "NonceStore", "RedisNonceStore"]
+
+_REPLAYED = (
+    "this nonce was already used within the replay window; sign every request anew "
+    "(fresh timestamp and nonce), also when retrying"
+)
+
+
+def _check_window(window_seconds: object) -> None:
+    if isinstance(window_seconds, bool) or not isinstance(window_seconds, int):
+        raise ConfigurationError("window_seconds must be an int number of seconds")
+    if window_seconds <= 0:
+        raise ConfigurationError(f"window_seconds must be positive, got {window_seconds}")
 
 
 @runtime_checkable
@@ -52,10 +64,7 @@ class InMemoryNonceStore:
     """
 
     def __init__(self, window_seconds: int = 300, *, max_entries: int = 1_000_000) -> None:
-        if isinstance(window_seconds, bool) or not isinstance(window_seconds, int):
-            raise ConfigurationError("window_seconds must be an int number of seconds")
-        if window_seconds <= 0:
-            raise ConfigurationError(f"window_seconds must be positive, got {window_seconds}")
+        _check_window(window_seconds)
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries <= 0:
             raise ConfigurationError("max_entries must be a positive int")
         self.window_seconds = window_seconds
@@ -73,10 +82,7 @@ class InMemoryNonceStore:
                 self._newest = timestamp
                 self._purge()
             if nonce in self._seen:
-                raise ReplayError(
-                    "this nonce was already used within the replay window; sign every "
-                    "request anew (fresh timestamp and nonce), also when retrying"
-                )
+                raise ReplayError(_REPLAYED)
             if len(self._seen) >= self.max_entries:
                 raise ReplayError(
                     f"the nonce store is full ({self.max_entries} live nonces); "
@@ -104,3 +110,50 @@ class InMemoryNonceStore:
             f"InMemoryNonceStore(window_seconds={self.window_seconds}, "
             f"entries={len(self._seen)}, max_entries={self.max_entries})"
         )
+
+
+class _RedisLike(Protocol):
+    def set(self, name: str, value: str, *, nx: bool, ex: int) -> Any: ...
+
+
+class RedisNonceStore:
+    """Nonce memory shared by every process and host that points at one Redis.
+
+    An in-memory store protects one process; behind a load balancer a replayed request
+    could reach another worker. Here each nonce is one ``SET key 1 NX EX ttl``: atomic,
+    so two workers can never both accept the same nonce, and Redis expires it by itself
+    after ``2 * window_seconds`` (the in-memory store's horizon).
+
+    ``client`` is a ``redis.Redis`` (``pip install "paylater-sdk[redis]"``) or anything with
+    the same ``set`` method. If Redis cannot be reached the message is refused (fail
+    closed): an unrecorded nonce could be replayed.
+    """
+
+    def __init__(
+        self, client: _RedisLike, *, window_seconds: int = 300, prefix: str = "paylater:nonce:"
+    ) -> None:
+        _check_window(window_seconds)
+        if not callable(getattr(client, "set", None)):
+            raise ConfigurationError("client must be a redis.Redis (or have its set() method)")
+        self.window_seconds = window_seconds
+        self.prefix = prefix
+        self._client = client
+
+    def check_and_store(self, nonce: str, timestamp: int) -> None:
+        if not isinstance(nonce, str) or not nonce:
+            raise ReplayError("a nonce must be a non-empty string")
+        try:
+            stored = self._client.set(self.prefix + nonce, "1", nx=True, ex=2 * self.window_seconds)
+        except Exception as exc:  # redis.ConnectionError, timeouts, ...: fail closed
+            raise ReplayError(
+                "the nonce store (Redis) is unavailable; refusing the message rather than "
+                "accepting one that could be a replay"
+            ) from exc
+        if not stored:
+            raise ReplayError(_REPLAYED)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"RedisNonceStore(window_seconds={self.window_seconds}, prefix={self.prefix!r})"
