@@ -4,6 +4,7 @@ signing client for it, and helpers to walk a checkout through its lifecycle."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -89,12 +90,31 @@ def other_key() -> Any:
     return generate_private_key("ed25519")
 
 
+#: Set to a PostgreSQL URL (as .ci/run does) to run every test built on the ``app``
+#: fixture against PostgreSQL instead of SQLite: the issuer must run on both.
+POSTGRES_URL = os.environ.get("PAYLATER_TEST_POSTGRES_URL")
+
+
+def database_url(tmp_path: Any) -> str:
+    """A fresh, empty database for one test: a SQLite file, or a wiped PostgreSQL schema."""
+    if not POSTGRES_URL:
+        return f"sqlite:///{tmp_path / 'issuer.db'}"
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
 @pytest.fixture
 def app(tmp_path: Any, merchant_key: Any, other_key: Any) -> Iterator[Flask]:
     application = create_app(
         {
             "TEST_MODE": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",
+            "DATABASE_URL": database_url(tmp_path),
             "MERCHANTS": [
                 merchant_config(MERCHANT_ID, merchant_key, API_KEY),
                 merchant_config(OTHER_ID, other_key, OTHER_API_KEY),

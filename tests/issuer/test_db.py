@@ -38,7 +38,10 @@ def test_the_schema_compiles_for_postgresql() -> None:
     assert "AUTOINCREMENT" not in text  # no SQLite-only syntax
 
 
-def test_sqlite_runs_in_wal_mode_with_a_schema_version(issuer: Any) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_schema_version(tmp_path: Any) -> None:
+    issuer = get_issuer(
+        create_app({"TEST_MODE": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'wal.db'}"})
+    )
     with issuer.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [SCHEMA_VERSION]

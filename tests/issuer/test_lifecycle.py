@@ -32,9 +32,10 @@ from .conftest import (
 def _events(issuer: Issuer) -> list[str]:
     with issuer.engine.connect() as conn:
         rows = conn.execute(
+            # insertion order, portably (no SQLite rowid: this suite also runs on PostgreSQL)
             sa.select(notifications.c.event_type).order_by(
-                sa.literal_column("rowid")
-            )  # insertion order
+                notifications.c.created_at, notifications.c.seq
+            )
         ).all()
     return [r.event_type for r in rows]
 
