@@ -189,21 +189,21 @@ class DemoStack:
                 engine.dispose()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
-    def banner(self) -> str:
-        return "\n".join(
-            [
-                "paylater demo is running (test mode, nothing real moves):",
-                f"  shop   (merchant)  {self.shop_url}/",
-                f"  admin              {self.shop_url}/admin/   user 'admin', "
-                f"password {self.admin_password}",
-                f"  issuer (mock 分付)  {self.issuer_url}/",
-                "  test buyer sign-in: phone "
-                f"{self.buyer.phone}, code {self.buyer.test_code}, "
-                f"buyer token {self.buyer.buyer_token}",
-                f"  data folder        {self.tmpdir} (removed on exit)",
-                "Press Ctrl-C to stop.",
-            ]
-        )
+    def banner(self, *, interactive: bool = True) -> str:
+        lines = [
+            "paylater demo is running (test mode, nothing real moves):",
+            f"  shop   (merchant)  {self.shop_url}/",
+            f"  admin              {self.shop_url}/admin/   user 'admin', "
+            f"password {self.admin_password}",
+            f"  issuer (mock 分付)  {self.issuer_url}/",
+            "  test buyer sign-in: phone "
+            f"{self.buyer.phone}, code {self.buyer.test_code}, "
+            f"buyer token {self.buyer.buyer_token}",
+            f"  data folder        {self.tmpdir} (removed on exit)",
+        ]
+        if interactive:
+            lines.append("Press Ctrl-C to stop.")
+        return "\n".join(lines)
 
 
 def _engine_of(app: Any) -> Any:
@@ -242,7 +242,7 @@ def demo(walkthrough: bool, issuer_port: int, merchant_port: int) -> None:
             "--merchant-port (0 = any free port)"
         ) from exc
     try:
-        click.echo(stack.banner())
+        click.echo(stack.banner(interactive=not walkthrough))
         if walkthrough:
             from ._walkthrough import run_walkthrough
 

@@ -53,6 +53,7 @@ def test_walkthrough_buys_refunds_repays_and_checks_the_ledger() -> None:
     assert data is not None
     assert not Path(data.group(1)).exists()  # the temporary folder is gone
     assert "stopped; temporary data removed." in out
+    assert "Press Ctrl-C" not in out  # nothing to interrupt: it ends by itself
 
 
 def test_demo_serves_both_apps_and_stops_on_ctrl_c() -> None:
