@@ -34,6 +34,7 @@ from .errors import CurrencyMismatchError, NoAPRError, PlanError
 from .money import Money
 from .unit_periods import (
     UnitPeriod,
+    anchored_monthly_positions,
     common_unit_period,
     months_back,
     position,
@@ -222,6 +223,11 @@ def periodic_rate(
                 return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
         if term_days > 0:
             unit_period = UnitPeriod.YEAR
+    if unit_period is None and len(adv) == 1 and known is None:
+        # Most plans: one advance repaid monthly on the purchase day (clamped).
+        known = anchored_monthly_positions(start, [d for d, _ in pay])
+        if known is not None:
+            unit_period = UnitPeriod.MONTH
     if unit_period is None:
         unit_period = common_unit_period([d for d, _ in adv] + [d for d, _ in pay])
     per_year_d = Decimal(unit_period.per_year)

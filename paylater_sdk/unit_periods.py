@@ -25,7 +25,13 @@ from dateutil.relativedelta import relativedelta
 
 from .errors import PlanError
 
-__all__ = ["UnitPeriod", "common_unit_period", "months_back", "position"]
+__all__ = [
+    "UnitPeriod",
+    "anchored_monthly_positions",
+    "common_unit_period",
+    "months_back",
+    "position",
+]
 
 
 class UnitPeriod(enum.Enum):
@@ -215,3 +221,33 @@ def common_unit_period(dates: Iterable[date]) -> UnitPeriod:
         return min((u for u, c in counts.items() if c == best), key=_ORDER.index)
     average = Fraction((ordered[-1] - ordered[0]).days, len(ordered) - 1)
     return min(_ORDER, key=lambda u: (abs(u._approx_days - average), _ORDER.index(u)))
+
+
+def anchored_monthly_positions(
+    start: date, dates: Iterable[date]
+) -> dict[date, tuple[int, int, int]] | None:
+    """Positions of a plain monthly schedule, or None if ``dates`` are not one.
+
+    A plain monthly schedule has its k-th date exactly k months after ``start``, the day
+    clamped to the month's end (what ``start + relativedelta(months=k)`` gives, and what
+    most installment plans are). For such dates (b)(4) yields MONTH (every interval counts
+    back exactly one month, month-end refinement included) and (b)(5) puts date k at k
+    whole months, so both follow from one comparison per date instead of a month count
+    and an interval class each. Anything else returns None and takes the general path;
+    the tests check the shortcut against the general rules.
+    """
+    anchor_day = start.day
+    index = start.year * 12 + start.month - 1
+    known: dict[date, tuple[int, int, int]] = {}
+    k = 0
+    for when in dates:
+        k += 1
+        year, month0 = divmod(index + k, 12)
+        month = month0 + 1
+        if when.year != year or when.month != month:
+            return None
+        length = _month_len(year, month)
+        if when.day != (anchor_day if anchor_day <= length else length):
+            return None
+        known[when] = (k, 0, 1)
+    return known if k >= 2 else None
