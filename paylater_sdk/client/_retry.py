@@ -41,7 +41,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -118,7 +118,11 @@ def _parse_args() -> dict[str, Any] | Response:
         args["state"] = state
     limit = _arg("limit")
     if limit is not None:
-        if not limit.isdigit() or len(limit) > 4 or not 1 <= int(limit) <= 1000:
+        if (
+            not (limit.isascii() and limit.isdigit())
+            or len(limit) > 4
+            or not 1 <= int(limit) <= 1000
+        ):
             return _error(400, "INVALID_QUERY", "limit must be an integer 1..1000", "limit")
         args["limit"] = int(limit)
     fmt = _arg("format")

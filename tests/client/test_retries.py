@@ -186,6 +186,9 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"Retry-After": "Sun, 29 Nov 2026 18:00:00 GMT"}, now=now) == 0.0
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({}) is None
+    # Unicode digits pass str.isdigit() but are no HTTP delta-seconds (a proxy's garbage).
+    assert parse_retry_after({"Retry-After": "\u00b2"}) is None
+    assert parse_retry_after({"Retry-After": "\u0663"}) is None
 
 
 @pytest.mark.parametrize(

@@ -281,3 +281,12 @@ def test_the_html_filter_form_with_empty_fields_means_any(app: Flask) -> None:
     response = app.test_client().get("/_admin/notifications?merchant_id=&state=&limit=100")
     assert response.status_code == 200
     assert f'data-event-id="{event_id}"' in response.text
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "-1", "0", "1001", "12345"])
+def test_a_limit_that_is_not_ascii_digits_in_range_is_a_400(app: Flask, limit: str) -> None:
+    # "²".isdigit() is True; found by the property test above.
+    response = app.test_client().get(
+        "/_admin/notifications", query_string={"limit": limit, "format": "json"}
+    )
+    assert response.status_code == 400
