@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 
 # Property tests must not flake on a loaded 2-core CI machine: no per-example deadline.
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+_QUIET = [HealthCheck.too_slow]
+settings.register_profile("default", deadline=None, suppress_health_check=_QUIET)
+# CI (CI=true) replays the same examples every run, so a landing is never decided by luck;
+# developers' runs keep exploring new examples. Hunting bugs: HYPOTHESIS_PROFILE=stress.
+settings.register_profile("ci", settings.get_profile("default"), derandomize=True)
+settings.register_profile("stress", settings.get_profile("default"), max_examples=2000)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
 )
-settings.load_profile("default")
