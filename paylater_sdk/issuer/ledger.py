@@ -85,6 +85,47 @@ def open_account(
     )
 
 
+def _move(
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    guard: sa.ColumnElement[bool],
+    currency: str,
+    now: datetime,
+    reason: str,
+    reference: str,
+    amount: int,
+    available: int = 0,
+    held: int = 0,
+    outstanding: int = 0,
+) -> bool:
+    """Apply the deltas in one UPDATE guarded by ``guard``, then record the same deltas.
+
+    Both the balance change and the ledger entry come from the one set of deltas, so the
+    books cannot disagree with the balances. Returns False (nothing changed) when the
+    guard matched no row.
+    """
+    deltas = {"available": available, "held": held, "outstanding": outstanding}
+    result = conn.execute(
+        buyers.update()
+        .where(buyers.c.id == buyer_id, guard)
+        .values({buyers.c[name]: buyers.c[name] + delta for name, delta in deltas.items() if delta})
+    )
+    if result.rowcount != 1:
+        return False
+    _entry(
+        conn,
+        buyer_id=buyer_id,
+        currency=currency,
+        now=now,
+        reason=reason,
+        reference=reference,
+        amount=amount,
+        **deltas,
+    )
+    return True
+
+
 def hold(
     conn: sa.Connection,
     *,
@@ -102,22 +143,15 @@ def hold(
     """
     if amount <= 0:
         raise ValueError("a hold must be positive")
-    result = conn.execute(
-        buyers.update()
-        .where(
-            buyers.c.id == buyer_id,
+    return _move(
+        conn,
+        buyer_id=buyer_id,
+        guard=sa.and_(
             buyers.c.currency == currency,
             buyers.c.available >= amount,
             buyers.c.status == "ACTIVE",
             buyers.c.overdue == sa.false(),
-        )
-        .values(available=buyers.c.available - amount, held=buyers.c.held + amount)
-    )
-    if result.rowcount != 1:
-        return False
-    _entry(
-        conn,
-        buyer_id=buyer_id,
+        ),
         currency=currency,
         now=now,
         reason="HOLD",
@@ -126,7 +160,6 @@ def hold(
         available=-amount,
         held=amount,
     )
-    return True
 
 
 def release(
@@ -142,16 +175,10 @@ def release(
     """Give a held amount back to available (void, expiry, the rest of a partial capture)."""
     if amount <= 0:
         return
-    result = conn.execute(
-        buyers.update()
-        .where(buyers.c.id == buyer_id, buyers.c.held >= amount)
-        .values(available=buyers.c.available + amount, held=buyers.c.held - amount)
-    )
-    if result.rowcount != 1:
-        raise LedgerError(f"buyer {buyer_id} holds less than the {amount} to release")
-    _entry(
+    if not _move(
         conn,
         buyer_id=buyer_id,
+        guard=buyers.c.held >= amount,
         currency=currency,
         now=now,
         reason=reason,
@@ -159,7 +186,8 @@ def release(
         amount=amount,
         available=amount,
         held=-amount,
-    )
+    ):
+        raise LedgerError(f"buyer {buyer_id} holds less than the {amount} to release")
 
 
 def capture(
@@ -175,30 +203,20 @@ def capture(
     """Turn a hold into a loan: ``captured`` becomes outstanding, the rest is released."""
     if not 0 < captured <= held_amount:
         raise ValueError("the captured amount must be positive and within the hold")
-    rest = held_amount - captured
-    result = conn.execute(
-        buyers.update()
-        .where(buyers.c.id == buyer_id, buyers.c.held >= held_amount)
-        .values(
-            held=buyers.c.held - held_amount,
-            outstanding=buyers.c.outstanding + captured,
-            available=buyers.c.available + rest,
-        )
-    )
-    if result.rowcount != 1:
-        raise LedgerError(f"buyer {buyer_id} holds less than the {held_amount} to capture")
-    _entry(
+    if not _move(
         conn,
         buyer_id=buyer_id,
+        guard=buyers.c.held >= held_amount,
         currency=currency,
         now=now,
         reason="CAPTURE",
         reference=reference,
         amount=captured,
-        available=rest,
+        available=held_amount - captured,
         held=-held_amount,
         outstanding=captured,
-    )
+    ):
+        raise LedgerError(f"buyer {buyer_id} holds less than the {held_amount} to capture")
 
 
 def restore_principal(
@@ -214,16 +232,10 @@ def restore_principal(
     """Outstanding principal paid back (``REPAY``) or cancelled (``REFUND``) frees credit."""
     if amount <= 0:
         return
-    result = conn.execute(
-        buyers.update()
-        .where(buyers.c.id == buyer_id, buyers.c.outstanding >= amount)
-        .values(outstanding=buyers.c.outstanding - amount, available=buyers.c.available + amount)
-    )
-    if result.rowcount != 1:
-        raise LedgerError(f"buyer {buyer_id} owes less than the {amount} to restore")
-    _entry(
+    if not _move(
         conn,
         buyer_id=buyer_id,
+        guard=buyers.c.outstanding >= amount,
         currency=currency,
         now=now,
         reason=reason,
@@ -231,7 +243,8 @@ def restore_principal(
         amount=amount,
         available=amount,
         outstanding=-amount,
-    )
+    ):
+        raise LedgerError(f"buyer {buyer_id} owes less than the {amount} to restore")
 
 
 def check_ledger(conn: sa.Connection) -> list[str]:
