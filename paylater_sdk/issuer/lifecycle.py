@@ -145,18 +145,25 @@ def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) 
 
 def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
     require_state("order", order.id, order.state, ("AUTHORIZED",), "voided")
-    _order_transition(conn, order, "AUTHORIZED", state="VOIDED", held=0)
+    _end_authorization(conn, order, "VOIDED", "VOID", "authorization voided", now)
+    return order_json_by_id(conn, order.id)
+
+
+def _end_authorization(
+    conn: sa.Connection, order: Any, state: str, reason: str, summary: str, now: datetime
+) -> None:
+    """An authorization that ends uncaptured (void, expiry): its whole hold goes back."""
+    _order_transition(conn, order, "AUTHORIZED", state=state, held=0)
     ledger.release(
         conn,
         buyer_id=order.buyer_id,
         amount=order.held,
         currency=order.currency,
         reference=order.id,
-        reason="VOID",
+        reason=reason,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, "ORDER.VOIDED", "authorization voided", now)
-    return order_json_by_id(conn, order.id)
+    _notify_checkout(conn, order.checkout_id, f"ORDER.{state}", summary, now)
 
 
 def capture_order(
@@ -334,18 +341,8 @@ def expire_due(conn: sa.Connection, now: datetime) -> int:
         )
     ).all()
     for order in stale_orders:
-        _order_transition(conn, order, "AUTHORIZED", state="EXPIRED", held=0)
-        ledger.release(
-            conn,
-            buyer_id=order.buyer_id,
-            amount=order.held,
-            currency=order.currency,
-            reference=order.id,
-            reason="EXPIRE",
-            now=now,
-        )
+        _end_authorization(conn, order, "EXPIRED", "EXPIRE", "authorization expired", now)
         changed += 1
-        _notify_checkout(conn, order.checkout_id, "ORDER.EXPIRED", "authorization expired", now)
     return changed
 
 

@@ -139,22 +139,10 @@ class OrderBook:
             raise _duplicate_trade_no(out_trade_no) from None
 
     def _checkout_row(self, conn: sa.Connection, merchant_id: str | None, checkout_id: str) -> Any:
-        query = sa.select(checkouts).where(checkouts.c.id == checkout_id)
-        if merchant_id is not None:
-            query = query.where(checkouts.c.merchant_id == merchant_id)
-        row = conn.execute(query).first()
-        if row is None:
-            raise _not_found("checkout", checkout_id)
-        return row
+        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id)
 
     def _order_row(self, conn: sa.Connection, merchant_id: str | None, order_id: str) -> Any:
-        query = sa.select(orders).where(orders.c.id == order_id)
-        if merchant_id is not None:
-            query = query.where(orders.c.merchant_id == merchant_id)
-        row = conn.execute(query).first()
-        if row is None:
-            raise _not_found("order", order_id)
-        return row
+        return _owned_row(conn, orders, "order", merchant_id, order_id)
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -401,6 +389,19 @@ class OrderBook:
 
 def _not_found(kind: str, obj_id: str) -> NotFoundError:
     return lifecycle.not_found(kind, obj_id)
+
+
+def _owned_row(
+    conn: sa.Connection, table: sa.Table, kind: str, merchant_id: str | None, obj_id: str
+) -> Any:
+    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing)."""
+    query = sa.select(table).where(table.c.id == obj_id)
+    if merchant_id is not None:
+        query = query.where(table.c.merchant_id == merchant_id)
+    row = conn.execute(query).first()
+    if row is None:
+        raise _not_found(kind, obj_id)
+    return row
 
 
 def _url_allowed(url: str, prefixes: Sequence[str]) -> bool:
