@@ -152,13 +152,7 @@ class Requester:
                 self._verify(resp, refresh=False)
                 return True
             ring = keyring_from_certificates(resp.content, self._api_key)
-            verify_response(
-                resp.headers,
-                resp.content,
-                keyring=ring,
-                nonce_store=self.response_nonces,
-                profile=self.profile,
-            )
+            self._check_signature(resp, ring)
             built.append(ring)
             return True
 
@@ -171,16 +165,20 @@ class Requester:
     def _header(self, resp: requests.Response, suffix: str) -> str | None:
         return resp.headers.get(f"{self.profile.header_prefix}-{suffix}")
 
+    def _check_signature(self, resp: requests.Response, ring: KeyRing) -> None:
+        """Verify an answer over its raw bytes, remembering its nonce (replays fail)."""
+        verify_response(
+            resp.headers,
+            resp.content,
+            keyring=ring,
+            nonce_store=self.response_nonces,
+            profile=self.profile,
+        )
+
     def _verify(self, resp: requests.Response, *, refresh: bool = True) -> bool:
         ring = self._keyring if not refresh and self._keyring is not None else self.keyring()
         try:
-            verify_response(
-                resp.headers,
-                resp.content,
-                keyring=ring,
-                nonce_store=self.response_nonces,
-                profile=self.profile,
-            )
+            self._check_signature(resp, ring)
         except UnknownKeyError as exc:
             if not refresh:
                 raise
@@ -193,13 +191,7 @@ class Requester:
                     f"{exc.message}; refreshing the issuer's keys failed too: {failed.message}",
                     serial=exc.serial,
                 ) from failed
-            verify_response(
-                resp.headers,
-                resp.content,
-                keyring=ring,
-                nonce_store=self.response_nonces,
-                profile=self.profile,
-            )
+            self._check_signature(resp, ring)
         return True
 
     # --- the call -----------------------------------------------------------------------
