@@ -42,6 +42,11 @@ PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 #: RSA keys below this size are refused everywhere (WeChat Pay v3 requires 2048 too).
 MIN_RSA_BITS: Final = 2048
 
+_MISMATCH: Final = (
+    "the signature does not match the signed content (verify over the raw body bytes exactly "
+    "as received, and the path and query exactly as sent)"
+)
+
 
 class _IsA:
     """``isinstance(key, cls)`` that remembers the concrete types it accepted.
@@ -133,10 +138,7 @@ class RSASHA256Algorithm(Algorithm):
         try:
             public_key.verify(signature, message, self._padding, self._hash)
         except InvalidSignature:
-            raise InvalidSignatureError(
-                "the signature does not match the signed content (verify over the raw body "
-                "bytes exactly as received, and the path and query exactly as sent)"
-            ) from None
+            raise InvalidSignatureError(_MISMATCH) from None
 
     def accepts_private_key(self, key: object) -> bool:
         return _is_rsa_private(key) and key.key_size >= MIN_RSA_BITS  # type: ignore[attr-defined]
@@ -171,10 +173,7 @@ class Ed25519Algorithm(Algorithm):
         try:
             public_key.verify(signature, message)  # type: ignore[call-arg]
         except InvalidSignature:
-            raise InvalidSignatureError(
-                "the signature does not match the signed content (verify over the raw body "
-                "bytes exactly as received, and the path and query exactly as sent)"
-            ) from None
+            raise InvalidSignatureError(_MISMATCH) from None
 
     def accepts_private_key(self, key: object) -> bool:
         return _is_ed_private(key)
