@@ -7,6 +7,8 @@ tests/reliability/ runs real processes.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -107,8 +109,6 @@ def test_a_replay_is_refused_by_another_process(
 ) -> None:
     first = SignedClient(app.test_client(), issuer, MERCHANT_ID, merchant_key)
     body = checkout_body()
-    import json
-
     raw = json.dumps(body).encode()
     auth = first.signer.authorization("POST", "/v1/checkouts", raw)
     headers = {"Authorization": auth, "Content-Type": "application/json"}
@@ -248,3 +248,50 @@ def test_bad_rate_limits_fail_at_start(value: Any) -> None:
 
     with pytest.raises(ConfigurationError, match="ELIGIBILITY_LIMIT_PER_BUYER"):
         load_config({"TEST_MODE": True, "ELIGIBILITY_LIMIT_PER_BUYER": value})
+
+
+def test_the_nonce_store_setting(issuer: Issuer) -> None:
+    from paylater_sdk.errors import ConfigurationError
+    from paylater_sdk.issuer.nonces import build_nonce_store
+    from paylater_sdk.replay import InMemoryNonceStore, RedisNonceStore
+
+    assert isinstance(build_nonce_store("database", issuer.engine, 300), DatabaseNonceStore)
+    assert isinstance(build_nonce_store(None, issuer.engine, 300), DatabaseNonceStore)
+    assert isinstance(build_nonce_store("memory", issuer.engine, 300), InMemoryNonceStore)
+    redis_store = build_nonce_store("redis://127.0.0.1:1/0", issuer.engine, 300)
+    assert isinstance(redis_store, RedisNonceStore)
+    assert redis_store.window_seconds == 300
+    with pytest.raises(ReplayError, match="unavailable"):  # nothing listens there: fail closed
+        redis_store.check_and_store("n-3", 1)
+    custom = InMemoryNonceStore()
+    assert build_nonce_store(custom, issuer.engine, 300) is custom
+    for bad in ("mysql://x", object()):
+        with pytest.raises(ConfigurationError, match="NONCE_STORE"):
+            build_nonce_store(bad, issuer.engine, 300)
+
+
+REDIS_URL = os.environ.get("PAYLATER_TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(
+    not REDIS_URL and not os.environ.get("CI"), reason="set PAYLATER_TEST_REDIS_URL (CI does)"
+)
+def test_processes_sharing_redis_refuse_each_others_replays(
+    tmp_path: Any, merchant_key: Any
+) -> None:
+    assert REDIS_URL, "CI must set PAYLATER_TEST_REDIS_URL"
+    url = database_url(tmp_path)
+    one = create_app(_config(url, merchant_key, NONCE_STORE=REDIS_URL))
+    two = create_app(_config(url, merchant_key, NONCE_STORE=REDIS_URL))
+    raw = json.dumps(checkout_body(f"R{os.getpid()}{id(one)}")).encode()
+    signer = SignedClient(one.test_client(), get_issuer(one), MERCHANT_ID, merchant_key).signer
+    headers = {
+        "Authorization": signer.authorization("POST", "/v1/checkouts", raw),
+        "Content-Type": "application/json",
+    }
+    assert one.test_client().post("/v1/checkouts", data=raw, headers=headers).status_code == 201
+    replayed = two.test_client().post("/v1/checkouts", data=raw, headers=headers)
+    assert replayed.status_code == 401
+    assert replayed.get_json()["code"] == "REPLAYED"
+    for application in (one, two):
+        get_issuer(application).engine.dispose()
