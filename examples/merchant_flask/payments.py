@@ -75,35 +75,38 @@ def notify() -> tuple[str, int]:
         return "bad notification", 400
 
     resource = event.resource
-    try:
-        with get_engine(current_app).begin() as conn:
-            if isinstance(resource, Checkout):
-                out_trade_no: str | None = resource.out_trade_no
-            elif isinstance(resource, Refund):
-                out_trade_no = _order_for_refund(conn, resource)
-            else:
-                out_trade_no = None
-            # The id insert and the state change commit together, or neither does.
-            if not store.record_event(
+    # One transaction: the id insert and the state change commit together, or neither does.
+    # A duplicate id (even one being processed concurrently) is "already done": record_event
+    # waits for the other delivery and then answers False. Any other database error is a
+    # 500, so the issuer retries instead of the news being acknowledged and lost.
+    with get_engine(current_app).begin() as conn:
+        if isinstance(resource, Checkout):
+            out_trade_no: str | None = resource.out_trade_no
+        elif isinstance(resource, Refund):
+            out_trade_no = _order_for_refund(conn, resource)
+            if out_trade_no is None:
+                # The order's authorization is not recorded yet (its notification may be
+                # in flight right now): not acknowledged, so the issuer delivers it again.
+                return "order not known yet", 409
+        else:
+            out_trade_no = None
+        if not store.record_event(
+            conn,
+            event_id=event.id,
+            event_type=event.event_type.value,
+            out_trade_no=out_trade_no,
+        ):
+            return "", 204
+        if isinstance(resource, Checkout):
+            store.apply_checkout(conn, resource.raw)
+        elif isinstance(resource, Refund) and out_trade_no is not None:  # always known here
+            store.record_refund(
                 conn,
-                event_id=event.id,
-                event_type=event.event_type.value,
+                out_refund_no=resource.out_refund_no,
                 out_trade_no=out_trade_no,
-            ):
-                return "", 204
-            if isinstance(resource, Checkout):
-                store.apply_checkout(conn, resource.raw)
-            elif isinstance(resource, Refund) and out_trade_no is not None:
-                store.record_refund(
-                    conn,
-                    out_refund_no=resource.out_refund_no,
-                    out_trade_no=out_trade_no,
-                    amount=resource.amount,
-                    state=resource.state.value,
-                    refund_id=resource.id,
-                    reason=resource.reason,
-                )
-    except sa.exc.IntegrityError:
-        # The same id was processed concurrently by another delivery: already done.
-        return "", 204
+                amount=resource.amount,
+                state=resource.state.value,
+                refund_id=resource.id,
+                reason=resource.reason,
+            )
     return "", 204
