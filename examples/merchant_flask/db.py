@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 __all__ = [
     "create_engine",
     "events",
+    "insert_new",
+    "lock_order",
     "metadata",
     "orders",
     "reading",
@@ -92,6 +94,32 @@ def reading(engine: Engine) -> Connection:
     every other transaction takes the write lock at ``BEGIN``. Never write through it.
     """
     return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+def lock_order(conn: Connection, out_trade_no: str) -> dict[str, Any] | None:
+    """The order row, locked until the transaction ends (SQLite: already write-locked).
+
+    Every transaction that changes an order or its refunds takes this lock first, so
+    writers of one order queue up instead of deadlocking on PostgreSQL.
+    """
+    query = sa.select(orders).where(orders.c.out_trade_no == out_trade_no).with_for_update()
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def insert_new(conn: Connection, statement: sa.Insert) -> bool:
+    """Insert inside a SAVEPOINT; False (and nothing changed) if the key already exists.
+
+    Race-safe where select-then-insert is not: two deliveries of one id both see "absent",
+    and the second insert waits for the first (PostgreSQL) and then fails on the key,
+    which only rolls back the savepoint, not the caller's transaction.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 def create_engine(url: str) -> Engine:

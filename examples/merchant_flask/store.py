@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from paylater_sdk.money import Money
 
-from .db import events, orders, reading, refunds
+from .db import events, insert_new, lock_order, orders, reading, refunds
+from .refunds import record_refund, settle_refunds
 
 __all__ = [
     "FINAL_STATES",
@@ -165,13 +166,6 @@ def get_order(engine: Engine | Connection, out_trade_no: str) -> dict[str, Any] 
     return dict(row) if row is not None else None
 
 
-def lock_order(conn: Connection, out_trade_no: str) -> dict[str, Any] | None:
-    """The order row, locked until the transaction ends (SQLite: already write-locked)."""
-    query = sa.select(orders).where(orders.c.out_trade_no == out_trade_no).with_for_update()
-    row = conn.execute(query).mappings().first()
-    return dict(row) if row is not None else None
-
-
 def _rows(engine: Engine, query: sa.Select[Any]) -> list[dict[str, Any]]:
     with reading(engine) as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
@@ -262,11 +256,14 @@ def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
         values.update(plan_id=plan["plan_id"], plan=dict(plan))
     if not row["checkout_id"] and checkout.get("id"):
         values["checkout_id"] = checkout["id"]
-    if not values:
-        return False
-    values["updated_at"] = _now()
-    conn.execute(orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values))
-    return True
+    if values:
+        values["updated_at"] = _now()
+        conn.execute(
+            orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values)
+        )
+    # A snapshot older than refunds the shop already recorded must not hide them.
+    settled = settle_refunds(conn, row["out_trade_no"])
+    return bool(values) or settled
 
 
 def planned_installments(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -298,26 +295,11 @@ def processed_event_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
         return {str(r[0]) for r in conn.execute(query)}
 
 
-def _insert_new(conn: Connection, statement: sa.Insert) -> bool:
-    """Insert inside a SAVEPOINT; False (and nothing changed) if the key already exists.
-
-    Race-safe where select-then-insert is not: two deliveries of one id both see "absent",
-    and the second insert waits for the first (PostgreSQL) and then fails on the key,
-    which only rolls back the savepoint, not the caller's transaction.
-    """
-    try:
-        with conn.begin_nested():
-            conn.execute(statement)
-    except sa.exc.IntegrityError:
-        return False
-    return True
-
-
 def record_event(
     conn: Connection, *, event_id: str, event_type: str, out_trade_no: str | None
 ) -> bool:
     """Remember a processed notification id; False if it was already processed."""
-    return _insert_new(
+    return insert_new(
         conn,
         events.insert().values(
             id=event_id,
@@ -326,54 +308,3 @@ def record_event(
             received_at=_now(),
         ),
     )
-
-
-#: A refund's state only moves forward: a late PENDING never undoes SUCCEEDED or FAILED.
-_REFUND_RANK = {"UNKNOWN": 0, "PENDING": 1, "SUCCEEDED": 2, "FAILED": 2}
-
-
-def record_refund(
-    conn: Connection,
-    *,
-    out_refund_no: str,
-    out_trade_no: str,
-    amount: Money,
-    state: str,
-    refund_id: str | None,
-    reason: str | None = None,
-) -> bool:
-    """Insert or update a refund row (the admin action and REFUND.SUCCEEDED both land here).
-
-    Returns True when something changed. An existing row is locked before it is compared,
-    its state only moves forward, and a known ``refund_id`` is never replaced.
-    """
-    if _insert_new(
-        conn,
-        refunds.insert().values(
-            out_refund_no=out_refund_no,
-            out_trade_no=out_trade_no,
-            refund_id=refund_id,
-            amount_minor=amount.minor,
-            currency=amount.currency,
-            reason=reason,
-            state=state,
-            created_at=_now(),
-        ),
-    ):
-        return True
-    row = (
-        conn.execute(
-            sa.select(refunds).where(refunds.c.out_refund_no == out_refund_no).with_for_update()
-        )
-        .mappings()
-        .one()
-    )
-    values: dict[str, Any] = {}
-    if refund_id and not row["refund_id"]:
-        values["refund_id"] = refund_id
-    if _REFUND_RANK.get(state, 0) > _REFUND_RANK.get(row["state"], 0):
-        values["state"] = state
-    if not values:
-        return False
-    conn.execute(refunds.update().where(refunds.c.out_refund_no == out_refund_no).values(values))
-    return True
