@@ -207,6 +207,7 @@ def differences(app: Flask) -> list[str]:
     Compares each order's state, captured and refunded amounts (and that its refunds sum
     to the refunded amount) with a fresh ``checkouts.get``. An order the issuer never saw is
     a difference unless the shop closed it as abandoned. Empty list: full agreement.
+    Raises :class:`PayLaterError` when the issuer cannot be asked (no answer is no verdict).
     """
     engine = get_engine(app)
     client = get_client(app)

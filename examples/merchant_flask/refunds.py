@@ -83,8 +83,9 @@ def record_refund(
 def settle_refunds(conn: Connection, out_trade_no: str) -> bool:
     """Raise the order's refunded amount to the sum of its SUCCEEDED refunds, if below.
 
-    Call with the order row locked. Only for a captured order whose capture covers the
-    refunds (otherwise the capture's news is still missing and will settle it later).
+    Takes the order row lock (a no-op when the caller holds it already, as every caller
+    in the shop does). Only for a captured order whose capture covers the refunds;
+    otherwise the capture's news is still missing, and applying it will settle the order.
     """
     row = lock_order(conn, out_trade_no)
     if row is None or row["state"] not in _REFUNDABLE:
