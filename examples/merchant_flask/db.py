@@ -122,6 +122,18 @@ def insert_new(conn: Connection, statement: sa.Insert) -> bool:
     return True
 
 
+# Any constant shared by every shop process: serialises table creation on PostgreSQL.
+_SCHEMA_LOCK = 0x5E0F5E0F
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables; several workers starting at once must not race on it."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn)
+
+
 def create_engine(url: str) -> Engine:
     """Create the engine and the tables.
 
@@ -132,7 +144,7 @@ def create_engine(url: str) -> Engine:
     """
     if not url.startswith("sqlite"):
         engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True)
-        metadata.create_all(engine)
+        _create_tables(engine)
         return engine
     engine = sa.create_engine(
         url,
@@ -157,5 +169,5 @@ def create_engine(url: str) -> Engine:
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    metadata.create_all(engine)
+    _create_tables(engine)
     return engine

@@ -135,3 +135,18 @@ def test_database_errors_never_show_bound_parameters(engine: Any) -> None:
     assert "parameters hidden" in str(caught.value)
     assert secret[:20] not in str(caught.value)
     assert secret[:20] not in repr(caught.value)
+
+
+def test_workers_starting_together_all_get_the_tables(shop_db_url: str) -> None:
+    engines = _all_at_once(lambda _i: db.create_engine(shop_db_url))
+    try:
+        assert [e for e in engines if isinstance(e, Exception)] == []
+        assert set(sa.inspect(engines[0]).get_table_names()) >= {
+            "orders",
+            "refunds",
+            "processed_notifications",
+        }
+    finally:
+        for eng in engines:
+            if not isinstance(eng, Exception):
+                eng.dispose()
