@@ -140,7 +140,7 @@ def test_pay_in_4_needs_no_period_count_and_defaults_to_today() -> None:
         (("12000",), "--periods is required"),
         (("12000", "--periods", "3", "--method", "balloon"), "Invalid value for '--method'"),
         (("12000", "--periods", "x"), "Invalid value for '--periods'"),
-        (("12.001", "--periods", "3"), "more decimals than CNY allows"),
+        (("12.001", "--periods", "3"), "at most 2 decimals for CNY"),
         (("abc", "--periods", "3"), "not a decimal number"),
         (("--periods", "3", "--", "-5"), "principal must be positive"),
         (("0", "--periods", "3"), "principal must be positive"),
