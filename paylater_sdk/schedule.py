@@ -55,7 +55,12 @@ def build_schedule(principal: Money, terms: PlanTerms, *, start: date) -> Schedu
     parts, interest, fees, merchant = _rows(minor, terms)
     mn, md = _ratio(terms.merchant_fee_rate)
     merchant += _half_up(minor * mn, md) if mn else 0
-    dates = _due_dates(start, terms.periods, terms.method, terms.frequency, terms.due_day)
+    try:
+        dates = _due_dates(start, terms.periods, terms.method, terms.frequency, terms.due_day)
+    except (ValueError, OverflowError):
+        raise PlanError(
+            f"a plan starting on {start} would fall due after the year 9999 (the calendar's end)"
+        ) from None
     rows = _money_rows(currency, dates, parts, interest, fees)
     return Schedule(principal, terms, start, tuple(rows), Money._of_minor(merchant, currency))
 

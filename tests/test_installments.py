@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, getcontext
 
@@ -19,6 +20,7 @@ from paylater_sdk.installments import (
     due_dates,
 )
 from paylater_sdk.money import Money
+from paylater_sdk.plan_terms import FRACTIONS_HINT
 
 START = date(2026, 1, 15)
 
@@ -231,10 +233,11 @@ class TestTermsValidation:
             ({"periods": 3, "method": "FLAT_FEE", "frequency": "DAILY"}, "unknown frequency"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_payer": "BANK"}, "unknown fee_payer"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "-0.01"}, "negative"),
-            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1.5"}, "100 %"),
+            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1.5"}, "above 0.1"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "abc"}, "not a decimal"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "NaN"}, "finite"),
-            ({"periods": 3, "method": "EQUAL_PAYMENT", "annual_rate": "13"}, "100 %"),
+            ({"periods": 3, "method": "EQUAL_PAYMENT", "annual_rate": "13"}, "100 % a year"),
+            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1e-13"}, "12 decimal"),
             ({"periods": 3, "method": "FLAT_FEE", "annual_rate": "0.1"}, "annual_rate applies"),
             (
                 {"periods": 3, "method": "EQUAL_PAYMENT", "fee_rate_per_period": "0.01"},
@@ -258,6 +261,41 @@ class TestTermsValidation:
     def test_bad_terms(self, kwargs: dict[str, object], message: str) -> None:
         with pytest.raises(PlanError, match=message):
             PlanTerms(**kwargs)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "shown"),
+        [
+            ({"method": "EQUAL_PAYMENT", "annual_rate": "4.35"}, "annual_rate 4.35 is above 1"),
+            ({"method": "EQUAL_PRINCIPAL", "annual_rate": "1.0001"}, "above 1 (100 % a year)"),
+            ({"method": "EQUAL_PAYMENT", "annual_rate": "12", "frequency": "BIWEEKLY"}, "12"),
+            ({"method": "FLAT_FEE", "fee_rate_per_period": "0.6"}, "above 0.1 (10 % a period)"),
+            ({"method": "FLAT_FEE", "fee_rate_per_period": "0.1000001"}, "0.1000001"),
+            (
+                {"method": "INTEREST_FREE", "fee_rate_per_period": "0.5", "fee_payer": "MERCHANT"},
+                "fee_rate_per_period 0.5",
+            ),
+        ],
+    )
+    def test_absurd_rates_say_rates_are_fractions(
+        self, kwargs: dict[str, object], shown: str
+    ) -> None:
+        # The contract: above 100 % a year, or 10 % a period, is a percentage typed
+        # where a fraction belongs, and the error says so in these words.
+        assert FRACTIONS_HINT == "rates are fractions: 0.0435 is 4.35 %"
+        with pytest.raises(PlanError, match=re.escape(FRACTIONS_HINT)) as info:
+            PlanTerms(3, **kwargs)  # type: ignore[arg-type]
+        assert shown in str(info.value)
+
+    def test_the_limits_themselves_are_accepted(self) -> None:
+        assert PlanTerms(3, "EQUAL_PAYMENT", annual_rate="1").annual_rate == 1
+        assert PlanTerms(3, "FLAT_FEE", fee_rate_per_period="0.1").fee_rate_per_period == (
+            Decimal("0.1")
+        )
+        # Trailing zeros are not decimal places; a zero with any exponent is zero.
+        assert PlanTerms(
+            3, "FLAT_FEE", fee_rate_per_period="0.00600000000000000"
+        ).fee_rate_per_period == (Decimal("0.006"))
+        assert PlanTerms(3, "FLAT_FEE", fee_rate_per_period="0E-999999").fee_rate_per_period == 0
 
     def test_float_rates_are_type_errors(self) -> None:
         with pytest.raises(TypeError, match="never a float"):
