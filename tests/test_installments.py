@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, getcontext
 import pytest
 
 from paylater_sdk import installments
+from paylater_sdk.amortization import equal_parts
 from paylater_sdk.errors import PlanError
 from paylater_sdk.installments import (
     FeePayer,
@@ -363,3 +364,43 @@ def test_public_names_are_exported() -> None:
     ):
         assert name in installments.__all__
         assert getattr(installments, name) is not None
+
+
+class TestSmallAmounts:
+    """Issue item 4: an equal-principal split succeeds with one minor unit per period."""
+
+    @pytest.mark.parametrize(
+        ("amount", "periods", "expected"),
+        [
+            # half-up 5 fen x 13 leaves -2 for the last: rounded down, remainder spread last.
+            ("0.63", 14, ["0.04"] * 7 + ["0.05"] * 7),
+            ("10.00", 60, ["0.16"] * 20 + ["0.17"] * 40),
+            ("17.70", 60, ["0.29"] * 30 + ["0.30"] * 30),
+            ("0.12", 12, ["0.01"] * 12),
+            # Where "the last takes the remainder" works, it still applies.
+            ("100.00", 3, ["33.33", "33.33", "33.34"]),
+            ("0.05", 3, ["0.02", "0.02", "0.01"]),
+        ],
+    )
+    def test_splits_that_used_to_be_refused(
+        self, amount: str, periods: int, expected: list[str]
+    ) -> None:
+        for method in (Method.INTEREST_FREE, Method.EQUAL_PRINCIPAL, Method.FLAT_FEE):
+            schedule = build_schedule(cny(amount), PlanTerms(periods, method), start=START)
+            assert [str(i.principal.amount) for i in schedule.installments] == expected
+            assert schedule.installments[-1].remaining_principal == cny("0")
+
+    def test_every_amount_with_a_minor_unit_per_period_splits(self) -> None:
+        for periods in (2, 3, 6, 12, 14, 24, 36, 60):
+            for minor in range(periods, periods * 3 + 2):
+                parts = equal_parts(minor, periods)
+                assert sum(parts) == minor
+                assert min(parts) >= 1
+                share = (2 * minor + periods) // (2 * periods)  # half-up, computed here
+                if minor - share * (periods - 1) >= 1:
+                    assert parts == [share] * (periods - 1) + [minor - share * (periods - 1)]
+                else:
+                    assert max(parts) - min(parts) <= 1
+                    assert parts == sorted(parts)
+            with pytest.raises(PlanError, match="at least one minor unit"):
+                equal_parts(periods - 1, periods)
