@@ -24,6 +24,7 @@ Unit-periods and the placing of dates are in :mod:`paylater_sdk.unit_periods`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -40,6 +41,7 @@ from .unit_periods import (
     months_back,
     on_series,
     position,
+    positions,
     series_day,
     unit_period_of,
 )
@@ -182,7 +184,9 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
     return Decimal(repr(i))
 
 
+@functools.lru_cache(maxsize=128)
 def _per_year(unit: UnitPeriod) -> Decimal:
+    """Unit-periods per year as a Decimal (52/3 to 34 digits); cached per unit-period."""
     fraction = unit.per_year
     with localcontext() as ctx:
         ctx.prec = _PREC
@@ -237,19 +241,29 @@ def periodic_rate(
                 return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
         if term_days > 0:
             unit_period = UnitPeriod.YEAR
+    complete = False  # True when ``known`` places every payment
     if unit_period is None and len(adv) == 1 and known is None:
         # Most plans: one advance repaid monthly on the purchase day (clamped).
         known = anchored_monthly_positions(start, [d for d, _ in pay])
         if known is not None:
-            unit_period = UnitPeriod.MONTH
+            unit_period, complete = UnitPeriod.MONTH, True
     if unit_period is None:
         unit_period = unit_period_of([d for d, _ in adv], [d for d, _ in pay])
     flows: list[tuple[int, int, int, int]] = []
-    cache: dict[date, tuple[int, int, int]] = dict(known) if known else {}
-    day: int | None = None
-    if unit_period.kind is PeriodKind.MONTH and any(d not in cache for d, _ in pay):
-        # (b)(3)(iv): a series on one day of the month counts series day to series day.
-        day = series if series is not None else series_day(d for d, _ in pay)
+    if known is None:
+        # Every position at once, cached for the same dates ((b)(3)(iv) series included).
+        dates = tuple(d for d, _ in adv), tuple(d for d, _ in pay)
+        placed = positions(start, *dates, unit_period, series)
+        for (_, amount), place in zip(adv, placed, strict=False):
+            flows.append((*place, -amount))
+        for (_, amount), place in zip(pay, placed[len(adv) :], strict=True):
+            flows.append((*place, amount))
+        return _solve(flows, total_adv, total_pay), _per_year(unit_period)
+    cache = dict(known)
+    day = series
+    unknown = not complete and any(d not in cache for d, _ in pay)
+    if day is None and unknown and unit_period.kind is PeriodKind.MONTH:
+        day = series_day([d for d, _ in pay])  # (b)(3)(iv), for the dates not known
     for sign, pairs in ((-1, adv), (1, pay)):
         for when, amount in pairs:
             pos = cache.get(when)

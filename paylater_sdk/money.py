@@ -37,9 +37,7 @@ _QUANTA = {exp: Decimal(1).scaleb(-exp) for exp in set(CURRENCY_EXPONENTS.values
 # Per-currency constants so the hot paths (minor units <-> Decimal) are one multiplication.
 _SCALE = {code: Decimal(10**exp) for code, exp in CURRENCY_EXPONENTS.items()}
 _UNIT = {code: _QUANTA[exp] for code, exp in CURRENCY_EXPONENTS.items()}
-# More decimal places than any amount or rate can meaningfully have: refused before any
-# arithmetic, so "1e-999999999" costs nothing.
-_DIGITS = 40
+
 # Every operation runs in its own wide context: a caller's low decimal precision (or odd
 # rounding mode) must never round an amount. 60 digits hold any product of two amounts or
 # rates an application meets; beyond that an amount is "too large", never silently rounded.
@@ -122,10 +120,10 @@ class Money:
     _minor: int = attrs.field(init=False, default=0, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        exponent = self.amount.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -_DIGITS:  # refused before any arithmetic
-            raise _too_many_decimals(self.amount, self.currency)
-        exact = _quantize(self.amount, self.currency)
+        try:  # (inlined _quantize: this runs for every amount built)
+            exact = self.amount.quantize(_UNIT[self.currency], context=_EXACT)
+        except InvalidOperation:
+            raise MoneyError(f"amount {self.amount} is too large") from None
         if exact != self.amount:
             raise _too_many_decimals(self.amount, self.currency)
         # Store the canonical form (12.3 -> 12.30) so str() and the wire agree.

@@ -154,9 +154,11 @@ class Schedule:
         # each installment (paid or still due) on its due date, each refund credited on its
         # date. Not the reduced principal as if advanced at purchase: that would charge the
         # interest and fees already paid on the refunded part to what is left.
-        pay = [(i.due_date, i.amount.minor) for i in self.installments if i.amount]
-        pay += [(on, refund.minor) for on, refund in self.refunds]
-        advanced = self.advanced.minor
+        pay = [(i.due_date, i.amount.minor) for i in self.installments if i.amount.minor]
+        advanced = self.principal.minor
+        for on, refund in self.refunds:
+            pay.append((on, refund.minor))
+            advanced += refund.minor
         if not advanced or sum(a for _, a in pay) == advanced:
             return Decimal(0), Decimal(1)
         return _apr.periodic_rate(

@@ -39,6 +39,7 @@ __all__ = [
     "months_back",
     "on_series",
     "position",
+    "positions",
     "series_day",
     "unit_period_of",
 ]
@@ -240,18 +241,22 @@ def series_day(dates: Iterable[date]) -> int | None:
     keep the 30th; 02-28, 03-31, 04-30 keep the last day (31). With several candidates
     (only month-ends), the last day wins.
     """
-    candidates: set[int] | None = None
+    exact = 0  # the one day a date that is no month-end pins the series to
+    lowest = 0  # a month-end on day d stands for any series day d..31
     count = 0
     for when in dates:
         count += 1
-        length = _month_len(when.year, when.month)
-        days = set(range(when.day, 32)) if when.day == length else {when.day}
-        candidates = days if candidates is None else candidates & days
-        if not candidates:
+        if when.day == _month_len(when.year, when.month):
+            lowest = max(lowest, when.day)
+        elif exact and when.day != exact:
             return None
-    if candidates is None or count < 2:
+        else:
+            exact = when.day
+    if count < 2:
         return None
-    return max(candidates)
+    if not exact:
+        return 31  # month-ends only: last day to last day
+    return exact if exact >= lowest else None
 
 
 # A position is (whole unit-periods, odd-fraction numerator, odd-fraction denominator):
@@ -289,6 +294,28 @@ def position(start: date, when: date, unit: UnitPeriod, day: int | None = None) 
     span = 15 if kind is PeriodKind.SEMIMONTH else 30 * count
     whole, rest = divmod(30 * months + odd_days, span)
     return whole, rest, span
+
+
+@functools.lru_cache(maxsize=2048)
+def positions(
+    start: date,
+    advance_dates: tuple[date, ...],
+    payment_dates: tuple[date, ...],
+    unit: UnitPeriod,
+    series: int | None = None,
+) -> tuple[_Position, ...]:
+    """Positions of every advance, then every payment: :func:`position` for each date.
+
+    For month-based unit-periods the payments' series day ((b)(3)(iv)) is ``series`` or,
+    when None, read off the payment dates; dates off the series count back as usual.
+    """
+    day = series
+    if day is None and unit.kind is PeriodKind.MONTH:
+        day = series_day(payment_dates)
+    return tuple(
+        position(start, when, unit, day if day is not None and on_series(when, day) else None)
+        for when in (*advance_dates, *payment_dates)
+    )
 
 
 def _months_before(when: date, months: int, day: int) -> date:
