@@ -57,6 +57,21 @@ class PeriodKind(enum.Enum):
 
 
 _MAX_COUNT = {PeriodKind.DAY: 1, PeriodKind.WEEK: 52, PeriodKind.SEMIMONTH: 1, PeriodKind.MONTH: 12}
+# Unit-periods per year of one unit ((b)(5)(ii)-(v)); a week's multiple is 52 / weeks.
+_PER_YEAR = {
+    PeriodKind.DAY: 365,
+    PeriodKind.WEEK: 52,
+    PeriodKind.SEMIMONTH: 24,
+    PeriodKind.MONTH: 12,
+}
+_NAMES = {
+    (PeriodKind.WEEK, 2): "TWO_WEEKS",
+    (PeriodKind.WEEK, 4): "FOUR_WEEKS",
+    (PeriodKind.MONTH, 2): "TWO_MONTHS",
+    (PeriodKind.MONTH, 3): "QUARTER",
+    (PeriodKind.MONTH, 6): "HALF_YEAR",
+    (PeriodKind.MONTH, 12): "YEAR",
+}
 
 
 class UnitPeriod:
@@ -86,9 +101,10 @@ class UnitPeriod:
     YEAR: ClassVar[UnitPeriod]
 
     def __new__(cls, kind: PeriodKind, count: int = 1) -> UnitPeriod:
-        found = cls._interned.get((kind, count))
-        if found is not None:
-            return found
+        try:
+            return cls._interned[(kind, count)]
+        except (KeyError, TypeError):
+            pass
         if not isinstance(kind, PeriodKind):
             raise PlanError(f"unknown period kind {kind!r}: use a PeriodKind member")
         top = _MAX_COUNT[kind]
@@ -101,7 +117,7 @@ class UnitPeriod:
         object.__setattr__(obj, "_kind", kind)
         object.__setattr__(obj, "_count", count)
         name = kind.value if count == 1 else f"{kind.value}S_{count}"
-        object.__setattr__(obj, "_name", name)
+        object.__setattr__(obj, "_name", _NAMES.get((kind, count), name))
         cls._interned[(kind, count)] = obj
         return obj
 
@@ -139,42 +155,27 @@ class UnitPeriod:
 
     @property
     def per_year(self) -> Fraction:
-        """Unit-periods per year as (b)(5)(ii)-(v) fix them (52 weeks, 12 months, 365 days)."""
-        kind, count = self._kind, self._count
-        if kind is PeriodKind.DAY:
-            return Fraction(365)
-        if kind is PeriodKind.SEMIMONTH:
-            return Fraction(24)
-        return Fraction(52 if kind is PeriodKind.WEEK else 12, count)
+        """Unit-periods per year: 365 (a day), 24 (a semimonth), 52 / weeks, 12 / months."""
+        return Fraction(_PER_YEAR[self._kind], self._count)
 
     @property
     def approx_days(self) -> Fraction:
         """Length in days for comparing periods (a month is 365/12 days)."""
-        kind, count = self._kind, self._count
-        if kind is PeriodKind.DAY:
-            return Fraction(1)
-        if kind is PeriodKind.WEEK:
-            return Fraction(7 * count)
-        if kind is PeriodKind.SEMIMONTH:
-            return Fraction(365, 24)
-        return Fraction(365 * count, 12)
-
-
-def _named(unit: UnitPeriod, name: str) -> UnitPeriod:
-    object.__setattr__(unit, "_name", name)
-    return unit
+        return (
+            365 / self.per_year if self._kind is not PeriodKind.WEEK else Fraction(7 * self._count)
+        )
 
 
 UnitPeriod.DAY = UnitPeriod(PeriodKind.DAY)
 UnitPeriod.WEEK = UnitPeriod.weeks(1)
-UnitPeriod.TWO_WEEKS = _named(UnitPeriod.weeks(2), "TWO_WEEKS")
+UnitPeriod.TWO_WEEKS = UnitPeriod.weeks(2)
 UnitPeriod.SEMIMONTH = UnitPeriod(PeriodKind.SEMIMONTH)
-UnitPeriod.FOUR_WEEKS = _named(UnitPeriod.weeks(4), "FOUR_WEEKS")
+UnitPeriod.FOUR_WEEKS = UnitPeriod.weeks(4)
 UnitPeriod.MONTH = UnitPeriod.months(1)
-UnitPeriod.TWO_MONTHS = _named(UnitPeriod.months(2), "TWO_MONTHS")
-UnitPeriod.QUARTER = _named(UnitPeriod.months(3), "QUARTER")
-UnitPeriod.HALF_YEAR = _named(UnitPeriod.months(6), "HALF_YEAR")
-UnitPeriod.YEAR = _named(UnitPeriod.months(12), "YEAR")
+UnitPeriod.TWO_MONTHS = UnitPeriod.months(2)
+UnitPeriod.QUARTER = UnitPeriod.months(3)
+UnitPeriod.HALF_YEAR = UnitPeriod.months(6)
+UnitPeriod.YEAR = UnitPeriod.months(12)
 
 #: Every standard interval (b)(3)(iii), shortest first: what an average rounds to.
 STANDARD_INTERVALS: tuple[UnitPeriod, ...] = tuple(
