@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 import click
@@ -96,7 +96,7 @@ def _rate(value: str, flag: str) -> str | Decimal:
         _fail(f"{flag} {value!r} is not a rate: give a fraction (0.0435) or a percentage (4.35%)")
     if not percent.is_finite():
         _fail(f"{flag} {value!r} is not a finite rate")
-    return percent.scaleb(-2)
+    return percent.scaleb(-2, context=Context(prec=60))  # exact, whatever the default context
 
 
 def _cli_message(message: str) -> str:
