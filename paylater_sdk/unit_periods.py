@@ -101,14 +101,14 @@ class UnitPeriod:
     YEAR: ClassVar[UnitPeriod]
 
     def __new__(cls, kind: PeriodKind, count: int = 1) -> UnitPeriod:
-        try:
-            return cls._interned[(kind, count)]
-        except (KeyError, TypeError):
-            pass
+        if type(count) is int:  # not True, 2.0 or "2", which would look up like ints
+            found = cls._interned.get((kind, count))
+            if found is not None:
+                return found
         if not isinstance(kind, PeriodKind):
             raise PlanError(f"unknown period kind {kind!r}: use a PeriodKind member")
         top = _MAX_COUNT[kind]
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= top:
+        if type(count) is not int or not 1 <= count <= top:
             raise PlanError(
                 f"a {kind.value.lower()} unit-period counts 1..{top}, got {count!r} "
                 "(Appendix J (b)(3)(iii): multiples up to, but not exceeding, 1 year)"

@@ -7,6 +7,8 @@ bracket the true root to 1e-9 rather than compared with the engine's own arithme
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -222,6 +224,19 @@ class TestUnitPeriods:
             UnitPeriod.weeks(53)
         with pytest.raises(ValueError, match=r"1\.\.12"):
             UnitPeriod.months(13)
+        for bad in (0, -1, True, "3", 2.0, [3]):
+            with pytest.raises(ValueError, match="counts 1"):
+                UnitPeriod.weeks(bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="period kind"):
+            UnitPeriod("WEEK", 3)  # type: ignore[arg-type]
+        with pytest.raises(AttributeError, match="immutable"):
+            UnitPeriod.MONTH._count = 2  # type: ignore[misc]
+        assert UnitPeriod.weeks(3).name == "WEEKS_3"
+        assert UnitPeriod.MONTH.name == "MONTH"
+        assert UnitPeriod.QUARTER.kind is PeriodKind.MONTH
+        assert UnitPeriod.QUARTER.count == 3
+        assert copy.deepcopy(UnitPeriod.weeks(3)) is UnitPeriod.weeks(3)
+        assert pickle.loads(pickle.dumps(UnitPeriod.months(4))) is UnitPeriod.months(4)
 
     def test_equally_frequent_common_periods_the_smaller_wins(self) -> None:
         # Two 3-week and two 4-week periods: three weeks.
