@@ -106,12 +106,17 @@ class Issuer(OrderBook):
 
     # --- clock ----------------------------------------------------------------------------
 
-    def sync_clock(self) -> None:
+    def sync_clock(self) -> bool:
         """Adopt the test clock offset stored in the database (another process may have
-        advanced it). Test mode only: a live issuer's clock is the wall clock."""
-        if self.config.test_mode:
-            stored = shared_state.read(self.engine, shared_state.CLOCK_OFFSET)
-            self.clock.set_offset(int(stored or 0))
+        advanced it); returns whether any test fault is armed (same query).
+
+        Test mode only: a live issuer's clock is the wall clock and it has no faults.
+        """
+        if not self.config.test_mode:
+            return False
+        offset, armed = shared_state.read_test_state(self.engine)
+        self.clock.set_offset(offset)
+        return armed
 
     def now(self) -> datetime:
         """Business time: wall clock plus the test clock's offset (whole seconds, UTC)."""
