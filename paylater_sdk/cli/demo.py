@@ -131,6 +131,7 @@ class DemoStack:
                     "NOTIFY_WORKER": True,
                     "NOTIFY_SCHEDULE": DEMO_NOTIFY_SCHEDULE,
                     "PUBLIC_URL": self.issuer_url,
+                    "DEMO_SHOP_URL": self.shop_url,  # the landing page's way in
                     "MERCHANTS": [
                         {
                             "id": MERCHANT_ID,
