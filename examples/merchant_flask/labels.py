@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from paylater_sdk.client.models import Plan
 from paylater_sdk.money import Money
 
-__all__ = ["ORDER_STATES", "REFUND_STATES", "as_low_as_plan", "cheapest_plan", "label"]
+__all__ = [
+    "ISSUER_REFUSALS",
+    "ORDER_STATES",
+    "REFUND_STATES",
+    "as_low_as_plan",
+    "cheapest_plan",
+    "label",
+    "refusal",
+]
 
 ORDER_STATES: Mapping[str, tuple[str, str]] = {
     "CREATED": ("等待分付确认", "Waiting for your confirmation at 分付"),
@@ -47,3 +55,30 @@ def as_low_as_plan(plans: Iterable[Plan], as_low_as: Money | None = None) -> Pla
     offered = list(plans)
     exact = [p for p in offered if as_low_as is not None and p.regular_payment == as_low_as]
     return min(exact or offered, key=lambda p: (p.regular_payment.minor, p.apr), default=None)
+
+
+#: What an operator reads when the issuer refuses an action; the code goes in the detail.
+ISSUER_REFUSALS: Mapping[str, tuple[str, str]] = {
+    "INVALID_STATE": ("订单当前状态不允许这个操作。", "The order's state does not allow this."),
+    "AMOUNT_EXCEEDS_AVAILABLE": (
+        "金额超过了可以收款或退款的余额。",
+        "The amount is more than what is left to capture or refund.",
+    ),
+    "INVALID_AMOUNT": ("金额无效。", "The amount is not valid."),
+    "CURRENCY_MISMATCH": ("币种与订单不一致。", "The currency is not the order's."),
+    "DUPLICATE_OUT_REFUND_NO": (
+        "这个退款单号已经用过，没有重复退款。",
+        "This refund number was used already; nothing was refunded twice.",
+    ),
+    "NOT_FOUND": ("分付找不到这笔订单。", "The issuer does not know this order."),
+    "IDEMPOTENCY_IN_PROGRESS": (
+        "同样的操作正在处理，请稍后刷新。",
+        "The same request is still running; refresh in a moment.",
+    ),
+}
+_REFUSED = ("分付拒绝了这个操作。", "The issuer refused this action.")
+
+
+def refusal(code: str | None) -> tuple[str, str]:
+    """(Chinese, English) sentence for an issuer error code."""
+    return ISSUER_REFUSALS.get(code or "", _REFUSED)

@@ -123,3 +123,33 @@ def test_the_order_page_shows_refunds_and_states_in_words(
     schedule = order_row(shop, no)["schedule"]
     total = schedule["total_amount"]["value"]
     assert f"¥{total / 100:,.2f}" in page.split('id="schedule"', 1)[1]
+
+
+def test_admin_errors_are_sentences_with_the_code_in_a_detail(
+    shop: Any, mock_issuer: Any, buyer: Any
+) -> None:
+    _, checkout_id, no = start_checkout(shop)
+    mock_issuer.authorize(checkout_id, buyer, "fenfu-6")
+    admin_post(shop, no, "capture")
+    page = admin_post(shop, no, "refund", amount="5000.00").text
+    flash = page.split('class="flash error"', 1)[1].split("</div>", 1)[0]
+    sentence = flash.split("<details>", 1)[0]
+    assert "金额超过了可以收款或退款的余额。" in sentence
+    assert "The amount is more than what is left to capture or refund." in sentence
+    assert "AMOUNT_EXCEEDS_AVAILABLE" not in sentence
+    detail = flash.split("<details>", 1)[1]
+    assert "code AMOUNT_EXCEEDS_AVAILABLE" in detail
+    assert "request req_" in detail
+
+
+def test_admin_amounts_use_the_page_format_both_ways(
+    shop: Any, mock_issuer: Any, buyer: Any
+) -> None:
+    _, checkout_id, no = start_checkout(shop)
+    mock_issuer.authorize(checkout_id, buyer, "fenfu-6")
+    page = admin_post(shop, no, "capture", amount="¥1,299.00").text  # as the placeholder shows
+    assert "已确认收款 ¥1,299.00 captured" in page
+    page = admin_post(shop, no, "refund", amount="¥1,000.00").text
+    assert "已退款 ¥1,000.00 refunded" in page
+    assert " CNY" not in page.split('class="flash success"', 1)[1].split("</p>", 1)[0]
+    assert order_row(shop, no)["refunded_minor"] == 100000
