@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +129,9 @@ def _run_bash(block: Block, cwd: Path) -> str:
     out = []
     for command in _commands(block.body):
         argv = shlex.split(command)
-        exe = shutil.which("paylater")
+        # The paylater beside this Python (a venv that is not activated), else on PATH.
+        beside = Path(sys.executable).parent / "paylater"
+        exe = str(beside) if beside.is_file() else shutil.which("paylater")
         assert exe is not None, "the paylater command is not installed"
         proc = subprocess.run(
             [exe, *argv[1:]],
