@@ -212,6 +212,11 @@ def test_issuer_and_shop_pages_fit_360_px(stack: DemoStack, narrow: Any) -> None
     page.wait_for_url(f"{stack.issuer_url}/authorize/*")
     _fits_360(page)
     assert f"phone {stack.buyer.phone}, code {stack.buyer.test_code}" in page.inner_text("body")
+    page.fill("#phone", stack.buyer.phone)
+    page.fill("#code", stack.buyer.test_code)
+    page.click('form:has(input[name="step"][value="signin"]) button[type=submit]')
+    page.wait_for_selector('form:has(input[name="step"][value="confirm"])')
+    _fits_360(page)  # the plans with their disclosures
     page.close()
 
 
