@@ -95,6 +95,7 @@ def test_test_mode_sign_in_shows_the_test_phones_and_codes(tmp_path: Path) -> No
     app = _app(tmp_path)
     issuer = get_issuer(app)
     first = issuer.create_buyer(limit=Money("500.00", "CNY"), phone="13800138000")
+    issuer.advance_clock(1)  # creation times are whole seconds: make the order certain
     second = issuer.create_buyer(limit=Money("500.00", "CNY"))
     html = app.test_client().get(f"/authorize/{_checkout(app)}").text
     hint = html.split('id="test-buyers"', 1)[1].split("</div>", 1)[0]
