@@ -221,6 +221,15 @@ def issuer() -> None:
     metavar="S1,S2,...",
     help="Seconds between notification retries (default: WeChat Pay's 15,15,30,180,...).",
 )
+@click.option(
+    "--nonce-store",
+    envvar="PAYLATER_NONCE_STORE",
+    default="database",
+    show_default=True,
+    metavar="database|redis://...",
+    help="Where seen request nonces live, shared by every process of this issuer: its "
+    "database, or a Redis URL such as redis://127.0.0.1:6379/0.  [env: PAYLATER_NONCE_STORE]",
+)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option(
     "--worker/--no-worker", default=True, show_default=True, help="Deliver notifications."
@@ -235,13 +244,20 @@ def serve(
     signing_keys: tuple[str, ...],
     merchants_file: Path | None,
     notify_schedule: str | None,
+    nonce_store: str,
     threads: int,
     worker: bool,
 ) -> None:
     """Serve the issuer with waitress and the notification worker."""
     import waitress
 
-    config: dict[str, Any] = {"TEST_MODE": test_mode, "NOTIFY_WORKER": worker}
+    if nonce_store != "database" and not nonce_store.startswith(("redis://", "rediss://")):
+        _fail("--nonce-store takes 'database' or a redis:// URL")
+    config: dict[str, Any] = {
+        "TEST_MODE": test_mode,
+        "NOTIFY_WORKER": worker,
+        "NONCE_STORE": nonce_store,
+    }
     if database_url:
         config["DATABASE_URL"] = database_url
     if secret_key:
@@ -288,6 +304,40 @@ def serve(
 
 def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(0)
+
+
+@issuer.command()
+@_database_option
+def migrate(database_url: str | None) -> None:
+    """Create or upgrade the database schema (back up first).
+
+    The schema becomes the one this version of paylater-sdk expects.
+    """
+    from ..issuer import migrate as migrations
+    from ..issuer.db import make_engine
+    from ..issuer.locking import startup_lock
+
+    if not database_url:
+        _fail("give --database (or PAYLATER_DATABASE_URL): the database to migrate")
+    with _database_errors(database_url):
+        try:
+            engine = make_engine(database_url)
+        except ValueError as exc:
+            _fail(str(exc))
+        try:
+            with engine.begin() as conn:
+                startup_lock(conn)  # never beside a starting issuer or another migration
+                before, after = migrations.upgrade(conn)
+        except PayLaterError as exc:
+            _fail(str(exc))
+        finally:
+            engine.dispose()
+    if before is None:
+        click.echo(f"created the schema at {after}")
+    elif before == after:
+        click.echo(f"schema already at {after}")
+    else:
+        click.echo(f"schema upgraded from {before} to {after}")
 
 
 @issuer.command("check-ledger")

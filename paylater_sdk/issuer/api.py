@@ -23,6 +23,7 @@ from ..errors import (
     TimestampError,
     UnknownKeyError,
 )
+from ..lifecycle import FaultKind
 from ..signing import verify_request
 from . import idempotency
 from .openapi import openapi_document
@@ -82,16 +83,18 @@ def _signature_error(exc: SignatureError) -> PayLaterError:
         code = "UNKNOWN_KEY"
     else:
         code = "SIGNATURE_INVALID"
-    return bad(code, str(exc.message)[:300], status=401)
+    return bad(code, str(exc.message)[:300])
 
 
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = _issuer()
-    fault = issuer.take_fault({"error_500", "timeout"}, request.method, request.path)
-    if fault == "error_500":
+    fault = issuer.take_fault(
+        {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
+    )
+    if fault == FaultKind.ERROR_500:
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
-    if fault == "timeout":
+    if fault == FaultKind.TIMEOUT:
         g.delay_response = issuer.config.fault_timeout
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
@@ -100,15 +103,11 @@ def _authenticate() -> Response | None:
         return None
     authorization = request.headers.get("Authorization")
     if not authorization:
-        raise bad(
-            "SIGNATURE_MISSING", "sign the request: the Authorization header is missing", status=401
-        )
+        raise bad("SIGNATURE_MISSING", "sign the request: the Authorization header is missing")
     found = _MCHID_RE.search(authorization[:4096])
     keyring = issuer.merchant_keyring(found.group(1)) if found else None
     if found is None or keyring is None:
-        raise bad(
-            "UNKNOWN_MERCHANT", "the Authorization mchid is not a registered merchant", status=401
-        )
+        raise bad("UNKNOWN_MERCHANT", "the Authorization mchid is not a registered merchant")
     try:
         merchant_id = verify_request(
             authorization,
@@ -122,7 +121,7 @@ def _authenticate() -> Response | None:
     except SignatureError as exc:
         raise _signature_error(exc) from None
     if merchant_id != found.group(1):
-        raise bad("SIGNATURE_INVALID", "ambiguous mchid in the Authorization header", status=401)
+        raise bad("SIGNATURE_INVALID", "ambiguous mchid in the Authorization header")
     g.merchant_id = merchant_id
     issuer.sweep()
     return None
@@ -143,18 +142,21 @@ def _no_query(*allowed: str) -> dict[str, str]:
 
 def _object_id(value: str) -> str:
     if not _ID_RE.fullmatch(value):
-        raise bad("NOT_FOUND", "no such object", status=404)
+        raise bad("NOT_FOUND", "no such object")
     return value
 
 
-def _post(handler: Callable[[dict[str, Any]], tuple[Any, int]]) -> Response:
-    """Run a POST handler under the request's ``Idempotency-Key`` (if any)."""
+def _post(handler: Callable[[dict[str, Any]], Any], status: int = 200) -> Response:
+    """Run a POST handler under the request's ``Idempotency-Key`` (if any).
+
+    See :mod:`.idempotency`: the answer of a request with an effect is stored in the
+    effect's own transaction; others are stored after the handler returns.
+    """
     _no_query()
     data = parse_json_body()
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        result, status = handler(data)
-        return json_response(result, status)
+        return json_response(handler(data), status)
     if not _KEY_RE.fullmatch(key):
         raise bad(
             "INVALID_FIELD",
@@ -164,33 +166,39 @@ def _post(handler: Callable[[dict[str, Any]], tuple[Any, int]]) -> Response:
     issuer = _issuer()
     merchant_id: str = g.merchant_id
     fp = idempotency.fingerprint(request.method, request.path, data)
-    stored = idempotency.claim(
-        issuer.engine, merchant_id=merchant_id, key=key, fp=fp, now=issuer.now()
-    )
+    stored = idempotency.lookup(issuer.engine, merchant_id=merchant_id, key=key, fp=fp)
     if stored is not None:
-        replay = Response(stored.body, status=stored.status, mimetype="application/json")
-        replay.headers["Idempotent-Replayed"] = "true"
-        return replay
+        return _replayed(stored)
+    call = idempotency.IdempotentCall(merchant_id, key, fp, status, issuer.now())
+    token = idempotency.CURRENT.set(call)
     try:
-        result, status = handler(data)
-        response = json_response(result, status)
+        result = handler(data)
+    except idempotency.Replay as replay:
+        return _replayed(replay.stored)
     except PayLaterError as exc:
         answer = status_and_body(exc)
-        if answer is None:
-            idempotency.abandon(issuer.engine, merchant_id=merchant_id, key=key)
+        if answer is None or call.answered is not None:
             raise
-        response = json_response(answer[1], answer[0])
-    except BaseException:
-        idempotency.abandon(issuer.engine, merchant_id=merchant_id, key=key)
-        raise
-    idempotency.finish(
-        issuer.engine,
-        merchant_id=merchant_id,
-        key=key,
-        status=response.status_code,
-        body=response.get_data(),
-    )
-    return response
+        if not idempotency.storable(answer[0], answer[1].get("code")):
+            raise
+        refused = idempotency.StoredResponse(answer[0], idempotency.encode(answer[1]))
+        return _answer(idempotency.store_answer(issuer.engine, call, refused))
+    finally:
+        idempotency.CURRENT.reset(token)
+    if call.answered is not None:
+        return _answer(call.answered)
+    fresh = idempotency.StoredResponse(status, idempotency.encode(result))
+    return _answer(idempotency.store_answer(issuer.engine, call, fresh))
+
+
+def _answer(stored: idempotency.StoredResponse) -> Response:
+    return Response(stored.body, status=stored.status, mimetype="application/json")
+
+
+def _replayed(stored: idempotency.StoredResponse) -> Response:
+    replay = _answer(stored)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -226,16 +234,16 @@ def plans_quote() -> Response:
 
 @blueprint.post("/credit/eligibility")
 def eligibility() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(data, {"buyer_token": text(80), "amount": money})
-        return _issuer().eligibility(body["buyer_token"], body["amount"]), 200
+        return _issuer().eligibility(body["buyer_token"], body["amount"], merchant_id=g.merchant_id)
 
     return _post(handle)
 
 
 @blueprint.post("/checkouts")
 def create_checkout() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(
             data,
             {
@@ -258,9 +266,9 @@ def create_checkout() -> Response:
             expires_in=body["expires_in"],
             base_url=request.host_url,
         )
-        return checkout, 201
+        return checkout
 
-    return _post(handle)
+    return _post(handle, 201)
 
 
 def _plan_ids(name: str, value: Any) -> list[str]:
@@ -289,34 +297,34 @@ def get_checkout(checkout_id: str) -> Response:
 
 @blueprint.post("/checkouts/<checkout_id>/close")
 def close_checkout(checkout_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id)), 200
+        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id))
 
     return _post(handle)
 
 
 @blueprint.post("/orders/<order_id>/capture")
 def capture(order_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(data, {}, {"amount": money})
-        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"]), 200
+        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"])
 
     return _post(handle)
 
 
 @blueprint.post("/orders/<order_id>/void")
 def void(order_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().void(g.merchant_id, _object_id(order_id)), 200
+        return _issuer().void(g.merchant_id, _object_id(order_id))
 
     return _post(handle)
 
 
 @blueprint.post("/refunds")
 def create_refund() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(
             data,
             {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
@@ -329,9 +337,9 @@ def create_refund() -> Response:
             out_refund_no=body["out_refund_no"],
             reason=body["reason"],
         )
-        return refund, 201
+        return refund
 
-    return _post(handle)
+    return _post(handle, 201)
 
 
 @blueprint.get("/refunds/<refund_id>")

@@ -1,6 +1,6 @@
-"""Storage: SQLAlchemy Core tables, engine creation and the schema version.
+"""Storage: SQLAlchemy Core tables and engine creation (migrations: :mod:`.migrate`).
 
-Portable SQL only (SQLite by default, PostgreSQL later): money is BigInteger minor units
+Portable SQL only (SQLite by default, and PostgreSQL): money is BigInteger minor units
 plus a currency column, times are integer epoch seconds (UTC), JSON documents are text.
 SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` transactions: a deferred
 transaction that reads and then writes can fail with "database is locked" when another
@@ -10,6 +10,7 @@ writer got in between, which a busy timeout does not cure; taking the write lock
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,37 +18,28 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 __all__ = [
-    "SCHEMA_VERSION",
     "buyers",
     "checkouts",
-    "create_schema",
     "faults",
     "from_epoch",
     "idempotency_keys",
     "issuer_keys",
     "issuer_state",
     "ledger_entries",
+    "log_failure",
     "make_engine",
     "merchant_keys",
     "merchants",
     "metadata",
     "orders",
+    "rate_counters",
     "reading",
     "refunds",
-    "schema_version",
+    "seen_nonces",
     "to_epoch",
 ]
 
-SCHEMA_VERSION = 1
-
 metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("applied_at", sa.BigInteger, nullable=False),
-)
 
 #: Small key/value facts about the issuer itself (the test clock offset).
 issuer_state = sa.Table(
@@ -66,6 +58,35 @@ issuer_keys = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("not_after", sa.BigInteger, nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+#: At most one active signing key, enforced by the database (two processes starting at
+#: once, or a rotation racing a start-up, can never leave two keys signing).
+_ONE_ACTIVE_KEY = sa.Index(
+    "uq_issuer_keys_one_active",
+    issuer_keys.c.active,
+    unique=True,
+    sqlite_where=issuer_keys.c.active == sa.true(),
+    postgresql_where=issuer_keys.c.active == sa.true(),
+)
+
+#: Nonces of signed requests already accepted, shared by every process on the database.
+#: ``signed_at`` is the message's own timestamp: rows older than twice the skew window
+#: can be forgotten (such a message is refused by its timestamp alone).
+seen_nonces = sa.Table(
+    "seen_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("signed_at", sa.BigInteger, nullable=False, index=True),
+)
+
+#: Fixed-window request counters (eligibility rate limits), shared by every process.
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("scope", sa.String(160), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
 )
 
 merchants = sa.Table(
@@ -163,6 +184,8 @@ orders = sa.Table(
     sa.Column("authorized_at", sa.BigInteger, nullable=False),
     sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
     sa.Column("captured_at", sa.BigInteger, nullable=True),
+    # Bumped by every update: each UPDATE is guarded on the version it read.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
 refunds = sa.Table(
@@ -225,16 +248,39 @@ def reading(engine: Engine) -> sa.Connection:
     return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
+def log_failure(logger: logging.Logger, message: str, exc: BaseException, *args: object) -> None:
+    """Log an unexpected error; a database error without its message or traceback.
+
+    ``hide_parameters`` keeps bound values out of SQLAlchemy's messages, but the driver's
+    own text can still quote them (PostgreSQL: ``Key (buyer_token)=(bt_...) already
+    exists``), and so can a traceback's rendering of the exception. For those, only the
+    error class, the SQLSTATE and the statement (with placeholders) are logged.
+    """
+    if isinstance(exc, sa.exc.DBAPIError):
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+        logger.error(
+            message + ": database error %s (%s) in: %s",
+            *args,
+            type(orig).__name__,
+            state or "-",
+            (exc.statement or "")[:300],
+        )
+    else:
+        logger.error(message, *args, exc_info=exc)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
+    # hide_parameters: a database error must never log bound values (API keys, tokens).
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if url in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError(
             "an in-memory SQLite database cannot be shared between threads; "
             "use a file URL such as sqlite:////tmp/issuer.db"
         )
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -255,19 +301,3 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def create_schema(engine: Engine, now: datetime) -> None:
-    """Create missing tables and record the schema version (refusing a newer one)."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-        if found is None:
-            conn.execute(
-                schema_version.insert().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
-            )
-        elif found > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {found} is newer than this issuer "
-                f"({SCHEMA_VERSION}); upgrade paylater-sdk"
-            )

@@ -14,16 +14,20 @@ from __future__ import annotations
 import importlib
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import Schedule, build_schedule
+from ..lifecycle import CheckoutState, EventType, RefundState
 from ..money import Money
 from . import ledger
-from .db import checkouts, orders, refunds, to_epoch
+from .db import checkouts, orders, reading, refunds, to_epoch
+from .locking import locked
 from .views import checkout_json_by_id, order_json_by_id, refund_json
 
 __all__ = [
@@ -38,10 +42,11 @@ __all__ = [
     "not_found",
     "require_state",
     "schedule_fields",
+    "update_order",
     "void_order",
 ]
 
-REFUNDABLE = ("CAPTURED", "PARTIALLY_REFUNDED")
+REFUNDABLE = (CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED)
 
 
 def new_id(prefix: str) -> str:
@@ -90,7 +95,6 @@ def require_state(kind: str, obj_id: str, state: str, allowed: tuple[str, ...], 
     if state not in allowed:
         raise ConflictError(
             f"{kind} {obj_id} is {state}; only {' or '.join(allowed)} can be {verb}",
-            http_status=409,
             code="INVALID_STATE",
         )
 
@@ -118,34 +122,46 @@ def _notify_checkout(
 
 
 def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[str, Any]:
-    require_state("checkout", checkout.id, checkout.state, ("CREATED",), "closed")
+    require_state("checkout", checkout.id, checkout.state, (CheckoutState.CREATED,), "closed")
     done = conn.execute(
         checkouts.update()
-        .where(checkouts.c.id == checkout.id, checkouts.c.state == "CREATED")
-        .values(state="CLOSED")
+        .where(checkouts.c.id == checkout.id, checkouts.c.state == CheckoutState.CREATED)
+        .values(state=CheckoutState.CLOSED)
     )
     if done.rowcount != 1:
         raise ConflictError("the checkout changed meanwhile; fetch it again", code="INVALID_STATE")
-    return _notify_checkout(conn, checkout.id, "CHECKOUT.CLOSED", "checkout closed", now)
+    return _notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
 
 
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
+    """Update an order read (and locked) in this transaction, guarded on its version.
+
+    The version guard is the second line of defence behind the row lock: an update
+    computed from a stale read matches no row and fails, instead of overwriting newer
+    amounts (the lost update that let concurrent refunds exceed the capture).
+    """
     done = conn.execute(
-        orders.update().where(orders.c.id == order.id, orders.c.state == old).values(**values)
+        orders.update()
+        .where(orders.c.id == order.id, orders.c.state == old, orders.c.version == order.version)
+        .values(version=order.version + 1, **values)
     )
     if done.rowcount != 1:
         raise ConflictError(
             f"order {order.id} changed meanwhile; fetch it again",
-            http_status=409,
             code="INVALID_STATE",
         )
     if "state" in values:
         _set_checkout_state(conn, order.checkout_id, values["state"])
 
 
+def update_order(conn: sa.Connection, order: Any, **values: Any) -> None:
+    """Change an order without changing its state (a repayment), under the same guard."""
+    _order_transition(conn, order, order.state, **values)
+
+
 def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
-    require_state("order", order.id, order.state, ("AUTHORIZED",), "voided")
-    _end_authorization(conn, order, "VOIDED", "VOID", "authorization voided", now)
+    require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "voided")
+    _end_authorization(conn, order, CheckoutState.VOIDED, "VOID", "authorization voided", now)
     return order_json_by_id(conn, order.id)
 
 
@@ -153,7 +169,7 @@ def _end_authorization(
     conn: sa.Connection, order: Any, state: str, reason: str, summary: str, now: datetime
 ) -> None:
     """An authorization that ends uncaptured (void, expiry): its whole hold goes back."""
-    _order_transition(conn, order, "AUTHORIZED", state=state, held=0)
+    _order_transition(conn, order, CheckoutState.AUTHORIZED, state=state, held=0)
     ledger.release(
         conn,
         buyer_id=order.buyer_id,
@@ -163,29 +179,25 @@ def _end_authorization(
         reason=reason,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, f"ORDER.{state}", summary, now)
+    _notify_checkout(conn, order.checkout_id, EventType(f"ORDER.{state}"), summary, now)
 
 
 def capture_order(
     conn: sa.Connection, order: Any, amount: Money | None, offer: Any, now: datetime
 ) -> dict[str, Any]:
     """Open the loan: store the chosen plan's schedule, release whatever is not captured."""
-    require_state("order", order.id, order.state, ("AUTHORIZED",), "captured")
+    require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "captured")
     captured = order.amount if amount is None else amount.minor
     if amount is not None and amount.currency != order.currency:
         raise InvalidRequestError(
             f"capture amount is {amount.currency} but the order is {order.currency}",
-            http_status=400,
             code="CURRENCY_MISMATCH",
         )
     if captured <= 0:
-        raise InvalidRequestError(
-            "capture amount must be positive", http_status=400, code="INVALID_AMOUNT"
-        )
+        raise InvalidRequestError("capture amount must be positive", code="INVALID_AMOUNT")
     if captured > order.amount:
         raise ConflictError(
             f"cannot capture {captured} minor units: the order authorized {order.amount}",
-            http_status=409,
             code="AMOUNT_EXCEEDS_AVAILABLE",
         )
     schedule = build_schedule(
@@ -194,8 +206,8 @@ def capture_order(
     _order_transition(
         conn,
         order,
-        "AUTHORIZED",
-        state="CAPTURED",
+        CheckoutState.AUTHORIZED,
+        state=CheckoutState.CAPTURED,
         held=0,
         captured_amount=captured,
         captured_at=to_epoch(now),
@@ -210,8 +222,46 @@ def capture_order(
         reference=order.id,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, "ORDER.CAPTURED", "order captured", now)
+    _notify_checkout(conn, order.checkout_id, EventType.ORDER_CAPTURED, "order captured", now)
     return order_json_by_id(conn, order.id)
+
+
+def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
+    """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
+    require_state("order", order.id, order.state, REFUNDABLE, "refunded")
+    if amount.currency != order.currency:
+        raise InvalidRequestError(
+            f"refund amount is {amount.currency} but the order is {order.currency}",
+            code="CURRENCY_MISMATCH",
+        )
+    if amount.minor <= 0:
+        raise InvalidRequestError("refund amount must be positive", code="INVALID_AMOUNT")
+    refundable = order.captured_amount - order.refunded_amount
+    if amount.minor > refundable:
+        raise ConflictError(
+            f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
+            "of the captured amount is not refunded yet",
+            code="AMOUNT_EXCEEDS_AVAILABLE",
+        )
+    duplicate = conn.execute(
+        sa.select(refunds.c.id).where(
+            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
+        )
+    ).first()
+    if duplicate is not None:
+        raise ConflictError(
+            f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
+            code="DUPLICATE_OUT_REFUND_NO",
+        )
+
+
+def _replan_for_refund(order: Any, amount: Money, today: date) -> tuple[Schedule, int]:
+    """The schedule after the refund, and the unpaid principal the refund cancels."""
+    schedule = Schedule.from_json(json.loads(order.schedule_json))
+    principal_cut = min(amount.minor, schedule.outstanding_principal.minor)
+    if principal_cut > 0:
+        schedule = schedule.after_refund(Money.from_minor(principal_cut, order.currency), on=today)
+    return schedule, principal_cut
 
 
 def create_refund(
@@ -229,50 +279,15 @@ def create_refund(
     buyer's credit; whatever exceeds the unpaid principal is money the buyer already
     repaid, returned to the buyer outside the credit line.
     """
-    require_state("order", order.id, order.state, REFUNDABLE, "refunded")
-    if amount.currency != order.currency:
-        raise InvalidRequestError(
-            f"refund amount is {amount.currency} but the order is {order.currency}",
-            http_status=400,
-            code="CURRENCY_MISMATCH",
-        )
-    if amount.minor <= 0:
-        raise InvalidRequestError(
-            "refund amount must be positive", http_status=400, code="INVALID_AMOUNT"
-        )
-    refundable = order.captured_amount - order.refunded_amount
-    if amount.minor > refundable:
-        raise ConflictError(
-            f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
-            "of the captured amount is not refunded yet",
-            http_status=409,
-            code="AMOUNT_EXCEEDS_AVAILABLE",
-        )
-    duplicate = conn.execute(
-        sa.select(refunds.c.id).where(
-            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
-        )
-    ).first()
-    if duplicate is not None:
-        raise ConflictError(
-            f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
-            http_status=409,
-            code="DUPLICATE_OUT_REFUND_NO",
-        )
-    schedule = Schedule.from_json(json.loads(order.schedule_json))
-    unpaid = schedule.outstanding_principal.minor
-    principal_cut = min(amount.minor, unpaid)
-    if principal_cut > 0:
-        schedule = schedule.after_refund(
-            Money.from_minor(principal_cut, order.currency), on=now.date()
-        )
+    _check_refund(conn, order, amount, out_refund_no)
+    schedule, principal_cut = _replan_for_refund(order, amount, now.date())
     refunded = order.refunded_amount + amount.minor
-    state = "REFUNDED" if refunded == order.captured_amount else "PARTIALLY_REFUNDED"
+    full = refunded == order.captured_amount
     _order_transition(
         conn,
         order,
         order.state,
-        state=state,
+        state=CheckoutState.REFUNDED if full else CheckoutState.PARTIALLY_REFUNDED,
         refunded_amount=refunded,
         **schedule_fields(schedule),
     )
@@ -285,22 +300,19 @@ def create_refund(
         reason="REFUND",
         now=now,
     )
-    refund_id = new_id("rf")
-    conn.execute(
-        refunds.insert().values(
-            id=refund_id,
-            order_id=order.id,
-            merchant_id=order.merchant_id,
-            out_refund_no=out_refund_no,
-            amount=amount.minor,
-            currency=order.currency,
-            reason=reason,
-            state="SUCCEEDED",
-            created_at=to_epoch(now),
-        )
-    )
-    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
-    resource = refund_json(row)
+    values = {
+        "id": new_id("rf"),
+        "order_id": order.id,
+        "merchant_id": order.merchant_id,
+        "out_refund_no": out_refund_no,
+        "amount": amount.minor,
+        "currency": order.currency,
+        "reason": reason,
+        "state": RefundState.SUCCEEDED,
+        "created_at": to_epoch(now),
+    }
+    conn.execute(refunds.insert().values(values))
+    resource = refund_json(SimpleNamespace(**values))  # the row just inserted
     notify_url = conn.execute(
         sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
     ).scalar_one()
@@ -308,7 +320,7 @@ def create_refund(
         conn,
         merchant_id=order.merchant_id,
         notify_url=notify_url,
-        event_type="REFUND.SUCCEEDED",
+        event_type=EventType.REFUND_SUCCEEDED,
         original_type="refund",
         resource=resource,
         summary="refund succeeded",
@@ -317,32 +329,62 @@ def create_refund(
     return resource
 
 
-def expire_due(conn: sa.Connection, now: datetime) -> int:
-    """Expire unauthorized checkouts and stale authorizations; returns how many changed."""
+def expire_due(engine: Engine, now: datetime) -> int:
+    """Expire unauthorized checkouts and stale authorizations; returns how many changed.
+
+    Each expiry is its own short transaction, so one object can never fail another's
+    request (or the whole sweep); an object another process changed or expired first
+    is simply skipped.
+    """
     moment = to_epoch(now)
+    with reading(engine) as conn:
+        stale_checkouts = (
+            conn.execute(
+                sa.select(checkouts.c.id).where(
+                    checkouts.c.state == CheckoutState.CREATED, checkouts.c.expires_at <= moment
+                )
+            )
+            .scalars()
+            .all()
+        )
+        stale_orders = (
+            conn.execute(
+                sa.select(orders.c.id).where(
+                    orders.c.state == CheckoutState.AUTHORIZED,
+                    orders.c.authorization_expires_at <= moment,
+                )
+            )
+            .scalars()
+            .all()
+        )
     changed = 0
-    stale_checkouts = conn.execute(
-        sa.select(checkouts.c.id).where(
-            checkouts.c.state == "CREATED", checkouts.c.expires_at <= moment
-        )
-    ).all()
-    for (checkout_id,) in stale_checkouts:
-        done = conn.execute(
-            checkouts.update()
-            .where(checkouts.c.id == checkout_id, checkouts.c.state == "CREATED")
-            .values(state="EXPIRED")
-        )
-        if done.rowcount == 1:
+    for checkout_id in stale_checkouts:
+        with engine.begin() as conn:
+            done = conn.execute(
+                checkouts.update()
+                .where(
+                    checkouts.c.id == checkout_id,
+                    checkouts.c.state == CheckoutState.CREATED,
+                    checkouts.c.expires_at <= moment,
+                )
+                .values(state=CheckoutState.EXPIRED)
+            )
+            if done.rowcount == 1:
+                changed += 1
+                _notify_checkout(
+                    conn, checkout_id, EventType.CHECKOUT_EXPIRED, "checkout expired", now
+                )
+    for order_id in stale_orders:
+        with engine.begin() as conn:
+            order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).first()
+            if order is None or order.state != CheckoutState.AUTHORIZED:
+                continue  # captured or voided meanwhile: not ours to expire
+            if order.authorization_expires_at > moment:
+                continue
+            _end_authorization(
+                conn, order, CheckoutState.EXPIRED, "EXPIRE", "authorization expired", now
+            )
             changed += 1
-            _notify_checkout(conn, checkout_id, "CHECKOUT.EXPIRED", "checkout expired", now)
-    stale_orders = conn.execute(
-        sa.select(orders).where(
-            orders.c.state == "AUTHORIZED", orders.c.authorization_expires_at <= moment
-        )
-    ).all()
-    for order in stale_orders:
-        _end_authorization(conn, order, "EXPIRED", "EXPIRE", "authorization expired", now)
-        changed += 1
     return changed
 
 
@@ -351,4 +393,4 @@ def authorization_expiry(now: datetime, ttl: int) -> int:
 
 
 def not_found(kind: str, obj_id: str) -> NotFoundError:
-    return NotFoundError(f"no {kind} {obj_id[:64]!r}", http_status=404, code="NOT_FOUND")
+    return NotFoundError(f"no {kind} {obj_id[:64]!r}", code="NOT_FOUND")

@@ -11,7 +11,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,10 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
 from ..installments import PlanOffer, PlanQuote, Schedule, quote_plans
+from ..lifecycle import CheckoutState, EventType
 from ..money import Money
-from . import credit, ledger, lifecycle
+from . import credit, idempotency, ledger, lifecycle
 from .config import IssuerConfig
 from .db import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
+from .locking import locked
+from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id, refund_json
 
 __all__ = ["OrderBook"]
@@ -63,52 +65,21 @@ class OrderBook:
         expires_in: int | None,
         base_url: str,
     ) -> dict[str, Any]:
-        merchant = self.merchant(merchant_id)
-        if merchant is None:
-            raise _not_found("merchant", merchant_id)
-        for field, url, prefixes in (
-            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
-            ("return_url", return_url, json.loads(merchant.return_prefixes)),
-        ):
-            if not _url_allowed(url, prefixes):
-                exc = InvalidRequestError(
-                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
-                    http_status=400,
-                    code="URL_NOT_ALLOWED",
-                )
-                exc.field = field  # type: ignore[attr-defined]
-                raise exc
-        if not any(o.min_amount.currency == amount.currency for o in self.offers):
-            raise InvalidRequestError(
-                f"this issuer lends in {self.offers[0].min_amount.currency if self.offers else '-'}"
-                f", not {amount.currency}",
-                http_status=400,
-                code="CURRENCY_MISMATCH",
-            )
-        offers = list(self.offers)
-        if plan_ids is not None:
-            by_id = {o.plan_id: o for o in self.offers}
-            unknown = [p for p in plan_ids if p not in by_id]
-            if unknown:
-                raise InvalidRequestError(
-                    f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
-                    http_status=400,
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            offers = [by_id[p] for p in dict.fromkeys(plan_ids)]
+        self._check_urls(merchant_id, notify_url=notify_url, return_url=return_url)
+        offers = self._requested_offers(amount, plan_ids)
         now = self.now()
         quotes = self._quotes(amount, offers, now)
         if not quotes:
             raise InvalidRequestError(
                 f"no plan is offered for {amount}: check the plans' amount ranges",
-                http_status=400,
                 code="PLAN_NOT_AVAILABLE",
             )
         ttl = expires_in if expires_in is not None else self.config.checkout_ttl
         checkout_id = lifecycle.new_id("co")
         base = (self.config.public_url or base_url).rstrip("/")
         try:
-            with self.engine.begin() as conn:
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
                 duplicate = conn.execute(
                     sa.select(checkouts.c.id).where(
                         checkouts.c.merchant_id == merchant_id,
@@ -122,7 +93,7 @@ class OrderBook:
                         id=checkout_id,
                         merchant_id=merchant_id,
                         out_trade_no=out_trade_no,
-                        state="CREATED",
+                        state=CheckoutState.CREATED,
                         amount=amount.minor,
                         currency=amount.currency,
                         description=description,
@@ -134,15 +105,54 @@ class OrderBook:
                         expires_at=to_epoch(now + timedelta(seconds=ttl)),
                     )
                 )
-                return checkout_json_by_id(conn, checkout_id)
+                return tx.done(checkout_json_by_id(conn, checkout_id))
         except IntegrityError:
             raise _duplicate_trade_no(out_trade_no) from None
 
-    def _checkout_row(self, conn: sa.Connection, merchant_id: str | None, checkout_id: str) -> Any:
-        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id)
+    def _check_urls(self, merchant_id: str, *, notify_url: str, return_url: str) -> None:
+        """Both URLs under a prefix the merchant registered (:mod:`.urls`), or 400."""
+        merchant = self.merchant(merchant_id)
+        if merchant is None:
+            raise _not_found("merchant", merchant_id)
+        for field, url, prefixes in (
+            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
+            ("return_url", return_url, json.loads(merchant.return_prefixes)),
+        ):
+            if not url_allowed(url, prefixes):
+                exc = InvalidRequestError(
+                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
+                    code="URL_NOT_ALLOWED",
+                )
+                exc.field = field  # type: ignore[attr-defined]
+                raise exc
 
-    def _order_row(self, conn: sa.Connection, merchant_id: str | None, order_id: str) -> Any:
-        return _owned_row(conn, orders, "order", merchant_id, order_id)
+    def _requested_offers(self, amount: Money, plan_ids: Sequence[str] | None) -> list[PlanOffer]:
+        """The offers a checkout may use: all, or the ones the merchant named."""
+        if not any(o.min_amount.currency == amount.currency for o in self.offers):
+            lends = self.offers[0].min_amount.currency if self.offers else "-"
+            raise InvalidRequestError(
+                f"this issuer lends in {lends}, not {amount.currency}", code="CURRENCY_MISMATCH"
+            )
+        if plan_ids is None:
+            return list(self.offers)
+        by_id = {o.plan_id: o for o in self.offers}
+        unknown = [p for p in plan_ids if p not in by_id]
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        return [by_id[p] for p in dict.fromkeys(plan_ids)]
+
+    def _checkout_row(
+        self, conn: sa.Connection, merchant_id: str | None, checkout_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
+
+    def _order_row(
+        self, conn: sa.Connection, merchant_id: str | None, order_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, orders, "order", merchant_id, order_id, lock=lock)
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -161,20 +171,20 @@ class OrderBook:
             return checkout_json(conn, row)
 
     def close_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            row = self._checkout_row(conn, merchant_id, checkout_id)
-            return lifecycle.close_checkout(conn, row, self.now())
+        with idempotency.transaction(self.engine) as tx:
+            row = self._checkout_row(tx.conn, merchant_id, checkout_id, lock=True)
+            return tx.done(lifecycle.close_checkout(tx.conn, row, self.now()))
 
     def capture(self, merchant_id: str, order_id: str, amount: Money | None) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
             offer = self._offer(order.plan_id)
-            return lifecycle.capture_order(conn, order, amount, offer, self.now())
+            return tx.done(lifecycle.capture_order(tx.conn, order, amount, offer, self.now()))
 
     def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
-            return lifecycle.void_order(conn, order, self.now())
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
+            return tx.done(lifecycle.void_order(tx.conn, order, self.now()))
 
     def create_refund(
         self,
@@ -186,8 +196,9 @@ class OrderBook:
         reason: str | None,
     ) -> dict[str, Any]:
         try:
-            with self.engine.begin() as conn:
-                order = self._order_row(conn, merchant_id, order_id)
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
+                order = self._order_row(conn, merchant_id, order_id, lock=True)
                 now = self.now()
                 refund = lifecycle.create_refund(
                     conn,
@@ -197,12 +208,11 @@ class OrderBook:
                     reason=reason,
                     now=now,
                 )
-                credit.refresh_overdue(conn, now.date())  # a refund may cancel a late due
-                return refund
+                credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
+                return tx.done(refund)
         except IntegrityError:
             raise ConflictError(
                 f"out_refund_no {out_refund_no!r} was already used",
-                http_status=409,
                 code="DUPLICATE_OUT_REFUND_NO",
             ) from None
 
@@ -222,7 +232,7 @@ class OrderBook:
             if offer.plan_id == plan_id:
                 return offer
         raise InvalidRequestError(
-            f"plan {plan_id[:40]!r} is not offered", http_status=400, code="PLAN_NOT_AVAILABLE"
+            f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE"
         )
 
     # --- the buyer's side (consent page, test controls) --------------------------------------
@@ -247,7 +257,7 @@ class OrderBook:
             "plans": self._quotes(amount, offers, created),
             "return_url": row.return_url,
             "out_trade_no": row.out_trade_no,
-            "expired": row.state == "EXPIRED" or row.expires_at <= to_epoch(self.now()),
+            "expired": row.state == CheckoutState.EXPIRED or row.expires_at <= to_epoch(self.now()),
         }
 
     def authorize(self, checkout_id: str, *, buyer_id: str, plan_id: str) -> dict[str, Any]:
@@ -259,69 +269,22 @@ class OrderBook:
         self.sweep()
         now = self.now()
         with self.engine.begin() as conn:
-            row = self._checkout_row(conn, None, checkout_id)
-            lifecycle.require_state("checkout", row.id, row.state, ("CREATED",), "authorized")
-            offered = [p["plan_id"] for p in json.loads(row.plans_json)]
-            if plan_id not in offered:
-                raise InvalidRequestError(
-                    f"plan {plan_id[:40]!r} is not offered for this checkout",
-                    http_status=400,
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            amount = Money.from_minor(row.amount, row.currency)
-            quotes = self._quotes(amount, [self._offer(plan_id)], now)
-            buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
-            if buyer is None:
-                raise _not_found("buyer", buyer_id)
-            reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
-            if reasons:
-                raise _declined(reasons[0])
+            row = self._checkout_row(conn, None, checkout_id, lock=True)
+            quote = self._approve(conn, row, buyer_id, plan_id, now)
             claimed = conn.execute(
                 checkouts.update()
-                .where(checkouts.c.id == row.id, checkouts.c.state == "CREATED")
-                .values(state="AUTHORIZED")
+                .where(checkouts.c.id == row.id, checkouts.c.state == CheckoutState.CREATED)
+                .values(state=CheckoutState.AUTHORIZED)
             )
             if claimed.rowcount != 1:
-                raise ConflictError(
-                    f"checkout {row.id} changed meanwhile", http_status=409, code="INVALID_STATE"
-                )
-            order_id = lifecycle.new_id("ord")
-            if not ledger.hold(
-                conn,
-                buyer_id=buyer_id,
-                amount=amount.minor,
-                currency=amount.currency,
-                reference=order_id,
-                now=now,
-            ):
-                raise _declined("INSUFFICIENT_LIMIT")  # the conditional UPDATE said no
-            conn.execute(
-                orders.insert().values(
-                    id=order_id,
-                    checkout_id=row.id,
-                    merchant_id=row.merchant_id,
-                    buyer_id=buyer_id,
-                    state="AUTHORIZED",
-                    currency=amount.currency,
-                    amount=amount.minor,
-                    held=amount.minor,
-                    captured_amount=0,
-                    refunded_amount=0,
-                    plan_id=plan_id,
-                    plan_json=json.dumps(quotes[0].to_json()),
-                    schedule_json=None,
-                    authorized_at=to_epoch(now),
-                    authorization_expires_at=lifecycle.authorization_expiry(
-                        now, self.config.authorization_ttl
-                    ),
-                )
-            )
+                raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
+            self._open_order(conn, row, buyer_id, quote, now)
             resource = checkout_json_by_id(conn, row.id)
             lifecycle.emit(
                 conn,
                 merchant_id=row.merchant_id,
                 notify_url=row.notify_url,
-                event_type="CHECKOUT.AUTHORIZED",
+                event_type=EventType.CHECKOUT_AUTHORIZED,
                 original_type="checkout",
                 resource=resource,
                 summary="checkout authorized",
@@ -329,11 +292,70 @@ class OrderBook:
             )
             return resource
 
+    def _approve(
+        self, conn: sa.Connection, row: Any, buyer_id: str, plan_id: str, now: datetime
+    ) -> PlanQuote:
+        """The credit decision on a locked checkout row: the chosen plan's quote, or why not."""
+        lifecycle.require_state(
+            "checkout", row.id, row.state, (CheckoutState.CREATED,), "authorized"
+        )
+        if plan_id not in [p["plan_id"] for p in json.loads(row.plans_json)]:
+            raise InvalidRequestError(
+                f"plan {plan_id[:40]!r} is not offered for this checkout",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        amount = Money.from_minor(row.amount, row.currency)
+        quotes = self._quotes(amount, [self._offer(plan_id)], now)
+        buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
+        if buyer is None:
+            raise _not_found("buyer", buyer_id)
+        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
+        if reasons:
+            raise _declined(reasons[0])
+        return quotes[0]
+
+    def _open_order(
+        self, conn: sa.Connection, row: Any, buyer_id: str, quote: PlanQuote, now: datetime
+    ) -> str:
+        """Hold the credit (the conditional UPDATE decides) and insert the order."""
+        order_id = lifecycle.new_id("ord")
+        if not ledger.hold(
+            conn,
+            buyer_id=buyer_id,
+            amount=row.amount,
+            currency=row.currency,
+            reference=order_id,
+            now=now,
+        ):
+            raise _declined("INSUFFICIENT_LIMIT")
+        conn.execute(
+            orders.insert().values(
+                id=order_id,
+                checkout_id=row.id,
+                merchant_id=row.merchant_id,
+                buyer_id=buyer_id,
+                state=CheckoutState.AUTHORIZED,
+                currency=row.currency,
+                amount=row.amount,
+                held=row.amount,
+                captured_amount=0,
+                refunded_amount=0,
+                plan_id=quote.plan_id,
+                plan_json=json.dumps(quote.to_json()),
+                schedule_json=None,
+                authorized_at=to_epoch(now),
+                authorization_expires_at=lifecycle.authorization_expiry(
+                    now, self.config.authorization_ttl
+                ),
+            )
+        )
+        return order_id
+
     def repay(self, buyer_id: str, order_id: str, amount: Money | None = None) -> dict[str, Any]:
         """The buyer pays the next installment(s); the principal frees credit again."""
         now = self.now()
         with self.engine.begin() as conn:
-            order = self._order_row(conn, None, order_id)
+            order = self._order_row(conn, None, order_id, lock=True)
             if order.buyer_id != buyer_id:
                 raise _not_found("order", order_id)
             lifecycle.require_state("order", order.id, order.state, lifecycle.REFUNDABLE, "repaid")
@@ -342,7 +364,6 @@ class OrderBook:
             if not due:
                 raise ConflictError(
                     f"order {order.id} has nothing left to repay",
-                    http_status=409,
                     code="INVALID_STATE",
                 )
             count, paid, principal = 0, 0, 0
@@ -350,7 +371,6 @@ class OrderBook:
             if amount is not None and amount.currency != order.currency:
                 raise InvalidRequestError(
                     "repayment currency differs from the order's",
-                    http_status=400,
                     code="CURRENCY_MISMATCH",
                 )
             while count < len(due) and paid < target:
@@ -360,16 +380,11 @@ class OrderBook:
             if paid != target or target <= 0:
                 raise InvalidRequestError(
                     "a repayment must equal the next installment or several whole installments",
-                    http_status=400,
                     code="INVALID_AMOUNT",
                 )
             for _ in range(count):
                 schedule = schedule.record_payment(on=now.date())
-            conn.execute(
-                orders.update()
-                .where(orders.c.id == order.id)
-                .values(**lifecycle.schedule_fields(schedule))
-            )
+            lifecycle.update_order(conn, order, **lifecycle.schedule_fields(schedule))
             ledger.restore_principal(
                 conn,
                 buyer_id=buyer_id,
@@ -379,7 +394,7 @@ class OrderBook:
                 reason="REPAY",
                 now=now,
             )
-            credit.refresh_overdue(conn, now.date())
+            credit.refresh_overdue(conn, now.date(), buyer_id)
             return {
                 "order_id": order.id,
                 "paid": Money.from_minor(paid, order.currency).to_json(),
@@ -392,34 +407,36 @@ def _not_found(kind: str, obj_id: str) -> NotFoundError:
 
 
 def _owned_row(
-    conn: sa.Connection, table: sa.Table, kind: str, merchant_id: str | None, obj_id: str
+    conn: sa.Connection,
+    table: sa.Table,
+    kind: str,
+    merchant_id: str | None,
+    obj_id: str,
+    *,
+    lock: bool = False,
 ) -> Any:
-    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing)."""
+    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing).
+
+    ``lock``: the row is locked until the transaction ends (``FOR UPDATE``), for a read
+    that a state change is computed from (see :mod:`.locking`).
+    """
     query = sa.select(table).where(table.c.id == obj_id)
     if merchant_id is not None:
         query = query.where(table.c.merchant_id == merchant_id)
+    if lock:
+        query = locked(query)
     row = conn.execute(query).first()
     if row is None:
         raise _not_found(kind, obj_id)
     return row
 
 
-def _url_allowed(url: str, prefixes: Sequence[str]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return False
-    return any(url.startswith(prefix) for prefix in prefixes)
-
-
 def _declined(reason: str) -> CreditDeclinedError:
-    return CreditDeclinedError(
-        f"credit declined: {reason}", reason=reason, http_status=402, code="CREDIT_DECLINED"
-    )
+    return CreditDeclinedError(f"credit declined: {reason}", reason=reason, code="CREDIT_DECLINED")
 
 
 def _duplicate_trade_no(out_trade_no: str) -> ConflictError:
     return ConflictError(
         f"out_trade_no {out_trade_no[:64]!r} was already used by another checkout",
-        http_status=409,
         code="DUPLICATE_OUT_TRADE_NO",
     )

@@ -9,17 +9,20 @@ import logging
 import threading
 from typing import Protocol
 
+from .db import log_failure
+
 __all__ = ["Sweeper"]
 
 log = logging.getLogger(__name__)
 
 
 class _Sweepable(Protocol):
-    def sweep(self) -> None: ...
+    def housekeeping(self) -> None: ...
 
 
 class Sweeper:
-    """Calls ``issuer.sweep()`` every ``interval`` seconds until :meth:`stop`."""
+    """Calls ``issuer.housekeeping()`` (clock, expiries, old nonces) every ``interval``
+    seconds until :meth:`stop`."""
 
     def __init__(self, issuer: _Sweepable, *, interval: float = 1.0) -> None:
         self._issuer = issuer
@@ -47,6 +50,6 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._issuer.sweep()
-            except Exception:  # keep sweeping; one failed pass is retried next interval
-                log.exception("expiry sweep failed")
+                self._issuer.housekeeping()
+            except Exception as exc:  # keep sweeping; one failed pass is retried next interval
+                log_failure(log, "expiry sweep failed", exc)

@@ -46,6 +46,7 @@ def test_the_walk_finds_every_command() -> None:
         ("issuer", "check-ledger"),
         ("issuer", "add-merchant"),
         ("issuer", "rotate-key"),
+        ("issuer", "migrate"),
     }
 
 
@@ -109,7 +110,7 @@ def test_the_root_without_a_command_prints_its_help() -> None:
     ("path", "needle"),
     [
         (("keys",), "generate, serial"),
-        (("issuer",), "add-merchant, check-ledger, rotate-key, serve"),
+        (("issuer",), "add-merchant, check-ledger, migrate, rotate-key, serve"),
         (("keys", "generate"), "--out"),
         (("keys", "serial"), "PEM_FILE"),
         (("plan",), "AMOUNT"),
@@ -117,6 +118,7 @@ def test_the_root_without_a_command_prints_its_help() -> None:
         (("issuer", "check-ledger"), "--database"),
         (("issuer", "add-merchant"), "--id"),
         (("issuer", "rotate-key"), "--database"),
+        (("issuer", "migrate"), "--database"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )
@@ -127,7 +129,9 @@ def test_no_arguments_is_one_line(path: tuple[str, ...], needle: str) -> None:
 def test_no_arguments_covers_every_command() -> None:
     # `paylater` prints its help; `paylater demo` alone starts the demo (not a mistake).
     covered = {("keys",), ("issuer",), ("keys", "generate"), ("keys", "serial"), ("plan",)}
-    covered |= {("issuer", c) for c in ("serve", "check-ledger", "add-merchant", "rotate-key")}
+    covered |= {
+        ("issuer", c) for c in ("serve", "check-ledger", "add-merchant", "rotate-key", "migrate")
+    }
     assert set(COMMANDS) - covered == {(), ("demo",)}
 
 
@@ -179,6 +183,9 @@ BAD_INPUTS: list[tuple[list[str], int, tuple[str, ...]]] = [
     (["issuer", "check-ledger", "--database", "sqlite:///{dir}/none.db"], 2,
      ("no issuer database",)),
     (["issuer", "rotate-key", "--database", "nonsense"], 2, ("--database",)),
+    (["issuer", "migrate", "--database", "nonsense"], 2, ("--database",)),
+    (["issuer", "migrate", "--database", UNREACHABLE_PG], 1, ("--database", "Connection refused")),
+    (["issuer", "serve", "--test-mode", "--nonce-store", "memcached://x"], 2, ("--nonce-store",)),
     (["issuer", "rotate-key", "--database", "{db}", "--alg", "dsa"], 2, ("--alg",)),
     (["issuer", "serve"], 2, ("--secret-key", "--test-mode")),
     (["issuer", "serve", "--port", "99999"], 2, ("--port",)),
