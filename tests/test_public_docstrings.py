@@ -20,32 +20,6 @@ PACKAGES = [
     "paylater_sdk.testing",
 ]
 
-#: Undocumented names in modules that the plan-engine work (issue 11) owns at the moment
-#: (money.py, plan_terms.py, quotes.py, schedule.py). The test fails as soon as one of them
-#: gets its docstring, so that this list only ever shrinks; any other name must have one.
-PENDING_ISSUE_11 = {
-    "paylater_sdk.Money.exponent",
-    "paylater_sdk.Money.zero",
-    "paylater_sdk.installments.FeePayer",
-    "paylater_sdk.installments.Frequency",
-    "paylater_sdk.installments.PlanOffer.currency",
-    "paylater_sdk.installments.PlanQuote.apr",
-    "paylater_sdk.installments.PlanQuote.effective_annual_rate",
-    "paylater_sdk.installments.PlanQuote.first_payment",
-    "paylater_sdk.installments.PlanQuote.regular_payment",
-    "paylater_sdk.installments.PlanQuote.total_amount",
-    "paylater_sdk.installments.PlanTerms.from_json",
-    "paylater_sdk.installments.PlanTerms.periods_per_year",
-    "paylater_sdk.installments.PlanTerms.to_json",
-    "paylater_sdk.installments.Schedule.currency",
-    "paylater_sdk.installments.Schedule.next_due",
-    "paylater_sdk.installments.Schedule.outstanding_principal",
-    "paylater_sdk.installments.Schedule.to_json",
-    "paylater_sdk.installments.Schedule.total_amount",
-    "paylater_sdk.installments.Schedule.total_fees",
-    "paylater_sdk.installments.Schedule.total_interest",
-}
-
 
 def _members(cls: type) -> list[tuple[str, object]]:
     """Public methods and properties defined in the class itself (not inherited)."""
@@ -82,8 +56,7 @@ def _undocumented(package: str) -> set[str]:
 
 def test_every_public_name_has_a_docstring() -> None:
     missing = set().union(*(_undocumented(p) for p in PACKAGES))
-    assert missing - PENDING_ISSUE_11 == set(), "add a docstring that says why"
-    assert PENDING_ISSUE_11 - missing == set(), "documented now: remove from PENDING_ISSUE_11"
+    assert missing == set(), "add a docstring that says why"
 
 
 @pytest.mark.parametrize("package", PACKAGES)
