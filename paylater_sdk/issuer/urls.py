@@ -34,7 +34,7 @@ def url_under_prefix(url: str, prefix: str) -> bool:
     if target is None or base is None or target[0] != base[0]:
         return False
     path, root = target[1], base[1]
-    if path == root or root.endswith("/") and path.startswith(root):
+    if path == root or (root.endswith("/") and path.startswith(root)):
         return True
     return path.startswith(root + "/")
 
