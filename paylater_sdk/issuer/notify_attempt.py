@@ -24,6 +24,7 @@ from ..notifications import seal_notification
 from ..signing import ResponseSigner
 from .db import from_epoch, to_epoch
 from .notify_store import DELIVERED, FAILED, notification_attempts, notifications
+from .urls import url_allowed
 
 __all__ = [
     "DEFAULT_NOTIFY_SCHEDULE",
@@ -140,12 +141,7 @@ def _url_still_allowed(issuer: DeliveryIssuer, merchant_id: str, url: str) -> bo
         prefixes = json.loads(row.notify_prefixes)
     except (TypeError, ValueError):
         return False
-    if not isinstance(prefixes, list):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return False
-    return any(isinstance(p, str) and p and url.startswith(p) for p in prefixes)
+    return url_allowed(url, prefixes)
 
 
 def _short_error(exc: BaseException) -> str:

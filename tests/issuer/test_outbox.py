@@ -409,6 +409,61 @@ def test_a_sealing_failure_is_logged_and_retried(issuer: FakeIssuer) -> None:
     assert _row(issuer, event_id).state == "DELIVERED"
 
 
+# --- the notify URL is re-checked before every attempt ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("http://127.0.0.1:2008", "http://127.0.0.1:20081/notify"),  # another port
+        ("https://shop.example", "https://shop.example.attacker.tld/notify"),  # another host
+        ("https://shop.example/paylater", "https://shop.example/paylater-evil/notify"),
+        ("https://shop.example/", "http://shop.example/notify"),  # another scheme
+        ("https://shop.example/", "https://user@shop.example/notify"),  # credentials
+    ],
+)
+def test_a_url_that_only_starts_like_a_prefix_is_blocked(
+    issuer: FakeIssuer, prefix: str, url: str
+) -> None:
+    issuer.prefixes["m1"] = [prefix]
+    event_id = _enqueue(issuer, notify_url=url)
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert send.calls == []
+    row = _row(issuer, event_id)
+    assert (row.state, row.next_attempt_at) == ("FAILED", None)
+    assert row.last_error == "notify_url is no longer under a registered prefix"
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert [a["outcome"] for a in entry["attempts"]] == ["BLOCKED"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("http://127.0.0.1:2008", "http://127.0.0.1:2008/notify"),
+        ("https://shop.example", "https://shop.example/notify"),
+        ("https://shop.example/paylater", "https://shop.example/paylater/notify"),
+        ("https://Shop.Example:443/", "https://shop.example/notify"),  # default port, case
+    ],
+)
+def test_a_url_under_a_prefix_is_sent(issuer: FakeIssuer, prefix: str, url: str) -> None:
+    issuer.prefixes["m1"] = ["https://elsewhere.example/", prefix]
+    event_id = _enqueue(issuer, notify_url=url)
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert [call[0] for call in send.calls] == [url]
+    assert _row(issuer, event_id).state == "DELIVERED"
+
+
+def test_an_unknown_merchant_vouches_for_no_url(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer, merchant_id="m_gone")
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert send.calls == []
+    assert _row(issuer, event_id).state == "FAILED"
+
+
 def test_the_api_key_never_reaches_the_log(issuer: FakeIssuer) -> None:
     _enqueue(issuer)
     outbox.deliver_due(issuer, transport=Recorder(ConnectionError("boom"), 500))
