@@ -95,37 +95,54 @@ def claim(
     they were *before* the claim (``attempts`` is the count of earlier attempts).
     """
     taken = Counter({m: n for m, n in (busy or {}).items() if n > 0})
-    full = [m for m, n in taken.items() if n >= per_merchant]
+    claimed: list[dict[str, Any]] = []
+    with engine.begin() as conn:
+        while len(claimed) < slots:
+            # Merchants at their bound are left out, so the query finds the others' rows
+            # behind theirs; rows claimed here are no longer due, so they drop out too.
+            full = [m for m, n in taken.items() if n >= per_merchant]
+            rows = conn.execute(_due(now, slots - len(claimed), full, skip)).all()
+            before = len(claimed)
+            for row in rows:
+                if taken[row.merchant_id] >= per_merchant or len(claimed) == slots:
+                    continue  # locked until this transaction ends, then free for others
+                if _take(conn, row, now):
+                    claimed.append(dict(row._mapping))
+                    taken[row.merchant_id] += 1
+            if len(claimed) == before:
+                break
+    return claimed
+
+
+def _due(now: int, limit: int, full: Collection[str], skip: Collection[str]) -> sa.Select[Any]:
+    """The due rows, oldest first, locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL)."""
     query = (
         sa.select(notifications)
         .where(notifications.c.state == PENDING, notifications.c.next_attempt_at <= now)
         .order_by(notifications.c.next_attempt_at, notifications.c.seq)
-        .limit(slots)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     if full:
-        query = query.where(notifications.c.merchant_id.not_in(full))
+        query = query.where(notifications.c.merchant_id.not_in(list(full)))
     if skip:
         query = query.where(notifications.c.id.not_in(list(skip)))
-    claimed: list[dict[str, Any]] = []
-    with engine.begin() as conn:
-        for row in conn.execute(query).all():
-            if taken[row.merchant_id] >= per_merchant:
-                continue  # locked until this transaction ends, then free for others
-            result = conn.execute(
-                notifications.update()
-                .where(
-                    notifications.c.id == row.id,
-                    notifications.c.state == PENDING,
-                    notifications.c.attempts == row.attempts,
-                    notifications.c.next_attempt_at <= now,
-                )
-                .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE_SECONDS)
-            )
-            if result.rowcount == 1:  # the guard: nobody took this attempt meanwhile
-                claimed.append(dict(row._mapping))
-                taken[row.merchant_id] += 1
-    return claimed
+    return query
+
+
+def _take(conn: sa.Connection, row: sa.Row[Any], now: int) -> bool:
+    """The compare-and-set on the attempt counter; True when this caller got the attempt."""
+    result = conn.execute(
+        notifications.update()
+        .where(
+            notifications.c.id == row.id,
+            notifications.c.state == PENDING,
+            notifications.c.attempts == row.attempts,
+            notifications.c.next_attempt_at <= now,
+        )
+        .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE_SECONDS)
+    )
+    return result.rowcount == 1
 
 
 class _Dispatcher:
@@ -162,36 +179,30 @@ class _Dispatcher:
             return sum(self._busy.values())
 
     def fill(self, *, budget: int | None = None, skip: set[str] | None = None) -> int:
-        """Claim and start attempts while slots are free (and ``budget`` lasts)."""
-        now = to_epoch(self._issuer.now())
-        started = 0
-        while budget is None or started < budget:
+        """Claim attempts into the free slots (at most ``budget``) and start them."""
+        with self._changed:
+            busy = Counter(self._busy)
+        slots = self._max_in_flight - sum(busy.values())
+        if budget is not None:
+            slots = min(slots, budget)
+        if slots <= 0:
+            return 0
+        rows = claim(
+            self._issuer.engine,
+            to_epoch(self._issuer.now()),
+            slots=slots,
+            per_merchant=self._per_merchant,
+            busy=busy,
+            skip=() if skip is None else skip,
+        )
+        for row in rows:
+            if skip is not None:
+                skip.add(row["id"])
             with self._changed:
-                busy = Counter(self._busy)
-            slots = self._max_in_flight - sum(busy.values())
-            if budget is not None:
-                slots = min(slots, budget - started)
-            if slots <= 0:
-                break
-            rows = claim(
-                self._issuer.engine,
-                now,
-                slots=slots,
-                per_merchant=self._per_merchant,
-                busy=busy,
-                skip=() if skip is None else skip,
-            )
-            if not rows:
-                break
-            for row in rows:
-                if skip is not None:
-                    skip.add(row["id"])
-                with self._changed:
-                    self._busy[row["merchant_id"]] += 1
-                self._pool.submit(self._run, row)
-            started += len(rows)
-            self.started += len(rows)
-        return started
+                self._busy[row["merchant_id"]] += 1
+            self._pool.submit(self._run, row)
+        self.started += len(rows)
+        return len(rows)
 
     def wait(self, finished: int, timeout: float) -> None:
         """Wait until an attempt finishes after the count ``finished``, or ``timeout``."""

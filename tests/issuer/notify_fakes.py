@@ -54,6 +54,7 @@ class FakeIssuer:
         self.keyring.add(key.public_key())
         self.faults: list[str] = []
         self.fault_calls: list[tuple[str, str]] = []
+        self.fault_lock = threading.Lock()
         self.config = FakeConfig(notify_schedule=schedule)
         self.api_key_error: Exception | None = None
         #: Registered merchants and their notify prefixes.
@@ -79,11 +80,12 @@ class FakeIssuer:
         return API_KEY
 
     def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
-        self.fault_calls.append((method, path))
-        for kind in self.faults:
-            if kind in kind_set:
-                self.faults.remove(kind)
-                return kind
+        with self.fault_lock:  # attempts run on several threads at once
+            self.fault_calls.append((method, path))
+            for kind in self.faults:
+                if kind in kind_set:
+                    self.faults.remove(kind)
+                    return kind
         return None
 
 
