@@ -99,6 +99,15 @@ def _attempt_numbers(engine: Engine) -> dict[str, list[int]]:
     return numbers
 
 
+def _in_order(sent: list[str], due: list[str], *, bound: int) -> bool:
+    """FIFO as far as ``bound`` attempts in flight allow: the k-th attempt to start is
+    the k-th due or at most ``bound - 1`` places from it (claims are strictly in order;
+    the attempts claimed together may reach the transport in any order)."""
+    return sorted(sent) == sorted(due) and all(
+        abs(sent.index(event_id) - k) < bound for k, event_id in enumerate(due)
+    )
+
+
 class Probe:
     """A transport that records who it is called for and how many calls overlap.
 
@@ -219,7 +228,7 @@ def test_a_slow_merchant_does_not_delay_another_merchants_notification(
         server.join(5)
     assert made == [5]
     assert probe.peak["slow"] == 2  # the per-merchant bound, reached and never exceeded
-    assert probe.sent("slow") == slow  # in the order they fell due
+    assert _in_order(probe.sent("slow"), slow, bound=2)
     states = _states(engine)
     assert [states[e] for e in slow[:2]] == [("PENDING", 1)] * 2  # timed out: retried later
     assert [states[e] for e in slow[2:]] == [("DELIVERED", 1)] * 2
@@ -251,12 +260,11 @@ def test_within_a_merchant_attempts_start_in_order_as_far_as_the_bound_allows(
 ) -> None:
     issuer = _shop_issuer(engines(), {"m1": "https://m1.example/"})
     ids = _enqueue_for(issuer, "m1", "https://m1.example/notify", 8)
-    probe = Probe(delay=0.05)
+    probe = Probe(delay=0.2)
     assert outbox.deliver_due(issuer, transport=probe, per_merchant=2) == 8
     sent = probe.sent("m1")
     assert sorted(sent) == sorted(ids)
-    # With two in flight, the k-th attempt to start is the k-th due or one of its neighbours.
-    assert all(abs(sent.index(event_id) - k) <= 1 for k, event_id in enumerate(ids))
+    assert _in_order(sent, ids, bound=2)
     assert probe.peak["m1"] == 2
 
 
@@ -294,7 +302,7 @@ def test_the_worker_serves_a_new_notification_while_a_slow_merchant_holds_its_sl
         release.set()
         worker.stop()
     assert probe.peak["slow"] == 2
-    assert probe.sent("slow") == slow
+    assert _in_order(probe.sent("slow"), slow, bound=2)
     assert probe.sent("fast") == [fast]
 
 
