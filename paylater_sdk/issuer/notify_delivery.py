@@ -230,7 +230,7 @@ def deliver_due(
     schedule: Sequence[int | float] | None = None,
     timeout: float | None = None,
     limit: int = _BATCH,
-    per_merchant: int = DEFAULT_PER_MERCHANT,
+    per_merchant: int = 1,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> int:
     """Attempt what is due by the issuer's clock, concurrently; return the attempts made.
@@ -239,6 +239,11 @@ def deliver_due(
     ``per_merchant`` at a time to one merchant and ``max_in_flight`` in all; returns when
     every attempt it started has finished and recorded its outcome. Safe to call from
     several threads or processes at once (see the module docstring).
+
+    A pass by hand (``Issuer.deliver_pending()``, the testing kit) sends one at a time per
+    merchant by default, so each merchant receives its notifications exactly in the order
+    they fell due, as tests expect; merchants are still served side by side. The
+    background :class:`DeliveryWorker` allows :data:`DEFAULT_PER_MERCHANT`.
     """
     if limit < 1:
         raise ValueError("limit must be >= 1")

@@ -30,7 +30,7 @@ from paylater_sdk.issuer.db import make_engine, metadata
 from paylater_sdk.issuer.notify_store import notification_attempts, notifications
 
 from .conftest import POSTGRES_URL, database_url
-from .notify_fakes import START, FakeIssuer, enqueue
+from .notify_fakes import START, FakeConfig, FakeIssuer, enqueue
 
 NOW = int(START.timestamp())
 
@@ -211,7 +211,9 @@ def test_a_slow_merchant_does_not_delay_another_merchants_notification(
     made: list[int] = []
     started = time.monotonic()
     passing = threading.Thread(
-        target=lambda: made.append(outbox.deliver_due(issuer, transport=probe, timeout=5.0))
+        target=lambda: made.append(
+            outbox.deliver_due(issuer, transport=probe, timeout=5.0, per_merchant=2)
+        )
     )
     passing.start()
     try:
@@ -237,6 +239,41 @@ def test_a_slow_merchant_does_not_delay_another_merchants_notification(
             sa.select(notifications.c.last_error).where(notifications.c.id.in_(slow[:2]))
         ).scalars()
         assert all("timed out" in error for error in errors)
+
+
+def test_a_pass_by_hand_serves_merchants_side_by_side_one_at_a_time_each(
+    engines: Callable[[], Engine],
+) -> None:
+    """``deliver_due(issuer)`` with its defaults, as ``Issuer.deliver_pending()`` calls it."""
+    issuer = _shop_issuer(
+        engines(), {"slow": "https://slow.example/", "fast": "https://fast.example/"}
+    )
+    release, arrived = threading.Event(), threading.Event()
+
+    def endpoint(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        if url.startswith("https://slow."):
+            release.wait(30)
+        else:
+            arrived.set()
+        return 200
+
+    probe = Probe(inner=endpoint)
+    slow = _enqueue_for(issuer, "slow", "https://slow.example/notify", 3)
+    [fast] = _enqueue_for(issuer, "fast", "https://fast.example/notify", 1)
+    issuer.config = FakeConfig(notify_schedule=(15,), notify_transport=probe)
+    made: list[int] = []
+    passing = threading.Thread(target=lambda: made.append(outbox.deliver_due(issuer)))
+    passing.start()
+    try:
+        assert arrived.wait(10), "the fast merchant waited behind the slow one"
+        assert probe.in_flight["slow"] == 1  # one at a time per merchant in a pass by hand
+    finally:
+        release.set()
+        passing.join(30)
+    assert made == [4]
+    assert probe.sent("slow") == slow  # exactly in the order they fell due
+    assert probe.sent("fast") == [fast]
+    assert probe.peak["slow"] == 1
 
 
 # --- the bounds ------------------------------------------------------------------------
