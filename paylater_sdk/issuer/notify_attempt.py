@@ -35,6 +35,7 @@ __all__ = [
     "requests_transport",
 ]
 
+# One logger for all of delivery, under the name it always had (operators filter on it).
 log = logging.getLogger("paylater_sdk.issuer.notify_delivery")
 
 #: Seconds to wait after the 1st, 2nd, ... failed attempt (WeChat Pay v3's schedule).

@@ -451,3 +451,13 @@ def test_a_claim_never_exceeds_the_per_merchant_bound_or_the_slots(
     rows = notify_delivery.claim(issuer.engine, later, slots=20, per_merchant=20)
     assert [row["id"] for row in rows] == m1 + m2
     assert {row["attempts"] for row in rows} == {1}
+
+
+def test_the_claim_query_skips_locked_rows_on_postgresql_only() -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    query = notify_delivery._due(NOW, 5, full=["m1"], skip=["evt_x"])
+    on_postgresql = str(query.compile(dialect=postgresql.dialect()))
+    assert on_postgresql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
+    assert "merchant_id NOT IN" in on_postgresql
+    assert "FOR UPDATE" not in str(query.compile(dialect=sqlite.dialect()))
