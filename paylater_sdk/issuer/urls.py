@@ -5,15 +5,19 @@ prefix when its scheme, host and port are the same (default ports made explicit,
 compared case-insensitively) and its path continues the prefix's path at a segment
 boundary. Plain ``str.startswith`` would let ``https://shop.example`` admit
 ``https://shop.example.attacker.tld`` and ``http://127.0.0.1:2008`` admit port 20081.
+
+A bare scheme (``https://`` or ``http://``) is an explicit wildcard for any host with that
+scheme; the testing kit registers its in-process merchant that way.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = ["url_allowed", "url_under_prefix"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_WILDCARDS = ("http://", "https://")
 
 
 def _origin_and_path(url: str) -> tuple[tuple[str, str, int], str] | None:
@@ -25,12 +29,18 @@ def _origin_and_path(url: str) -> tuple[tuple[str, str, int], str] | None:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
         return None
-    return (scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]), parts.path or "/"
+    path = parts.path or "/"
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        return None  # "/paylater/../admin" would leave the prefix once resolved
+    return (scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]), path
 
 
 def url_under_prefix(url: str, prefix: str) -> bool:
     """True when ``url`` is ``prefix`` itself or below it (see the module docstring)."""
-    target, base = _origin_and_path(url), _origin_and_path(prefix)
+    target = _origin_and_path(url)
+    if prefix in _WILDCARDS:
+        return target is not None and target[0][0] == prefix.removesuffix("://")
+    base = _origin_and_path(prefix)
     if target is None or base is None or target[0] != base[0]:
         return False
     path, root = target[1], base[1]
