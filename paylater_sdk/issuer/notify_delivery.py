@@ -264,9 +264,11 @@ def deliver_due(
         )
         attempted: set[str] = set()
         while True:
-            mark = dispatcher.finished
+            mark, busy = dispatcher.finished, dispatcher.in_flight
             claimed = dispatcher.fill(budget=limit - dispatcher.started, skip=attempted)
-            if not claimed and not dispatcher.in_flight:
+            # Done only when nothing was in flight *before* this claim found nothing: an
+            # attempt finishing meanwhile frees a slot the claim did not see.
+            if not claimed and not busy:
                 break
             dispatcher.wait(mark, _POLL_SECONDS)
     return dispatcher.started

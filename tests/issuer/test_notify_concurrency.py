@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,54 @@ def test_a_pass_by_hand_serves_merchants_side_by_side_one_at_a_time_each(
     assert probe.sent("slow") == slow  # exactly in the order they fell due
     assert probe.sent("fast") == [fast]
     assert probe.peak["slow"] == 1
+
+
+class _SlotFreedDuringClaim(FakeIssuer):
+    """Once armed, the pass's next read of the clock (inside its claim, after it counted
+    the attempts in flight) waits until the slow attempt has finished and been recorded:
+    the slot frees while the claim still sees it taken."""
+
+    def __init__(self, engine: Engine, shops: dict[str, str]) -> None:
+        super().__init__(engine, (15,))
+        self.prefixes = {merchant: [prefix] for merchant, prefix in shops.items()}
+        self.release = threading.Event()
+        self.armed = threading.Event()
+        self.pass_thread: threading.Thread | None = None
+
+    def now(self) -> datetime:
+        if self.armed.is_set() and threading.current_thread() is self.pass_thread:
+            self.armed.clear()
+            self.release.set()
+            assert _wait_until(lambda: len(_attempt_numbers(self.engine)) == 2, 10)
+            time.sleep(0.2)  # the attempt's own bookkeeping (its slot) after the record
+        return super().now()
+
+
+def test_a_pass_does_not_end_while_an_attempt_frees_a_slot(
+    engines: Callable[[], Engine],
+) -> None:
+    issuer = _SlotFreedDuringClaim(
+        engines(), {"slow": "https://slow.example/", "fast": "https://fast.example/"}
+    )
+
+    def endpoint(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        if url.startswith("https://slow."):
+            issuer.release.wait(30)
+        else:
+            issuer.armed.set()
+        return 200
+
+    slow = _enqueue_for(issuer, "slow", "https://slow.example/notify", 3)
+    _enqueue_for(issuer, "fast", "https://fast.example/notify", 1)
+    made: list[int] = []
+    issuer.pass_thread = threading.Thread(
+        target=lambda: made.append(outbox.deliver_due(issuer, transport=Probe(inner=endpoint)))
+    )
+    issuer.pass_thread.start()
+    issuer.pass_thread.join(30)
+    issuer.release.set()
+    assert made == [4]  # the two slow ones left were still claimed in this pass
+    assert {e: _states(issuer.engine)[e] for e in slow} == dict.fromkeys(slow, ("DELIVERED", 1))
 
 
 # --- the bounds ------------------------------------------------------------------------
