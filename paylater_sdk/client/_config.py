@@ -14,9 +14,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from ..algorithms import MIN_RSA_BITS, PrivateKey
 from ..errors import ConfigurationError, PayLaterError
-from ..signing import KeyRing, load_private_key, load_public_key
+from ..signing import MIN_RSA_BITS, KeyRing, PrivateKey, load_private_key, load_public_key
 
 __all__ = [
     "check_api_key",

@@ -17,15 +17,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..keys import (
+from ..signing import (
+    DEFAULT_PROFILE,
     KeyRing,
+    ResponseSigner,
     algorithm_for_key,
     generate_private_key,
     load_private_key,
     private_key_pem,
     serial_for,
 )
-from ..signing import DEFAULT_PROFILE, ResponseSigner
 from .db import from_epoch, issuer_keys, reading, to_epoch
 from .locking import lock_name
 

@@ -17,8 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..keys import KeyRing, load_public_key, serial_for
-from ..signing import public_key_pem
+from ..signing import KeyRing, load_public_key, public_key_pem, serial_for
 from .db import merchant_keys, merchants, reading, to_epoch
 from .lifecycle import not_found
 from .locking import lock_name

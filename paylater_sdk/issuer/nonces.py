@@ -4,7 +4,7 @@ A nonce kept in one process's memory protects that process only: after a restart
 another worker behind the same load balancer, a captured request would be accepted again.
 So the issuer keeps nonces where all its processes look: its own database by default
 (one INSERT on a primary key per signed request; the key decides atomically), or Redis
-(``NONCE_STORE = "redis://..."``, the library's :class:`~paylater_sdk.replay.RedisNonceStore`)
+(``NONCE_STORE = "redis://..."``, the library's :class:`~paylater_sdk.signing.RedisNonceStore`)
 when the database should not take a write per request.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import ConfigurationError, ReplayError
-from ..replay import InMemoryNonceStore, NonceStore, RedisNonceStore
+from ..signing import InMemoryNonceStore, NonceStore, RedisNonceStore
 from .db import seen_nonces
 
 __all__ = ["DatabaseNonceStore", "build_nonce_store"]

@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
-from ..notifications import seal_notification
-from ..signing import ResponseSigner
+from ..signing import ResponseSigner, seal_notification
 from .db import from_epoch, to_epoch
 from .notify_store import DELIVERED, FAILED, notification_attempts, notifications
 from .urls import url_allowed

@@ -20,11 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import STANDARD_OFFERS, PlanOffer, as_low_as
-from ..keys import KeyRing, load_public_key
 from ..lifecycle import BuyerStatus
 from ..money import Money
-from ..notifications import encrypt_resource
-from ..signing import ResponseSigner, public_key_pem
+from ..signing import KeyRing, ResponseSigner, encrypt_resource, load_public_key, public_key_pem
 from . import credit, ledger, lifecycle, migrate, ratelimit, shared_state
 from .clock import Clock
 from .config import IssuerConfig

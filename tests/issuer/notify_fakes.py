@@ -18,10 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paylater_sdk.issuer import outbox
-from paylater_sdk.keys import generate_private_key, serial_for
-from paylater_sdk.notifications import open_notification
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import KeyRing, ResponseSigner
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    KeyRing,
+    ResponseSigner,
+    generate_private_key,
+    open_notification,
+    serial_for,
+)
 
 API_KEY = b"0123456789abcdef0123456789ABCDEF"
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)

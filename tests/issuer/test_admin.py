@@ -171,7 +171,7 @@ def test_outside_test_mode_the_admin_token_is_required(
 def _delivered(app: Flask) -> tuple[str, list[str]]:
     """A notification for a registered merchant, delivered once; returns (id, urls sent)."""
     from paylater_sdk.issuer.outbox import deliver_due
-    from paylater_sdk.keys import generate_private_key, public_key_pem
+    from paylater_sdk.signing import generate_private_key, public_key_pem
 
     get_issuer(app).add_merchant(
         "m1",

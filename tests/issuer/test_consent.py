@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.consent import decline_message, format_money, format_rate
-from paylater_sdk.keys import generate_private_key, public_key_pem
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, public_key_pem
 
 API_KEY = "0123456789abcdef0123456789ABCDEF"
 RETURN_URL = "https://shop.example/return?lang=zh"

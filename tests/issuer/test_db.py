@@ -16,8 +16,8 @@ from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.issuer import create_app, get_issuer, migrate
 from paylater_sdk.issuer.config import load_config
 from paylater_sdk.issuer.db import buyers, make_engine, metadata
-from paylater_sdk.keys import generate_private_key, private_key_pem, serial_for
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, private_key_pem, serial_for
 
 
 def test_the_schema_compiles_for_postgresql() -> None:

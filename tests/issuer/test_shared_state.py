@@ -253,7 +253,7 @@ def test_bad_rate_limits_fail_at_start(value: Any) -> None:
 def test_the_nonce_store_setting(issuer: Issuer) -> None:
     from paylater_sdk.errors import ConfigurationError
     from paylater_sdk.issuer.nonces import build_nonce_store
-    from paylater_sdk.replay import InMemoryNonceStore, RedisNonceStore
+    from paylater_sdk.signing import InMemoryNonceStore, RedisNonceStore
 
     assert isinstance(build_nonce_store("database", issuer.engine, 300), DatabaseNonceStore)
     assert isinstance(build_nonce_store(None, issuer.engine, 300), DatabaseNonceStore)

@@ -19,7 +19,7 @@ the result is the same on every machine; it is accurate to about 1e-15 and retur
 ``Decimal`` rounded to 12 places. Money never passes through a float: amounts enter the
 solver as integer minor units and the result is a rate, not an amount.
 
-Unit-periods and the placing of dates are in :mod:`paylater_sdk.unit_periods`.
+Unit-periods and the placing of dates are in :mod:`paylater_sdk.installments._unit_periods`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from datetime import date, datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from .errors import CurrencyMismatchError, NoAPRError, PlanError
-from .money import Money
-from .unit_periods import (
+from ..errors import CurrencyMismatchError, NoAPRError, PlanError
+from ..money import Money
+from ._unit_periods import (
     PeriodKind,
     UnitPeriod,
     anchored_monthly_positions,

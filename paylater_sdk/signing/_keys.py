@@ -19,8 +19,8 @@ from typing import NamedTuple
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from .algorithms import ED25519, MIN_RSA_BITS, RSA_SHA256, Algorithm, PrivateKey, PublicKey
-from .errors import ConfigurationError, UnknownKeyError
+from ..errors import ConfigurationError, UnknownKeyError
+from ._algorithms import ED25519, MIN_RSA_BITS, RSA_SHA256, Algorithm, PrivateKey, PublicKey
 
 __all__ = [
     "KeyEntry",

@@ -30,12 +30,14 @@ import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .algorithms import Algorithm
-from .errors import ConfigurationError, DecryptionError
-from .keys import KeyRing
-from .replay import NonceStore
-from .signing import DEFAULT_MAX_SKEW, DEFAULT_PROFILE, IssuerProfile, ResponseSigner
-from .signing import verify_response as _verify_response
+from ..errors import ConfigurationError, DecryptionError
+from ._algorithms import Algorithm
+from ._framing import DEFAULT_MAX_SKEW
+from ._keys import KeyRing
+from ._profiles import DEFAULT_PROFILE, IssuerProfile
+from ._replay import NonceStore
+from ._responses import ResponseSigner
+from ._responses import verify_response as _verify_response
 
 __all__ = [
     "AEAD_ALGORITHM",

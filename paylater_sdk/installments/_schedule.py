@@ -15,8 +15,10 @@ from typing import Any
 
 import attrs
 
-from . import apr as _apr
-from .amortization import (
+from ..errors import MoneyError, PlanError
+from ..money import Money
+from . import _apr
+from ._amortization import (
     Installment,
     _anchored,
     _due_dates,
@@ -28,9 +30,7 @@ from .amortization import (
     check_start,
     due_dates,
 )
-from .errors import MoneyError, PlanError
-from .money import Money
-from .plan_terms import Frequency, PlanTerms
+from ._terms import Frequency, PlanTerms
 
 __all__ = ["Installment", "Schedule", "build_schedule", "check_start", "due_dates", "rate_display"]
 

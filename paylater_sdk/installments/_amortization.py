@@ -2,8 +2,8 @@
 
 Everything here works in integer minor units with one rounding rule, half-up to the minor
 unit, applied at exactly the points docs/plans.md names ("normative rounding"), so that any
-implementation following those rules produces the same fen. :mod:`paylater_sdk.schedule`
-assembles the results into a :class:`~paylater_sdk.schedule.Schedule`.
+implementation following those rules produces the same fen. ``_schedule``
+assembles the results into a :class:`~paylater_sdk.installments.Schedule`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from .errors import MoneyError, PlanError
-from .money import Money
-from .plan_terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
+from ..errors import MoneyError, PlanError
+from ..money import Money
+from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
 __all__ = ["Installment", "check_start", "due_dates"]
 

@@ -18,7 +18,7 @@ import heapq
 import threading
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigurationError, ReplayError
+from ..errors import ConfigurationError, ReplayError
 
 __all__ = ["InMemoryNonceStore", "NonceStore", "RedisNonceStore"]
 
@@ -141,6 +141,7 @@ class RedisNonceStore:
         self._client = client
 
     def check_and_store(self, nonce: str, timestamp: int) -> None:
+        """Record ``nonce`` with one atomic ``SET NX EX``; raise ``ReplayError`` if seen."""
         if not isinstance(nonce, str) or not nonce:
             raise ReplayError("a nonce must be a non-empty string")
         try:

@@ -22,10 +22,10 @@ from typing import Any
 
 import attrs
 
-from .errors import PlanError
-from .money import Money
-from .plan_terms import FeePayer, Frequency, Method, PlanTerms, to_rate
-from .schedule import Schedule, build_schedule, check_start, rate_display
+from ..errors import PlanError
+from ..money import Money
+from ._schedule import Schedule, build_schedule, check_start, rate_display
+from ._terms import FeePayer, Frequency, Method, PlanTerms, to_rate
 
 __all__ = [
     "DEFAULT_APR_CAP",

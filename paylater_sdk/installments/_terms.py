@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .errors import PlanError
+from ..errors import PlanError
 
 __all__ = ["MAX_PERIODS", "FeePayer", "Frequency", "Method", "PlanTerms", "to_rate"]
 

@@ -2,7 +2,7 @@
 
 (b)(4) picks the unit-period of a transaction (the most common interval between its
 dates); (b)(5) places every advance and payment at ``t`` whole unit-periods plus an odd
-fraction from the start of the term, counting back from the later date. :mod:`paylater_sdk.apr`
+fraction from the start of the term, counting back from the later date. ``_apr``
 solves the general equation on these positions.
 
 Series of payments ((b)(3)(iv)): when the payments keep one day of the month (the last
@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from dateutil.relativedelta import relativedelta
 
-from .errors import PlanError
+from ..errors import PlanError
 
 __all__ = [
     "STANDARD_INTERVALS",

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from .errors import ConfigurationError, InvalidSignatureError
+from ..errors import ConfigurationError, InvalidSignatureError
 
 __all__ = [
     "ED25519",

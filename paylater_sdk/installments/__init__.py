@@ -1,11 +1,9 @@
 """Installment plans: terms, fen-exact schedules, APR disclosure, offers and quotes.
 
-This is the public face of the plan engine; the work is split over small modules
-(:mod:`paylater_sdk.plan_terms` what a plan is, :mod:`paylater_sdk.amortization` the integer
-arithmetic and due dates, :mod:`paylater_sdk.schedule` schedules and re-planning,
-:mod:`paylater_sdk.quotes` offers and quotes, :mod:`paylater_sdk.apr` and
-:mod:`paylater_sdk.unit_periods` the Regulation Z APR) and every public name is re-exported
-here.
+This is the public face of the plan engine; the work is split over small private modules
+(``_terms`` what a plan is, ``_amortization`` the integer arithmetic and due dates,
+``_schedule`` schedules and re-planning, ``_quotes`` offers and quotes, ``_apr`` and
+``_unit_periods`` the Regulation Z APR) and every public name is exported here.
 
 >>> from datetime import date
 >>> from paylater_sdk.money import Money
@@ -17,10 +15,10 @@ Money('8530.99', 'CNY')
 
 from __future__ import annotations
 
-from .apr import UnitPeriod, actuarial_apr, effective_annual_rate
-from .plan_terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
-from .quotes import STANDARD_OFFERS, CapBasis, PlanOffer, PlanQuote, as_low_as, quote_plans
-from .schedule import Installment, Schedule, build_schedule, due_dates
+from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
+from ._quotes import STANDARD_OFFERS, CapBasis, PlanOffer, PlanQuote, as_low_as, quote_plans
+from ._schedule import Installment, Schedule, build_schedule, due_dates
+from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
 __all__ = [
     "MAX_PERIODS",
@@ -38,6 +36,7 @@ __all__ = [
     "actuarial_apr",
     "as_low_as",
     "build_schedule",
+    "common_unit_period",
     "due_dates",
     "effective_annual_rate",
     "quote_plans",
