@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paylater_sdk.issuer import create_app, get_issuer, ledger
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.domain import ledger
 from paylater_sdk.money import Money
 from paylater_sdk.signing import RequestSigner, generate_private_key, public_key_pem, serial_for
 

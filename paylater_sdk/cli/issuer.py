@@ -313,9 +313,9 @@ def migrate(database_url: str | None) -> None:
 
     The schema becomes the one this version of paylater-sdk expects.
     """
-    from ..issuer import migrate as migrations
-    from ..issuer.db import make_engine
-    from ..issuer.locking import startup_lock
+    from ..issuer.storage import migrate as migrations
+    from ..issuer.storage.locking import startup_lock
+    from ..issuer.storage.schema import make_engine
 
     if not database_url:
         _fail("give --database (or PAYLATER_DATABASE_URL): the database to migrate")
@@ -479,7 +479,7 @@ def _merchant_state(issuer: Any, merchant_id: str) -> dict[str, Any] | None:
     """What add-merchant may change, as stored now (None: no such merchant)."""
     import sqlalchemy as sa
 
-    from ..issuer.db import merchant_keys
+    from ..issuer.storage.schema import merchant_keys
 
     row = issuer.merchant(merchant_id)
     if row is None:

@@ -19,14 +19,13 @@ from typing import Any
 
 from flask import Flask
 
-# The buyer-facing half: imported before the engine exists so that their tables are on
-# db.metadata when the schema is created.
-from . import admin, consent, landing, outbox
 from .config import IssuerConfig, load_config
-from .credit import TEST_CODE, TestBuyer
-from .db import make_engine
-from .service import Issuer
-from .sweeper import Sweeper
+from .delivery import outbox
+from .delivery.sweeper import Sweeper
+from .domain.credit import TEST_CODE, TestBuyer
+from .domain.issuer import Issuer
+from .storage.schema import make_engine
+from .web import admin, consent, landing
 
 __all__ = [
     "TEST_CODE",
@@ -63,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for key, value in (config or {}).items():
         app.config.setdefault(key, value)
-    from . import api, hooks, testctl
+    from .web import api, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
     try:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from paylater_sdk.cli import main
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.issuer.db import buyers
+from paylater_sdk.issuer.storage.schema import buyers
 from paylater_sdk.money import Money
 from paylater_sdk.signing import generate_private_key, public_key_pem
 

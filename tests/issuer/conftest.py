@@ -195,7 +195,7 @@ def authorized(
 def balances(issuer: Issuer, buyer_id: str) -> dict[str, int]:
     import sqlalchemy as sa
 
-    from paylater_sdk.issuer.db import buyers
+    from paylater_sdk.issuer.storage.schema import buyers
 
     with issuer.engine.connect() as conn:
         row = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).one()

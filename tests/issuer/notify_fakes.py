@@ -1,7 +1,7 @@
 """Test doubles for notification delivery: a fake issuer, a recording transport, helpers.
 
 The fake issuer implements the public interface delivery declares
-(:class:`paylater_sdk.issuer.notify_attempt.DeliveryIssuer`) over a real database, with a
+(:class:`paylater_sdk.issuer.delivery.attempt.DeliveryIssuer`) over a real database, with a
 clock the tests move by hand and a list of faults.
 """
 
@@ -17,7 +17,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paylater_sdk.issuer import outbox
+from paylater_sdk.issuer.delivery import outbox
 from paylater_sdk.signing import (
     InMemoryNonceStore,
     KeyRing,

@@ -9,7 +9,8 @@ import pytest
 
 from paylater_sdk.errors import UnknownKeyError
 from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
-from paylater_sdk.issuer import Issuer, create_app, get_issuer, keystore
+from paylater_sdk.issuer import Issuer, create_app, get_issuer
+from paylater_sdk.issuer.storage import keystore
 from paylater_sdk.money import Money
 from paylater_sdk.signing import (
     InMemoryNonceStore,

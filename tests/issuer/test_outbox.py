@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paylater_sdk.errors import ReplayError
-from paylater_sdk.issuer import notify_delivery, outbox
-from paylater_sdk.issuer.db import make_engine, metadata
+from paylater_sdk.issuer.delivery import outbox
+from paylater_sdk.issuer.delivery import sender as notify_delivery
+from paylater_sdk.issuer.storage.schema import make_engine, metadata
 from paylater_sdk.signing import InMemoryNonceStore, generate_private_key, open_notification
 
 from .conftest import database_url
