@@ -16,11 +16,20 @@ Money('8530.99', 'CNY')
 from __future__ import annotations
 
 from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
-from ._quotes import STANDARD_OFFERS, CapBasis, PlanOffer, PlanQuote, as_low_as, quote_plans
+from ._quotes import (
+    DEFAULT_APR_CAP,
+    STANDARD_OFFERS,
+    CapBasis,
+    PlanOffer,
+    PlanQuote,
+    as_low_as,
+    quote_plans,
+)
 from ._schedule import Installment, Schedule, build_schedule, due_dates
 from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
 __all__ = [
+    "DEFAULT_APR_CAP",
     "MAX_PERIODS",
     "STANDARD_OFFERS",
     "CapBasis",

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 
 from ...signing import ResponseSigner, seal_notification
+from ..config import WECHAT_NOTIFY_SCHEDULE
 from ..domain.urls import url_allowed
 from ..storage.schema import from_epoch, to_epoch
 from .store import DELIVERED, FAILED, notification_attempts, notifications
@@ -38,9 +39,7 @@ __all__ = [
 log = logging.getLogger("paylater_sdk.issuer.delivery.sender")
 
 #: Seconds to wait after the 1st, 2nd, ... failed attempt (WeChat Pay v3's schedule).
-DEFAULT_NOTIFY_SCHEDULE: tuple[int, ...] = (
-    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
-)  # fmt: skip
+DEFAULT_NOTIFY_SCHEDULE = WECHAT_NOTIFY_SCHEDULE
 #: Seconds a merchant gets to answer one delivery attempt.
 DEFAULT_NOTIFY_TIMEOUT = 5.0
 _MAX_ERROR_CHARS = 300

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage.schema import from_epoch, notification_attempts, notifications, to_epoch
+from ..storage.schema import notification_attempts, notifications, rfc3339, to_epoch
 
 __all__ = [
     "DELIVERED",
@@ -104,10 +104,6 @@ def redeliver(conn: Connection, event_id: str, *, now: datetime) -> bool:
 # --- the delivery log -------------------------------------------------------------------
 
 
-def _iso(value: int | None) -> str | None:
-    return from_epoch(value).isoformat() if value is not None else None
-
-
 def delivery_log(
     conn: Connection,
     *,
@@ -145,7 +141,7 @@ def delivery_log(
             attempts[attempt.notification_id].append(
                 {
                     "number": attempt.number,
-                    "attempted_at": _iso(attempt.attempted_at),
+                    "attempted_at": rfc3339(attempt.attempted_at),
                     "outcome": attempt.outcome,
                     "status_code": attempt.status_code,
                     "error": attempt.error,
@@ -162,9 +158,9 @@ def delivery_log(
             "notify_url": row.notify_url,
             "state": row.state,
             "attempt_count": row.attempts,
-            "created_at": _iso(row.created_at),
-            "next_attempt_at": _iso(row.next_attempt_at) if row.state == PENDING else None,
-            "delivered_at": _iso(row.delivered_at),
+            "created_at": rfc3339(row.created_at),
+            "next_attempt_at": rfc3339(row.next_attempt_at) if row.state == PENDING else None,
+            "delivered_at": rfc3339(row.delivered_at),
             "last_status": row.last_status,
             "last_error": row.last_error,
             "attempts": attempts[row.id],

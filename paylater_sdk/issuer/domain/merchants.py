@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...signing import KeyRing, load_public_key, public_key_pem, serial_for
+from ..config import is_api_key
 from ..storage.locking import lock_name
 from ..storage.schema import merchant_keys, merchants, reading, to_epoch
 from .lifecycle import not_found
@@ -39,7 +40,7 @@ def store_merchant(
     return_prefixes: Sequence[str],
 ) -> None:
     """Insert or update a merchant in the caller's transaction (keys added, never removed)."""
-    if not isinstance(api_key, str) or len(api_key.encode()) != 32:
+    if not is_api_key(api_key):
         raise ValueError("a merchant API key must be exactly 32 bytes")
     lock_name(conn, f"paylater-issuer:merchant:{merchant_id}")  # racing registrations
     values = {

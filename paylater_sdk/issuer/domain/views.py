@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..storage.schema import checkouts, from_epoch, orders, refunds
+from ..storage.schema import checkouts, orders, refunds, rfc3339
 
 __all__ = [
     "checkout_json",
@@ -23,10 +23,6 @@ __all__ = [
     "refund_json_by_id",
     "rfc3339",
 ]
-
-
-def rfc3339(epoch: int | None) -> str | None:
-    return None if epoch is None else from_epoch(epoch).isoformat()
 
 
 def money_json(minor: int, currency: str) -> dict[str, Any]:

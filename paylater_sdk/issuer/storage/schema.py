@@ -37,6 +37,7 @@ __all__ = [
     "rate_counters",
     "reading",
     "refunds",
+    "rfc3339",
     "seen_nonces",
     "to_epoch",
 ]
@@ -280,6 +281,11 @@ def to_epoch(moment: datetime) -> int:
 
 def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def rfc3339(epoch: int | None) -> str | None:
+    """A stored epoch as the API's RFC 3339 time (``2026-11-29T19:02:25+00:00``), or None."""
+    return None if epoch is None else from_epoch(epoch).isoformat()
 
 
 _READ_ONLY = "paylater_read_only"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -17,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ...errors import PayLaterError
 from ..domain.ratelimit import RateLimitedError
 from ..storage.schema import log_failure
-from .wire import error_response, json_response, status_and_body
+from .wire import error_response, json_response, retry_after, status_and_body
 
 __all__ = ["install_error_handling"]
 
@@ -57,7 +56,8 @@ def install_error_handling(app: Flask) -> None:
         if answer is None:
             log.exception("unexpected library error", exc_info=exc)
             return error_response(500, "INTERNAL_ERROR", "internal error")
-        return json_response(answer[1], answer[0], _retry_after(exc, answer[1]))
+        seconds = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        return json_response(answer[1], answer[0], retry_after(answer[1]["code"], seconds))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response | HTTPException:
@@ -95,9 +95,3 @@ def install_error_handling(app: Flask) -> None:
             for name, value in signer.headers(response.get_data()).items():
                 response.headers[name] = value
         return response
-
-
-def _retry_after(exc: PayLaterError, body: dict[str, Any]) -> dict[str, str] | None:
-    if isinstance(exc, RateLimitedError):
-        return {"Retry-After": str(exc.retry_after)}
-    return {"Retry-After": "1"} if body.get("code") == "IDEMPOTENCY_IN_PROGRESS" else None

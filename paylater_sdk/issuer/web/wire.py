@@ -42,6 +42,7 @@ __all__ = [
     "opt_int",
     "opt_text",
     "parse_json_body",
+    "retry_after",
     "status_and_body",
     "text",
     "url",
@@ -78,9 +79,22 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
-    headers = {"Retry-After": "1"} if code in ("IDEMPOTENCY_IN_PROGRESS", "RATE_LIMITED") else None
-    return json_response(error_body(code, message, **extra), status, headers)
+#: Codes a client should retry, and after how many seconds by default.
+_RETRYABLE = {"IDEMPOTENCY_IN_PROGRESS": 1, "RATE_LIMITED": 1}
+
+
+def retry_after(code: str, seconds: int | None = None) -> dict[str, str] | None:
+    """The ``Retry-After`` header of a retryable error code (None for the others)."""
+    if code not in _RETRYABLE:
+        return None
+    return {"Retry-After": str(seconds if seconds is not None else _RETRYABLE[code])}
+
+
+def error_response(
+    status: int, code: str, message: str, *, retry_seconds: int | None = None, **extra: Any
+) -> Response:
+    body = error_body(code, message, **extra)
+    return json_response(body, status, retry_after(code, retry_seconds))
 
 
 #: The one table from error code to HTTP status (docs/api.md, "Errors"). The issuer's
