@@ -26,6 +26,7 @@ from .domain.credit import TEST_CODE, TestBuyer
 from .domain.issuer import Issuer
 from .storage.schema import make_engine
 from .web import admin, consent, landing
+from .web._context import EXTENSION
 
 __all__ = [
     "TEST_CODE",
@@ -36,8 +37,6 @@ __all__ = [
     "get_issuer",
     "stop_background",
 ]
-
-_EXTENSION = "paylater_issuer"
 
 
 def _database_url(app: Flask, config: IssuerConfig) -> str:
@@ -71,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         engine.dispose()  # a refused database (schema version, ...) leaves no connection open
         raise
     app.config["SECRET_KEY"] = issuer.session_secret  # the same in every process
-    app.extensions[_EXTENSION] = issuer
+    app.extensions[EXTENSION] = issuer
     hooks.install_error_handling(app)
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
@@ -105,7 +104,7 @@ def stop_background(app: Flask) -> None:
 def get_issuer(app: Flask) -> Issuer:
     """The :class:`Issuer` behind an app made by :func:`create_app`."""
     try:
-        issuer: Issuer = app.extensions[_EXTENSION]
+        issuer: Issuer = app.extensions[EXTENSION]
     except KeyError:
         raise LookupError("this Flask app was not made by paylater_sdk.issuer.create_app") from None
     return issuer

@@ -31,6 +31,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..delivery.outbox import NOTIFICATION_STATES, delivery_log, redeliver
+from ._context import current_issuer as _issuer
 
 __all__ = ["blueprint", "bp"]
 
@@ -40,15 +41,8 @@ bp = blueprint
 _ID = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
 
 
-def _issuer() -> Any:
-    return current_app.extensions["paylater_issuer"]
-
-
 def _test_mode() -> bool:
-    config = getattr(_issuer(), "config", None)
-    if config is not None and hasattr(config, "test_mode"):
-        return bool(config.test_mode)
-    return bool(current_app.config.get("TEST_MODE"))
+    return _issuer().config.test_mode
 
 
 def _admin_token() -> str | None:

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
 from ...errors import PayLaterError, ReplayError, SignatureError, TimestampError, UnknownKeyError
 from ...lifecycle import FaultKind
 from ...signing import verify_request
-from ..domain.issuer import Issuer
 from ..storage import idempotency
+from ._context import current_issuer as _issuer
 from .openapi import openapi_document
 from .wire import (
     bad,
@@ -48,11 +48,6 @@ _TRADE_NO = r"[A-Za-z0-9_\-|*.]{1,64}"
 _KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 _MAX_QUERY = 2048
 _UNSIGNED = {"paylater_api.openapi"}
-
-
-def _issuer() -> Issuer:
-    issuer: Issuer = current_app.extensions["paylater_issuer"]
-    return issuer
 
 
 def _target() -> str:

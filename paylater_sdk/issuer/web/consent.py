@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -35,6 +34,7 @@ from werkzeug.wrappers import Response
 from ...errors import ConflictError, CreditDeclinedError, NotFoundError, PayLaterError
 from ...lifecycle import CheckoutState
 from ...money import Money
+from ._context import current_issuer as _issuer
 
 __all__ = ["DECLINE_REASONS", "blueprint", "bp", "decline_message", "format_money", "format_rate"]
 
@@ -104,10 +104,6 @@ def format_rate(rate: Decimal | str | None) -> str:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _issuer() -> Any:
-    return current_app.extensions["paylater_issuer"]
 
 
 def _csrf_token() -> str:
@@ -194,7 +190,7 @@ def _page(
     template: str, status: int = 200, *, view: Mapping[str, Any] | None = None, **context: Any
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
-    test_mode = bool(getattr(getattr(_issuer(), "config", None), "test_mode", False))
+    test_mode = _issuer().config.test_mode
     if test_mode and template == "consent_signin.html":
         context.setdefault("test_buyers", _test_buyers())
     html = render_template(

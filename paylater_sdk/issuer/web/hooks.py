@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ...errors import PayLaterError
 from ..domain.ratelimit import RateLimitedError
 from ..storage.schema import log_failure
+from ._context import issuer_of
 from .wire import error_response, json_response, retry_after, status_and_body
 
 __all__ = ["install_error_handling"]
@@ -48,7 +49,7 @@ def install_error_handling(app: Flask) -> None:
         g.request_id = f"req_{secrets.token_hex(12)}"
         # Another process may have moved the test clock or armed a fault: every request
         # sees both (one query, test mode only).
-        g.faults_armed = app.extensions["paylater_issuer"].sync_clock()
+        g.faults_armed = issuer_of(app).sync_clock()
 
     @app.errorhandler(PayLaterError)
     def _deliberate(exc: PayLaterError) -> Response:
@@ -91,7 +92,7 @@ def install_error_handling(app: Flask) -> None:
             delay = g.pop("delay_response", None)
             if delay:
                 time.sleep(delay)
-            signer = app.extensions["paylater_issuer"].response_signer()
+            signer = issuer_of(app).response_signer()
             for name, value in signer.headers(response.get_data()).items():
                 response.headers[name] = value
         return response

@@ -9,9 +9,10 @@ secret (no keys, no buyers beyond the test-mode sign-in hint of the consent page
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, render_template
+
+from ._context import current_issuer
 
 __all__ = ["blueprint"]
 
@@ -25,7 +26,7 @@ def _setting(name: str) -> str | None:
 
 @blueprint.get("/")
 def home() -> Response:
-    issuer: Any = current_app.extensions["paylater_issuer"]
+    issuer = current_issuer()
     nonce = secrets.token_urlsafe(16)
     html = render_template(
         "paylater_issuer/landing.html",

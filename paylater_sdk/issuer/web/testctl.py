@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ...errors import MoneyError
 from ...lifecycle import BuyerStatus
 from ...money import Money
-from ..domain.issuer import FAULT_KINDS, Issuer
+from ..domain.issuer import FAULT_KINDS
+from ._context import current_issuer as _issuer
 from .wire import (
     MAX_MINOR,
     bad,
@@ -33,11 +34,6 @@ __all__ = ["blueprint"]
 blueprint = Blueprint("paylater_testctl", __name__, url_prefix="/_test")
 
 _PHONE = r"1[0-9]{10}"
-
-
-def _issuer() -> Issuer:
-    issuer: Issuer = current_app.extensions["paylater_issuer"]
-    return issuer
 
 
 def _body() -> dict[str, Any]:
