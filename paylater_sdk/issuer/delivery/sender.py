@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..storage.schema import to_epoch
+from ..storage.schema import log_failure, to_epoch
 from .attempt import (
     DEFAULT_NOTIFY_SCHEDULE,
     DEFAULT_NOTIFY_TIMEOUT,
@@ -43,6 +43,7 @@ from .attempt import (
     transport_of,
 )
 from .store import PENDING, notifications
+from .worker import PeriodicWorker
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -274,16 +275,18 @@ def deliver_due(
     return dispatcher.started
 
 
-class DeliveryWorker:
+class DeliveryWorker(PeriodicWorker):
     """A daemon thread that keeps a bounded pool of delivery attempts going.
 
     It claims due notifications into free slots (see the module docstring), then waits
     until an attempt finishes or ``interval`` seconds pass, and claims again. Pending
     deliveries live in the database, so stopping the worker (or the process) loses
     nothing; the next worker picks them up. Expiries are applied by the issuer's own
-    sweeper thread (``paylater_sdk.issuer.delivery.sweeper``), so a slow merchant endpoint here
-    never delays an ``ORDER.EXPIRED``.
+    sweeper thread (``paylater_sdk.issuer.delivery.sweeper``), so a slow merchant endpoint
+    here never delays an ``ORDER.EXPIRED``.
     """
+
+    name = "paylater-notify-worker"
 
     def __init__(
         self,
@@ -298,15 +301,12 @@ class DeliveryWorker:
         if interval <= 0:
             raise ValueError("the delivery worker's interval must be > 0")
         _check_bounds(per_merchant, max_in_flight)
+        super().__init__(interval=interval)
         self._issuer = issuer
-        self._interval = interval
         self._transport = transport
         self._timeout = timeout
         self._per_merchant = per_merchant
         self._max_in_flight = max_in_flight
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -314,31 +314,8 @@ class DeliveryWorker:
             f"max_in_flight={self._max_in_flight}, running={self.running})"
         )
 
-    @property
-    def running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        with self._lock:
-            if self.running:
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="paylater-notify-worker", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming, let the attempts in flight finish, and wait (idempotent)."""
-        with self._lock:
-            self._stop.set()
-            thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-
-    def _run(self) -> None:
+    def loop(self) -> None:
+        """Claim into free slots, wait for a finished attempt or the interval, repeat."""
         with ThreadPoolExecutor(
             max_workers=self._max_in_flight, thread_name_prefix="paylater-notify"
         ) as pool:
@@ -351,10 +328,10 @@ class DeliveryWorker:
                 per_merchant=self._per_merchant,
                 max_in_flight=self._max_in_flight,
             )
-            while not self._stop.is_set():
+            while not self.stopping:
                 mark = dispatcher.finished
                 try:
                     dispatcher.fill()
-                except Exception:  # a database hiccup must not kill the worker
-                    log.exception("claiming notifications failed; retrying")
+                except Exception as exc:  # a database hiccup must not kill the worker
+                    log_failure(log, "claiming notifications failed; retrying", exc)
                 dispatcher.wait(mark, self._interval)
