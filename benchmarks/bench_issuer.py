@@ -83,7 +83,7 @@ def main() -> None:
 
     def lifecycle(i: int) -> None:
         created = checkout(i, "L")
-        done = issuer.authorize(str(created["id"]), buyer_id=buyer.id, plan_id="fenfu-6")
+        done = issuer.orders.authorize(str(created["id"]), buyer_id=buyer.id, plan_id="fenfu-6")
         post(f"/v1/orders/{done['order']['id']}/capture", {})
 
     now = datetime.now(UTC)

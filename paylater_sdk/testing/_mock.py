@@ -281,7 +281,7 @@ class MockIssuer:
     ) -> dict[str, Any]:
         """The buyer repays (the next installment by default)."""
         buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
-        return self.issuer.repay(buyer_id, order_id, amount)
+        return self.issuer.orders.repay(buyer_id, order_id, amount)
 
     def check_ledger(self) -> list[str]:
         """Ledger invariant violations (empty when every buyer balances)."""

@@ -190,7 +190,7 @@ def authorized(
     plan_id: str = "fenfu-6",
 ) -> dict[str, Any]:
     checkout = new_checkout(api, out_trade_no, amount)
-    return issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id=plan_id)
+    return issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id=plan_id)
 
 
 def balances(issuer: Issuer, buyer_id: str) -> dict[str, int]:

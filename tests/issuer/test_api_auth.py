@@ -190,7 +190,9 @@ def test_currency_the_issuer_does_not_lend_in(api: SignedClient, issuer: Issuer)
 def test_currency_mismatch_on_capture(api: SignedClient, issuer: Issuer) -> None:
     buyer = issuer.create_buyer(limit=Money("500", "CNY"))
     checkout = api.post("/v1/checkouts", checkout_body()).get_json()
-    order_id = issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")["order"]["id"]
+    order_id = issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")[
+        "order"
+    ]["id"]
     response = api.post(
         f"/v1/orders/{order_id}/capture", {"amount": {"value": 100, "currency": "USD"}}
     )

@@ -213,3 +213,22 @@ def test_a_rotation_by_another_process_is_picked_up(
     monkeypatch.setattr(keystore, "SIGNER_RECHECK", 0.0)
     assert issuer.response_signer().serial == new_serial
     assert api.get("/v1/certificates").headers["Paylater-Serial"] == new_serial
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        (
+            "/v1/credit/eligibility",
+            b'{"buyer_token": "bt_\\ud800", "amount": {"value": 1, "currency": "CNY"}}',
+        ),
+        ("/v1/checkouts", b'{"out_trade_no": "A1", "description": "\\udcff"}'),
+        ("/v1/checkouts", b'{"\\ud83d": 1}'),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_not_a_500(api: SignedClient, path: str, raw: bytes) -> None:
+    """JSON can escape a lone surrogate in; it cannot be stored or logged as UTF-8."""
+    response = api.post(path, raw=raw)
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "INVALID_JSON"
+    assert "surrogate" in response.get_json()["message"]

@@ -57,10 +57,10 @@ def test_16_concurrent_partial_refunds_never_exceed_the_capture(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
     order_id = authorized(api, issuer, buyer, amount=300_00)["order"]["id"]
-    issuer.capture(MERCHANT_ID, order_id, None)
+    issuer.orders.capture(MERCHANT_ID, order_id, None)
     results, errors = race(
         16,
-        lambda i: issuer.create_refund(
+        lambda i: issuer.orders.create_refund(
             MERCHANT_ID,
             order_id=order_id,
             amount=Money("100.00", "CNY"),
@@ -72,7 +72,7 @@ def test_16_concurrent_partial_refunds_never_exceed_the_capture(
     # the late ones find the order fully refunded (INVALID_STATE) or too little left
     assert _codes(errors) <= {"AMOUNT_EXCEEDS_AVAILABLE", "INVALID_STATE"}
     assert len(errors) == 13
-    order = issuer.get_checkout(MERCHANT_ID, authorized_checkout(issuer, order_id))["order"]
+    order = issuer.orders.get_checkout(MERCHANT_ID, authorized_checkout(issuer, order_id))["order"]
     assert order["state"] == "REFUNDED"
     assert order["refunded_amount"] == {"value": 300_00, "currency": "CNY"}
     assert balances(issuer, buyer.id) == {
@@ -99,9 +99,9 @@ def test_concurrent_repayments_of_one_installment_restore_credit_once(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
     order_id = authorized(api, issuer, buyer, amount=600_00)["order"]["id"]
-    issuer.capture(MERCHANT_ID, order_id, None)
+    issuer.orders.capture(MERCHANT_ID, order_id, None)
     before = balances(issuer, buyer.id)
-    results, errors = race(8, lambda i: issuer.repay(buyer.id, order_id))
+    results, errors = race(8, lambda i: issuer.orders.repay(buyer.id, order_id))
     assert len(results) + len(errors) == 8
     # Each success paid the then-next installment: the credit moved by exactly that much.
     paid = sum(r["paid"]["value"] for r in results)
@@ -121,10 +121,10 @@ def test_concurrent_repayments_of_the_last_installment_pay_it_once(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
     order_id = authorized(api, issuer, buyer, amount=600_00)["order"]["id"]
-    issuer.capture(MERCHANT_ID, order_id, None)
+    issuer.orders.capture(MERCHANT_ID, order_id, None)
     for _ in range(5):
-        issuer.repay(buyer.id, order_id)
-    results, errors = race(8, lambda i: issuer.repay(buyer.id, order_id))
+        issuer.orders.repay(buyer.id, order_id)
+    results, errors = race(8, lambda i: issuer.orders.repay(buyer.id, order_id))
     assert len(results) == 1
     assert _codes(errors) == {"INVALID_STATE"}
     assert balances(issuer, buyer.id)["outstanding"] == 0
@@ -139,9 +139,9 @@ def test_capture_void_capture_race_has_one_winner(
 
     def act(i: int) -> str:
         if i % 3 == 1:
-            issuer.void(MERCHANT_ID, order_id)
+            issuer.orders.void(MERCHANT_ID, order_id)
             return "void"
-        issuer.capture(MERCHANT_ID, order_id, None)
+        issuer.orders.capture(MERCHANT_ID, order_id, None)
         return "capture"
 
     results, errors = race(9, act)
@@ -171,7 +171,7 @@ def test_64_threads_never_overspend_one_buyer(api: SignedClient, issuer: Issuer)
         for i in range(64)
     ]
     results, errors = race(
-        64, lambda i: issuer.authorize(checkouts[i], buyer_id=buyer.id, plan_id="fenfu-6")
+        64, lambda i: issuer.orders.authorize(checkouts[i], buyer_id=buyer.id, plan_id="fenfu-6")
     )
     assert len(results) == 3  # 3 x 300 <= 1000 < 4 x 300
     assert _codes(errors) == {"CREDIT_DECLINED"}

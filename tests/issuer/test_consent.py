@@ -54,7 +54,7 @@ def _checkout(
     app: Flask, *, amount: int = 120_00, description: str = "Latte x 2", **kw: Any
 ) -> str:
     issuer = get_issuer(app)
-    checkout = issuer.create_checkout(
+    checkout = issuer.orders.create_checkout(
         "m1",
         out_trade_no=kw.pop("out_trade_no", "A1001"),
         amount=Money.from_minor(amount, "CNY"),
@@ -88,7 +88,7 @@ def _signin(client: FlaskClient, checkout_id: str, phone: str, code: str = "1234
 
 
 def _state(app: Flask, checkout_id: str) -> str:
-    state: str = get_issuer(app).get_checkout("m1", checkout_id)["state"]
+    state: str = get_issuer(app).orders.get_checkout("m1", checkout_id)["state"]
     return state
 
 
@@ -188,7 +188,7 @@ def test_sign_in_shows_every_offered_plan_with_its_disclosure(
     assert response.status_code == 200
     html = response.text
     assert _csrf(html) != before  # a fresh token after authentication
-    plans = get_issuer(app).consent_view(checkout_id)["plans"]
+    plans = get_issuer(app).orders.consent_view(checkout_id)["plans"]
     assert plans, "the standard catalogue offers plans for ¥120"
     assert re.findall(r'name="plan_id" value="([^"]+)"', html) == [p.plan_id for p in plans]
     for plan in plans:
@@ -241,7 +241,7 @@ def test_confirm_places_the_hold_redirects_and_notifies(app: Flask, client: Flas
         "out_trade_no": ["A1001"],
     }
     issuer = get_issuer(app)
-    checkout = issuer.get_checkout("m1", checkout_id)
+    checkout = issuer.orders.get_checkout("m1", checkout_id)
     assert checkout["state"] == "AUTHORIZED"
     assert checkout["order"]["plan"]["plan_id"] == plan_id
     assert issuer.check_ledger() == []
@@ -448,12 +448,12 @@ def test_a_bad_return_url_is_never_redirected_to(
 ) -> None:
     checkout_id = _checkout(app)
     issuer = get_issuer(app)
-    real = issuer.consent_view
+    real = issuer.orders.consent_view
 
     def view(checkout: str) -> dict[str, Any]:
         return {**real(checkout), "return_url": "javascript:alert(1)"}
 
-    monkeypatch.setattr(issuer, "consent_view", view)
+    monkeypatch.setattr(issuer.orders, "consent_view", view)
     page = client.get(f"/authorize/{checkout_id}")
     assert "javascript:" not in page.headers["Content-Security-Policy"]
     response = client.post(

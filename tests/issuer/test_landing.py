@@ -39,7 +39,7 @@ def _app(tmp_path: Path, **extra: object) -> Flask:
 
 
 def _checkout(app: Flask) -> str:
-    checkout = get_issuer(app).create_checkout(
+    checkout = get_issuer(app).orders.create_checkout(
         "m1",
         out_trade_no="A1",
         amount=Money("120.00", "CNY"),

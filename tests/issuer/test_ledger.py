@@ -231,7 +231,7 @@ def test_concurrent_authorizations_of_one_buyer_cannot_exceed_the_limit(
     def authorize(checkout_id: str) -> None:
         barrier.wait()
         try:
-            issuer.authorize(checkout_id, buyer_id=buyer.id, plan_id="fenfu-3")
+            issuer.orders.authorize(checkout_id, buyer_id=buyer.id, plan_id="fenfu-3")
             outcome = "ok"
         except CreditDeclinedError as exc:
             outcome = str(exc.reason)
@@ -257,7 +257,7 @@ def test_a_hold_refused_by_the_database_rolls_the_authorization_back(
     checkout = new_checkout(api, "RACE", 200_00)
     monkeypatch.setattr(ledger, "hold", lambda conn, **kw: False)
     with pytest.raises(CreditDeclinedError) as exc:
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
     assert exc.value.reason == "INSUFFICIENT_LIMIT"
     fetched = api.get(f"/v1/checkouts/{checkout['id']}").get_json()
     assert fetched["state"] == "CREATED"
@@ -300,7 +300,7 @@ def test_any_sequence_of_operations_keeps_the_books_balanced(
         for number, (op, n) in enumerate(steps):
             try:
                 if op == "checkout":
-                    checkout = issuer.create_checkout(
+                    checkout = issuer.orders.create_checkout(
                         "m_seq",
                         out_trade_no=f"S{number}",
                         amount=Money.from_minor(100_00 + n % 800_00, "CNY"),
@@ -313,18 +313,18 @@ def test_any_sequence_of_operations_keeps_the_books_balanced(
                     )
                     created.append(checkout["id"])
                 elif op == "authorize" and created:
-                    done = issuer.authorize(
+                    done = issuer.orders.authorize(
                         created[n % len(created)], buyer_id=buyer.id, plan_id="fenfu-3"
                     )
                     orders.append(done["order"]["id"])
                 elif op == "capture" and orders:
                     order_id = orders[n % len(orders)]
                     part = None if n % 2 else Money.from_minor(1 + n % 100_00, "CNY")
-                    issuer.capture("m_seq", order_id, part)
+                    issuer.orders.capture("m_seq", order_id, part)
                 elif op == "void" and orders:
-                    issuer.void("m_seq", orders[n % len(orders)])
+                    issuer.orders.void("m_seq", orders[n % len(orders)])
                 elif op == "refund" and orders:
-                    issuer.create_refund(
+                    issuer.orders.create_refund(
                         "m_seq",
                         order_id=orders[n % len(orders)],
                         amount=Money.from_minor(1 + n % 300_00, "CNY"),
@@ -332,7 +332,7 @@ def test_any_sequence_of_operations_keeps_the_books_balanced(
                         reason=None,
                     )
                 elif op == "repay" and orders:
-                    issuer.repay(buyer.id, orders[n % len(orders)])
+                    issuer.orders.repay(buyer.id, orders[n % len(orders)])
                 elif op == "advance":
                     issuer.advance_clock(n * 10)
             except PayLaterError:

@@ -145,7 +145,7 @@ def test_close_only_from_created(api: SignedClient, issuer: Issuer, buyer: TestB
     assert again.status_code == 409
     assert "CLOSED" in again.get_json()["message"]
     with pytest.raises(ConflictError):
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
     authorized_one = authorized(api, issuer, buyer, "A2")
     assert api.post(f"/v1/checkouts/{authorized_one['id']}/close", {}).status_code == 409
     assert _events(issuer) == ["CHECKOUT.CLOSED", "CHECKOUT.AUTHORIZED"]
@@ -163,8 +163,8 @@ def test_unauthorized_checkout_expires_after_30_minutes(
     assert api.get(f"/v1/checkouts/{checkout['id']}").get_json()["state"] == "EXPIRED"
     assert _events(issuer) == ["CHECKOUT.EXPIRED"]
     with pytest.raises(ConflictError, match="EXPIRED"):
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
-    assert issuer.consent_view(checkout["id"])["expired"] is True
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+    assert issuer.orders.consent_view(checkout["id"])["expired"] is True
 
 
 def test_expires_in_overrides_the_checkout_ttl(api: SignedClient, issuer: Issuer) -> None:
@@ -274,7 +274,7 @@ def test_repayments_restore_credit_and_a_refund_after_repayment_returns_cash(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
     order_id = _captured(api, issuer, buyer)
-    first = issuer.repay(buyer.id, order_id)
+    first = issuer.orders.repay(buyer.id, order_id)
     schedule = Schedule.from_json(first["schedule"])
     assert schedule.installments[0].paid is True
     assert first["paid"] == schedule.installments[0].amount.to_json()
@@ -300,14 +300,16 @@ def test_repay_several_installments_at_once_and_bad_amounts(
     order = api.get("/v1/checkouts?out_trade_no=A1001").get_json()["order"]
     amounts = [i["amount"]["value"] for i in order["schedule"]["installments"]]
     with pytest.raises(InvalidRequestError, match="whole installments"):
-        issuer.repay(buyer.id, order_id, Money.from_minor(amounts[0] + 1, "CNY"))
-    result = issuer.repay(buyer.id, order_id, Money.from_minor(amounts[0] + amounts[1], "CNY"))
+        issuer.orders.repay(buyer.id, order_id, Money.from_minor(amounts[0] + 1, "CNY"))
+    result = issuer.orders.repay(
+        buyer.id, order_id, Money.from_minor(amounts[0] + amounts[1], "CNY")
+    )
     assert [i["paid"] for i in result["schedule"]["installments"]][:3] == [True, True, False]
     assert balances(issuer, buyer.id)["outstanding"] == 80_00
     for _ in range(4):
-        issuer.repay(buyer.id, order_id)
+        issuer.orders.repay(buyer.id, order_id)
     with pytest.raises(ConflictError, match="nothing left"):
-        issuer.repay(buyer.id, order_id)
+        issuer.orders.repay(buyer.id, order_id)
     assert balances(issuer, buyer.id)["available"] == 5000_00
 
 
@@ -322,9 +324,9 @@ def test_a_missed_due_date_makes_the_buyer_overdue_until_repaid(
     assert answer == {"eligible": False, "reasons": ["OVERDUE"], "plans": []}
     checkout = new_checkout(api, "A2")
     with pytest.raises(CreditDeclinedError) as declined:
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
     assert declined.value.reason == "OVERDUE"
-    issuer.repay(buyer.id, order_id)
+    issuer.orders.repay(buyer.id, order_id)
     assert api.post("/v1/credit/eligibility", eligible).get_json()["eligible"] is True
 
 
@@ -347,16 +349,16 @@ def test_declines_hold_nothing_and_leave_the_checkout_open(
     declined_buyer = issuer.create_buyer(**settings)
     checkout = new_checkout(api, amount=amount)
     with pytest.raises(CreditDeclinedError) as exc:
-        issuer.authorize(checkout["id"], buyer_id=declined_buyer.id, plan_id="fenfu-3")
+        issuer.orders.authorize(checkout["id"], buyer_id=declined_buyer.id, plan_id="fenfu-3")
     assert exc.value.reason == reason
     assert balances(issuer, declined_buyer.id)["held"] == 0
     assert api.get(f"/v1/checkouts/{checkout['id']}").get_json()["state"] == "CREATED"
     assert _events(issuer) == []
     # another buyer can still authorize it
     good = issuer.create_buyer(limit=Money("5000.00", "CNY"))
-    assert issuer.authorize(checkout["id"], buyer_id=good.id, plan_id="fenfu-3")["state"] == (
-        "AUTHORIZED"
-    )
+    assert issuer.orders.authorize(checkout["id"], buyer_id=good.id, plan_id="fenfu-3")[
+        "state"
+    ] == ("AUTHORIZED")
 
 
 def test_checks_run_again_at_authorization(
@@ -367,7 +369,7 @@ def test_checks_run_again_at_authorization(
     authorized(api, issuer, buyer, "FIRST", 3000_00)  # spends most of the limit meanwhile
     checkout = new_checkout(api, "SECOND", 4000_00)
     with pytest.raises(CreditDeclinedError) as exc:
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")
     assert exc.value.reason == "INSUFFICIENT_LIMIT"
 
 
@@ -385,12 +387,12 @@ def test_authorize_a_plan_the_checkout_does_not_offer(
     checkout = api.post("/v1/checkouts", body).get_json()
     assert [p["plan_id"] for p in checkout["plans"]] == ["fenfu-3"]
     with pytest.raises(InvalidRequestError, match="not offered"):
-        issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-6")
+        issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-6")
 
 
 def test_consent_view_shows_what_the_buyer_needs(api: SignedClient, issuer: Issuer) -> None:
     checkout = new_checkout(api)
-    view = issuer.consent_view(checkout["id"])
+    view = issuer.orders.consent_view(checkout["id"])
     assert view["merchant_name"] == "Shop m_shop"
     assert view["amount"] == Money("120.00", "CNY")
     assert view["state"] == "CREATED"

@@ -598,7 +598,7 @@ def _authorized_checkout(app: Any) -> str:
     from paylater_sdk.money import Money
 
     issuer = get_issuer(app)
-    checkout = issuer.create_checkout(
+    checkout = issuer.orders.create_checkout(
         "m1",
         out_trade_no="A1",
         amount=Money.from_minor(300_00, "CNY"),
@@ -611,7 +611,7 @@ def _authorized_checkout(app: Any) -> str:
     )
     buyer = issuer.create_buyer(limit=Money.from_minor(5000_00, "CNY"))
     plan_id = checkout["plans"][0]["plan_id"]
-    issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id=plan_id)
+    issuer.orders.authorize(checkout["id"], buyer_id=buyer.id, plan_id=plan_id)
     checkout_id: str = checkout["id"]
     return checkout_id
 

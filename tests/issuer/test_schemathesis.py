@@ -51,7 +51,7 @@ class _SignEverything:
 
     def _checkout(self) -> dict[str, Any]:
         self.count += 1
-        return self.issuer.create_checkout(
+        return self.issuer.orders.create_checkout(
             MERCHANT_ID,
             out_trade_no=f"SUB{self.count}",
             amount=Money("600.00", "CNY"),
@@ -66,11 +66,11 @@ class _SignEverything:
     def _order(self, captured: bool) -> str:
         buyer = self.issuer.create_buyer(limit=Money("100000.00", "CNY"))
         checkout = self._checkout()
-        order_id: str = self.issuer.authorize(checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3")[
-            "order"
-        ]["id"]
+        order_id: str = self.issuer.orders.authorize(
+            checkout["id"], buyer_id=buyer.id, plan_id="fenfu-3"
+        )["order"]["id"]
         if captured:
-            self.issuer.capture(MERCHANT_ID, order_id, None)
+            self.issuer.orders.capture(MERCHANT_ID, order_id, None)
         return order_id
 
     def _real_id(self, kind: str, rest: str) -> str:
@@ -80,7 +80,7 @@ class _SignEverything:
         if kind == "orders":
             return self._order(captured=False)
         order_id = self._order(captured=True)
-        refund = self.issuer.create_refund(
+        refund = self.issuer.orders.create_refund(
             MERCHANT_ID,
             order_id=order_id,
             amount=Money("1.00", "CNY"),

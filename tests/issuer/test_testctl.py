@@ -215,7 +215,7 @@ def test_magic_buyers_decline_on_the_consent_path_too(api: SignedClient, issuer:
         magic = issuer.buyer_by_phone(phone)
         assert magic is not None
         with pytest.raises(CreditDeclinedError) as exc:
-            issuer.authorize(checkout["id"], buyer_id=magic.id, plan_id="fenfu-3")
+            issuer.orders.authorize(checkout["id"], buyer_id=magic.id, plan_id="fenfu-3")
         assert exc.value.reason == reason
 
 

@@ -52,7 +52,7 @@ _KEPT_ON_RESET = {
 }
 
 
-class Issuer(OrderBook):
+class Issuer:
     """A stateful 分付-style credit issuer over one database.
 
     Everything that must hold across processes (the schema, the signing keys, nonces, the
@@ -68,6 +68,7 @@ class Issuer(OrderBook):
         offers = config.plan_offers if config.plan_offers is not None else STANDARD_OFFERS
         self.offers: tuple[PlanOffer, ...] = tuple(offers)
         self.merchants = MerchantRegistry(engine)
+        self.orders = OrderBook(self)
         self._swept_at: datetime | None = None
         self.faults = Faults(engine, enabled=config.test_mode)
         self._lock = threading.Lock()
@@ -292,7 +293,7 @@ class Issuer(OrderBook):
 
     def quote(self, amount: Money) -> dict[str, Any]:
         now = self.now()
-        plans = self._quotes(amount, self.offers, now)
+        plans = self.orders.quotes(amount, self.offers, now)
         same = [o for o in self.offers if o.min_amount.currency == amount.currency]
         low = (
             as_low_as(amount, same, start=now.date(), apr_cap=self.config.apr_cap) if same else None
@@ -333,7 +334,7 @@ class Issuer(OrderBook):
             moment,
             "eligibility checks for this buyer",
         )
-        plans = self._quotes(amount, self.offers, self.now())
+        plans = self.orders.quotes(amount, self.offers, self.now())
         reasons = credit.credit_reasons(row, credit.preview_amount(amount), in_range=bool(plans))
         return {
             "eligible": not reasons,

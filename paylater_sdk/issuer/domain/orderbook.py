@@ -1,8 +1,9 @@
 """The order book: checkouts, orders and refunds, as the merchant and the buyer see them.
 
-A mixin of :class:`paylater_sdk.issuer.domain.issuer.Issuer`, kept apart so that each module
-stays about one thing: this one is the lifecycle's entry points (validation of the
-business rules, then one transaction through :mod:`.lifecycle` and :mod:`.ledger`).
+A component of the :class:`~paylater_sdk.issuer.domain.issuer.Issuer` (``issuer.orders``),
+kept apart so that each module stays about one thing: this one is the lifecycle's entry
+points (validation of the business rules, then one transaction through :mod:`.lifecycle`
+and :mod:`.ledger`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,23 +32,55 @@ from .views import checkout_json, checkout_json_by_id, refund_json
 __all__ = ["OrderBook"]
 
 
+class OrderHost(Protocol):
+    """What the order book needs from the issuer that owns it."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def config(self) -> IssuerConfig: ...
+
+    @property
+    def offers(self) -> tuple[PlanOffer, ...]: ...
+
+    def now(self) -> datetime: ...
+
+    def sweep(self) -> None: ...
+
+    def merchant(self, merchant_id: str) -> Any: ...
+
+
 class OrderBook:
-    """Checkout, order and refund operations; each public method is one transaction."""
+    """Checkout, order and refund operations (``issuer.orders``); each public method is
+    one transaction."""
 
-    engine: Engine
-    config: IssuerConfig
-    offers: tuple[PlanOffer, ...]
+    def __init__(self, host: OrderHost) -> None:
+        self._host = host
 
-    def now(self) -> datetime:  # provided by Issuer
-        raise NotImplementedError
+    @property
+    def engine(self) -> Engine:
+        return self._host.engine
 
-    def sweep(self) -> None:  # provided by Issuer
-        raise NotImplementedError
+    @property
+    def config(self) -> IssuerConfig:
+        return self._host.config
 
-    def merchant(self, merchant_id: str) -> Any:  # provided by Issuer
-        raise NotImplementedError
+    @property
+    def offers(self) -> tuple[PlanOffer, ...]:
+        return self._host.offers
 
-    def _quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
+    def now(self) -> datetime:
+        return self._host.now()
+
+    def sweep(self) -> None:
+        self._host.sweep()
+
+    def merchant(self, merchant_id: str) -> Any:
+        return self._host.merchant(merchant_id)
+
+    def quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
+        """The offers (in the amount's currency) priced for ``amount`` from ``on``."""
         same = [o for o in offers if o.min_amount.currency == amount.currency]
         return quote_plans(amount, same, start=on.date(), apr_cap=self.config.apr_cap)
 
@@ -69,7 +102,7 @@ class OrderBook:
         self._check_urls(merchant_id, notify_url=notify_url, return_url=return_url)
         offers = self._requested_offers(amount, plan_ids)
         now = self.now()
-        quotes = self._quotes(amount, offers, now)
+        quotes = self.quotes(amount, offers, now)
         if not quotes:
             raise InvalidRequestError(
                 f"no plan is offered for {amount}: check the plans' amount ranges",
@@ -255,7 +288,7 @@ class OrderBook:
             "merchant_name": merchant,
             "description": row.description,
             "amount": amount,
-            "plans": self._quotes(amount, offers, created),
+            "plans": self.quotes(amount, offers, created),
             "return_url": row.return_url,
             "out_trade_no": row.out_trade_no,
             "expired": row.state == CheckoutState.EXPIRED or row.expires_at <= to_epoch(self.now()),
@@ -306,7 +339,7 @@ class OrderBook:
                 code="PLAN_NOT_AVAILABLE",
             )
         amount = Money.from_minor(row.amount, row.currency)
-        quotes = self._quotes(amount, [self._offer(plan_id)], now)
+        quotes = self.quotes(amount, [self._offer(plan_id)], now)
         buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
         if buyer is None:
             raise _not_found("buyer", buyer_id)

@@ -246,7 +246,7 @@ def create_checkout() -> Response:
             },
             {"plans": _plan_ids, "expires_in": opt_int(60, 7 * 24 * 3600)},
         )
-        checkout = _issuer().create_checkout(
+        checkout = _issuer().orders.create_checkout(
             g.merchant_id,
             out_trade_no=body["out_trade_no"],
             amount=body["amount"],
@@ -277,20 +277,20 @@ def find_checkout() -> Response:
     value = args["out_trade_no"]
     if not re.fullmatch(_TRADE_NO, value):
         raise bad("INVALID_QUERY", f"out_trade_no must match {_TRADE_NO}", field="out_trade_no")
-    return json_response(_issuer().find_checkout(g.merchant_id, value))
+    return json_response(_issuer().orders.find_checkout(g.merchant_id, value))
 
 
 @blueprint.get("/checkouts/<checkout_id>")
 def get_checkout(checkout_id: str) -> Response:
     _no_query()
-    return json_response(_issuer().get_checkout(g.merchant_id, _object_id(checkout_id)))
+    return json_response(_issuer().orders.get_checkout(g.merchant_id, _object_id(checkout_id)))
 
 
 @blueprint.post("/checkouts/<checkout_id>/close")
 def close_checkout(checkout_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id))
+        return _issuer().orders.close_checkout(g.merchant_id, _object_id(checkout_id))
 
     return _post(handle)
 
@@ -299,7 +299,7 @@ def close_checkout(checkout_id: str) -> Response:
 def capture(order_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
         body = fields(data, {}, {"amount": money})
-        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"])
+        return _issuer().orders.capture(g.merchant_id, _object_id(order_id), body["amount"])
 
     return _post(handle)
 
@@ -308,7 +308,7 @@ def capture(order_id: str) -> Response:
 def void(order_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().void(g.merchant_id, _object_id(order_id))
+        return _issuer().orders.void(g.merchant_id, _object_id(order_id))
 
     return _post(handle)
 
@@ -321,7 +321,7 @@ def create_refund() -> Response:
             {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
             {"reason": opt_text(256)},
         )
-        refund = _issuer().create_refund(
+        refund = _issuer().orders.create_refund(
             g.merchant_id,
             order_id=_object_id(body["order_id"]),
             amount=body["amount"],
@@ -336,4 +336,4 @@ def create_refund() -> Response:
 @blueprint.get("/refunds/<refund_id>")
 def get_refund(refund_id: str) -> Response:
     _no_query()
-    return json_response(_issuer().get_refund(g.merchant_id, _object_id(refund_id)))
+    return json_response(_issuer().orders.get_refund(g.merchant_id, _object_id(refund_id)))

@@ -220,7 +220,7 @@ def _load_view(checkout_id: str) -> Mapping[str, Any] | None:
     if not _CHECKOUT_ID.match(checkout_id):
         return None
     try:
-        view: Mapping[str, Any] = _issuer().consent_view(checkout_id)
+        view: Mapping[str, Any] = _issuer().orders.consent_view(checkout_id)
     except NotFoundError:
         return None
     return view
@@ -342,7 +342,7 @@ def _confirm(view: Mapping[str, Any], checkout_id: str) -> Response:
             error=("请选择一个分期方案", "Please choose one of the plans."),
         )
     try:
-        checkout = _issuer().authorize(checkout_id, buyer_id=buyer_id, plan_id=plan_id)
+        checkout = _issuer().orders.authorize(checkout_id, buyer_id=buyer_id, plan_id=plan_id)
     except CreditDeclinedError as exc:
         return _page(
             "consent_plans.html",

@@ -111,7 +111,7 @@ def repay(buyer_id: str) -> Response:
     body = fields(_body(), {"order_id": text(64)}, {"amount": money})
     if len(buyer_id) > 64:
         raise bad("NOT_FOUND", "no such buyer")
-    return json_response(_issuer().repay(buyer_id, body["order_id"], body["amount"]))
+    return json_response(_issuer().orders.repay(buyer_id, body["order_id"], body["amount"]))
 
 
 def _kind(name: str, value: Any) -> str:

@@ -196,7 +196,32 @@ def parse_json_body() -> dict[str, Any]:
         raise bad("INVALID_JSON", f"the body is not valid UTF-8 JSON: {str(exc)[:120]}") from None
     if not isinstance(data, dict):
         raise bad("INVALID_JSON", "the body must be a JSON object")
+    if not _unicode_only(data):
+        raise bad(
+            "INVALID_JSON",
+            "the body holds a string that is not Unicode text (a lone surrogate such as "
+            "\\ud800): send UTF-8 text",
+        )
     return data
+
+
+def _unicode_only(value: Any) -> bool:
+    """No string in ``value`` holds a lone surrogate (JSON's ``\\ud800`` escapes one in;
+    it cannot be stored, logged or sent as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def fields(
