@@ -23,7 +23,7 @@ from paylater_sdk.testing._consent import consent_flow
 
 from ._harness import SECRETS
 
-__all__ = ["Answer", "Api", "Browser", "cny", "create_buyer", "test_control"]
+__all__ = ["Answer", "Api", "Browser", "cny", "control", "create_buyer"]
 
 TIMEOUT = 20
 
@@ -141,14 +141,14 @@ class Api:
         return result
 
 
-def test_control(url: str, path: str, body: Any) -> Answer:
+def control(url: str, path: str, body: Any) -> Answer:
     """An unsigned ``/_test`` call."""
     answer = _session().post(url + "/_test" + path, json=body, timeout=TIMEOUT)
     return Answer(answer.status_code, answer.content, dict(answer.headers))
 
 
 def create_buyer(url: str, limit: int) -> dict[str, Any]:
-    answer = test_control(url, "/buyers", {"limit": cny(limit)})
+    answer = control(url, "/buyers", {"limit": cny(limit)})
     assert answer.status == 201, answer.body[:300]
     buyer: dict[str, Any] = answer.json()
     SECRETS.add(buyer["buyer_token"])

@@ -162,9 +162,9 @@ def test_concurrent_repayments_restore_credit_once(
 
     def repay(i: int) -> Answer:
         body = {"order_id": order["id"], "amount": cny(total)}
-        from ._http import test_control
+        from ._http import control
 
-        return test_control(url, f"/buyers/{buyer['id']}/repay", body)
+        return control(url, f"/buyers/{buyer['id']}/repay", body)
 
     answers: list[Answer] = race(8, repay)
     no_server_errors(answers)
