@@ -122,7 +122,7 @@ def start_issuers(
             tmp_path / "merchants.json",
             [
                 merchant_a.config([prefix], [prefix]),
-                merchant_b.config(["http://127.0.0.1:9/b/"], ["http://127.0.0.1:9/b/"]),
+                merchant_b.config(["http://127.0.0.1:9"], ["http://127.0.0.1:9/b"]),
             ],
         )
         servers = [
