@@ -96,20 +96,30 @@ StartIssuers = Callable[..., list[Server]]
 
 
 @pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    """Servers a test starts itself: every one is stopped when the test ends."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def start_issuers(
     tmp_path: Path,
     logdir: Path,
     merchant_a: Merchant,
     merchant_b: Merchant,
     secret_key: str,
-) -> Iterator[StartIssuers]:
+    servers: list[Server],
+) -> StartIssuers:
     """``start_issuers(database_url, prefix, count=1, extra=(), shared_secret=True)``.
 
     Starts ``count`` issuers at the same instant on one database (all launched, then all
     awaited), with merchant A allowed to notify and return under ``prefix`` and merchant
     B under another loopback prefix; every process is stopped at the end of the test.
     """
-    started: list[Server] = []
+    started = servers
 
     def start(
         database_url: str,
@@ -125,7 +135,7 @@ def start_issuers(
                 merchant_b.config(["http://127.0.0.1:9"], ["http://127.0.0.1:9/b"]),
             ],
         )
-        servers = [
+        launched = [
             issuer_server(
                 f"issuer{len(started) + i}",
                 logdir,
@@ -136,16 +146,14 @@ def start_issuers(
             )
             for i in range(count)
         ]
-        started.extend(servers)
-        for server in servers:
+        started.extend(launched)
+        for server in launched:
             server.start()
-        for server in servers:
+        for server in launched:
             server.wait_ready()
-        return servers
+        return launched
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 @pytest.fixture

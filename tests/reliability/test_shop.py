@@ -106,11 +106,13 @@ def test_shop_books_equal_the_issuers(
     merchant_a: Merchant,
     tmp_path: Path,
     logdir: Path,
+    servers: list[Server],
 ) -> None:
     [issuer] = start_issuers(database_url, relay.url + "/")
     api = Api([issuer.url], merchant_a.id, merchant_a.key)
     env = shop_env(tmp_path, merchant_a, issuer.url, relay.url, shop_database_url)
     shop = shop_server("shop", logdir, env)
+    servers.append(shop)
     shop.start()
     shop.wait_ready()
     relay.target = shop.url
@@ -205,6 +207,7 @@ def test_shop_books_equal_the_issuers(
     act(held[0], "refund", PRICE)
     assert relay.killed.wait(20), "no notification reached the shop"
     shop = shop_server("shop-restarted", logdir, env)
+    servers.append(shop)
     shop.start()
     shop.wait_ready()
     relay.target = shop.url
