@@ -2,21 +2,29 @@
 
 Checks every log file written by a server of this session: merchant API keys and private
 keys, the issuer's session secret and signing keys, the shop's secrets, buyer tokens. The
-test first adds its own probes of the error paths: concurrent creation of buyers with one
-phone (a lost race there is a database error whose bound parameters include the new
-buyer's token) and inputs a database cannot encode.
+test first adds its own probes of the error paths: three issuers racing to set up one
+fresh database (a lost race there is a database error whose bound parameters include
+merchant API keys), concurrent creation of buyers with one phone (the new buyer's token)
+and inputs a database cannot encode.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ._harness import SECRETS, Merchant, remember_issuer_keys
+from ._harness import (
+    SECRETS,
+    Merchant,
+    issuer_server,
+    merchants_file,
+    remember_issuer_keys,
+)
 from ._http import Api, cny, control, create_buyer
-from ._procs import LOGS
+from ._procs import LOGS, Server, wait_until
 from .conftest import StartIssuers
 from .test_races import race
 
@@ -26,9 +34,32 @@ pytestmark = pytest.mark.reliability
 _TOKEN = re.compile(r"bt_(?!decline_)[A-Za-z0-9_\-]{20,}")
 
 
+def settled(server: Server) -> bool:
+    """Serving, or exited (a start-up race may kill a process: its log is what counts)."""
+    assert server.proc is not None
+    return server.proc.poll() is not None or "Serving on" in server.log_text()
+
+
 def test_no_secret_in_any_log(
-    database_url: str, receiver: Any, start_issuers: StartIssuers, merchant_a: Merchant
+    database_url: str,
+    receiver: Any,
+    start_issuers: StartIssuers,
+    servers: list[Server],
+    merchant_a: Merchant,
+    tmp_path: Path,
+    logdir: Path,
 ) -> None:
+    merchants = merchants_file(
+        tmp_path / "racers.json", [merchant_a.config([receiver.url + "/"], [receiver.url + "/"])]
+    )
+    racers = [issuer_server(f"racer{i}", logdir, database_url, merchants) for i in range(3)]
+    servers.extend(racers)
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        wait_until(f"{racer.name} to serve or exit", lambda r=racer: settled(r), timeout=60)
+    for racer in racers:
+        racer.stop()
     [server] = start_issuers(database_url, receiver.url + "/")
     remember_issuer_keys(database_url)
     api = Api([server.url], merchant_a.id, merchant_a.key)
