@@ -149,6 +149,15 @@ def issuer() -> None:
     metavar="S1,S2,...",
     help="Seconds between notification retries (default: WeChat Pay's 15,15,30,180,...).",
 )
+@click.option(
+    "--nonce-store",
+    envvar="PAYLATER_NONCE_STORE",
+    default="database",
+    show_default=True,
+    metavar="database|redis://...",
+    help="Where seen request nonces live, shared by every process of this issuer: its "
+    "database, or a Redis URL such as redis://127.0.0.1:6379/0.  [env: PAYLATER_NONCE_STORE]",
+)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option(
     "--worker/--no-worker", default=True, show_default=True, help="Deliver notifications."
@@ -163,13 +172,20 @@ def serve(
     signing_keys: tuple[str, ...],
     merchants_file: Path | None,
     notify_schedule: str | None,
+    nonce_store: str,
     threads: int,
     worker: bool,
 ) -> None:
     """Serve the issuer with waitress, the notification worker running."""
     import waitress
 
-    config: dict[str, Any] = {"TEST_MODE": test_mode, "NOTIFY_WORKER": worker}
+    if nonce_store != "database" and not nonce_store.startswith(("redis://", "rediss://")):
+        _fail("--nonce-store takes 'database' or a redis:// URL")
+    config: dict[str, Any] = {
+        "TEST_MODE": test_mode,
+        "NOTIFY_WORKER": worker,
+        "NONCE_STORE": nonce_store,
+    }
     if database_url:
         config["DATABASE_URL"] = database_url
     if secret_key:

@@ -58,7 +58,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the issuer app. Config keys: see :data:`paylater_sdk.issuer.config.DEFAULTS`."""
     settings = load_config(config)
     app = Flask(__name__, instance_relative_config=False)
-    app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["PAYLATER_TEST_MODE"] = settings.test_mode
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -68,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     engine = make_engine(_database_url(app, settings))
     issuer = Issuer(settings, engine)
+    app.config["SECRET_KEY"] = issuer.session_secret  # the same in every process
     app.extensions[_EXTENSION] = issuer
     hooks.install_error_handling(app)
     app.register_blueprint(api.blueprint)

@@ -147,14 +147,17 @@ def _object_id(value: str) -> str:
     return value
 
 
-def _post(handler: Callable[[dict[str, Any]], tuple[Any, int]]) -> Response:
-    """Run a POST handler under the request's ``Idempotency-Key`` (if any)."""
+def _post(handler: Callable[[dict[str, Any]], Any], status: int = 200) -> Response:
+    """Run a POST handler under the request's ``Idempotency-Key`` (if any).
+
+    See :mod:`.idempotency`: the answer of a request with an effect is stored in the
+    effect's own transaction; others are stored after the handler returns.
+    """
     _no_query()
     data = parse_json_body()
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        result, status = handler(data)
-        return json_response(result, status)
+        return json_response(handler(data), status)
     if not _KEY_RE.fullmatch(key):
         raise bad(
             "INVALID_FIELD",
@@ -164,33 +167,39 @@ def _post(handler: Callable[[dict[str, Any]], tuple[Any, int]]) -> Response:
     issuer = _issuer()
     merchant_id: str = g.merchant_id
     fp = idempotency.fingerprint(request.method, request.path, data)
-    stored = idempotency.claim(
-        issuer.engine, merchant_id=merchant_id, key=key, fp=fp, now=issuer.now()
-    )
+    stored = idempotency.lookup(issuer.engine, merchant_id=merchant_id, key=key, fp=fp)
     if stored is not None:
-        replay = Response(stored.body, status=stored.status, mimetype="application/json")
-        replay.headers["Idempotent-Replayed"] = "true"
-        return replay
+        return _replayed(stored)
+    call = idempotency.IdempotentCall(merchant_id, key, fp, status, issuer.now())
+    token = idempotency.CURRENT.set(call)
     try:
-        result, status = handler(data)
-        response = json_response(result, status)
+        result = handler(data)
+    except idempotency.Replay as replay:
+        return _replayed(replay.stored)
     except PayLaterError as exc:
         answer = status_and_body(exc)
-        if answer is None:
-            idempotency.abandon(issuer.engine, merchant_id=merchant_id, key=key)
+        if answer is None or call.answered is not None:
             raise
-        response = json_response(answer[1], answer[0])
-    except BaseException:
-        idempotency.abandon(issuer.engine, merchant_id=merchant_id, key=key)
-        raise
-    idempotency.finish(
-        issuer.engine,
-        merchant_id=merchant_id,
-        key=key,
-        status=response.status_code,
-        body=response.get_data(),
-    )
-    return response
+        if not idempotency.storable(answer[0], answer[1].get("code")):
+            raise
+        refused = idempotency.StoredResponse(answer[0], idempotency.encode(answer[1]))
+        return _answer(idempotency.store_answer(issuer.engine, call, refused))
+    finally:
+        idempotency.CURRENT.reset(token)
+    if call.answered is not None:
+        return _answer(call.answered)
+    fresh = idempotency.StoredResponse(status, idempotency.encode(result))
+    return _answer(idempotency.store_answer(issuer.engine, call, fresh))
+
+
+def _answer(stored: idempotency.StoredResponse) -> Response:
+    return Response(stored.body, status=stored.status, mimetype="application/json")
+
+
+def _replayed(stored: idempotency.StoredResponse) -> Response:
+    replay = _answer(stored)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -226,16 +235,16 @@ def plans_quote() -> Response:
 
 @blueprint.post("/credit/eligibility")
 def eligibility() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(data, {"buyer_token": text(80), "amount": money})
-        return _issuer().eligibility(body["buyer_token"], body["amount"]), 200
+        return _issuer().eligibility(body["buyer_token"], body["amount"], merchant_id=g.merchant_id)
 
     return _post(handle)
 
 
 @blueprint.post("/checkouts")
 def create_checkout() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(
             data,
             {
@@ -258,9 +267,9 @@ def create_checkout() -> Response:
             expires_in=body["expires_in"],
             base_url=request.host_url,
         )
-        return checkout, 201
+        return checkout
 
-    return _post(handle)
+    return _post(handle, 201)
 
 
 def _plan_ids(name: str, value: Any) -> list[str]:
@@ -289,34 +298,34 @@ def get_checkout(checkout_id: str) -> Response:
 
 @blueprint.post("/checkouts/<checkout_id>/close")
 def close_checkout(checkout_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id)), 200
+        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id))
 
     return _post(handle)
 
 
 @blueprint.post("/orders/<order_id>/capture")
 def capture(order_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(data, {}, {"amount": money})
-        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"]), 200
+        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"])
 
     return _post(handle)
 
 
 @blueprint.post("/orders/<order_id>/void")
 def void(order_id: str) -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         fields(data, {})
-        return _issuer().void(g.merchant_id, _object_id(order_id)), 200
+        return _issuer().void(g.merchant_id, _object_id(order_id))
 
     return _post(handle)
 
 
 @blueprint.post("/refunds")
 def create_refund() -> Response:
-    def handle(data: dict[str, Any]) -> tuple[Any, int]:
+    def handle(data: dict[str, Any]) -> Any:
         body = fields(
             data,
             {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
@@ -329,9 +338,9 @@ def create_refund() -> Response:
             out_refund_no=body["out_refund_no"],
             reason=body["reason"],
         )
-        return refund, 201
+        return refund
 
-    return _post(handle)
+    return _post(handle, 201)
 
 
 @blueprint.get("/refunds/<refund_id>")

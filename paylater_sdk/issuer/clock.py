@@ -48,6 +48,11 @@ class Clock:
             self._offset += seconds
         return self.now()
 
+    def set_offset(self, seconds: int) -> None:
+        """Adopt an offset decided elsewhere (the database, shared by every process)."""
+        with self._lock:
+            self._offset = seconds
+
     def reset(self) -> None:
         with self._lock:
             self._offset = 0

@@ -7,7 +7,6 @@ that a typo fails at start-up with a clear message instead of at the first reque
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -49,6 +48,9 @@ DEFAULTS: Mapping[str, Any] = {
     "MERCHANTS": (),
     "FAULT_TIMEOUT": 10.0,
     "MAX_BODY_BYTES": 64 * 1024,
+    "NONCE_STORE": "database",
+    "ELIGIBILITY_LIMIT_PER_BUYER": (30, 600),
+    "ELIGIBILITY_LIMIT_PER_MERCHANT": (600, 60),
 }
 
 
@@ -87,6 +89,9 @@ class IssuerConfig:
     merchants: tuple[MerchantConfig, ...]
     fault_timeout: float
     max_body_bytes: int
+    nonce_store: Any = "database"
+    eligibility_limit_per_buyer: tuple[int, int] = (30, 600)
+    eligibility_limit_per_merchant: tuple[int, int] = (600, 60)
 
     def __repr__(self) -> str:  # SECRET_KEY stays out of logs
         return (
@@ -140,8 +145,8 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
     if secret is None:
         if not test_mode:
             raise ConfigurationError("SECRET_KEY is required unless TEST_MODE is on")
-        secret = secrets.token_hex(32)
-    if not isinstance(secret, str | bytes) or len(secret) < 16:
+        secret = ""  # test mode: every process shares one secret kept in the database
+    elif not isinstance(secret, str | bytes) or len(secret) < 16:
         raise ConfigurationError("SECRET_KEY must be a string of at least 16 characters")
     db_url = raw["DATABASE_URL"]
     if db_url is not None and not isinstance(db_url, str):
@@ -190,4 +195,20 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         merchants=tuple(_merchant(m) for m in raw["MERCHANTS"] or ()),
         fault_timeout=float(fault_timeout),
         max_body_bytes=_positive_int("MAX_BODY_BYTES", raw["MAX_BODY_BYTES"]),
+        nonce_store=raw["NONCE_STORE"],
+        eligibility_limit_per_buyer=_rate("ELIGIBILITY_LIMIT_PER_BUYER", raw),
+        eligibility_limit_per_merchant=_rate("ELIGIBILITY_LIMIT_PER_MERCHANT", raw),
     )
+
+
+def _rate(name: str, raw: Mapping[str, Any]) -> tuple[int, int]:
+    """A rate limit as ``(requests, seconds)``: at most that many requests per window."""
+    value = raw[name]
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value)
+    ):
+        raise ConfigurationError(f"{name} must be [requests, seconds], two positive integers")
+    return int(value[0]), int(value[1])

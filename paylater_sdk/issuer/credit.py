@@ -27,6 +27,7 @@ __all__ = [
     "TestBuyer",
     "credit_reasons",
     "insert_buyer",
+    "preview_amount",
     "refresh_overdue",
 ]
 
@@ -128,6 +129,30 @@ def insert_buyer(
     return buyer
 
 
+#: Eligibility answers for the amount rounded up to this ladder (x 10^k major units), so
+#: that repeated questions cannot pin a buyer's balance down to the fen.
+_LADDER = (10, 20, 30, 50, 70)
+
+
+def preview_amount(amount: Money) -> Money:
+    """``amount`` rounded up to the next rung of 1, 2, 3, 5, 7 x 10^k (major units).
+
+    The eligibility preview checks the balance against this, never the exact amount:
+    an answer then flips only at a rung, and bisection learns at best which two rungs
+    the balance lies between. The preview is conservative (it may say no where the
+    authorization, which checks the exact amount, would say yes), never optimistic.
+    """
+    unit = 10**amount.exponent  # minor units per major unit
+    scale = unit // 10 if unit >= 10 else 1
+    rung = 0
+    while True:
+        for step in _LADDER:
+            candidate = step * scale * 10**rung
+            if candidate >= amount.minor:
+                return Money.from_minor(candidate, amount.currency)
+        rung += 1
+
+
 def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
     """Every reason this buyer cannot borrow ``amount`` now, in :data:`REASON_ORDER`."""
     found: set[str] = set()
@@ -144,11 +169,13 @@ def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
     return [code for code in REASON_ORDER if code in found]
 
 
-def refresh_overdue(conn: sa.Connection, today: date) -> None:
+def refresh_overdue(conn: sa.Connection, today: date, buyer_id: str | None = None) -> None:
     """A buyer is overdue when flagged so, or when an unpaid installment's due date passed.
 
     Two set-based UPDATEs over the indexed ``orders.next_due_on``, so this stays cheap
-    enough to run before every request.
+    enough to run on every sweep. A repayment or refund refreshes only its own buyer
+    (``buyer_id``): touching every late buyer's row inside such a transaction would make
+    concurrent transactions lock the same rows in different orders (deadlocks).
     """
     late = (
         sa.select(orders.c.buyer_id)
@@ -158,14 +185,18 @@ def refresh_overdue(conn: sa.Connection, today: date) -> None:
         )
         .distinct()
     )
+    only = sa.true() if buyer_id is None else buyers.c.id == buyer_id
+    if buyer_id is not None:
+        late = late.where(orders.c.buyer_id == buyer_id)
     conn.execute(
         buyers.update()
-        .where(buyers.c.overdue == sa.false(), buyers.c.id.in_(late))
+        .where(only, buyers.c.overdue == sa.false(), buyers.c.id.in_(late))
         .values(overdue=True)
     )
     conn.execute(
         buyers.update()
         .where(
+            only,
             buyers.c.overdue == sa.true(),
             buyers.c.overdue_flag == sa.false(),
             buyers.c.id.not_in(late),

@@ -32,13 +32,17 @@ __all__ = [
     "merchants",
     "metadata",
     "orders",
+    "rate_counters",
     "reading",
     "refunds",
     "schema_version",
+    "seen_nonces",
     "to_epoch",
 ]
 
-SCHEMA_VERSION = 1
+#: 2: at most one active signing key (a partial unique index), shared nonce memory,
+#: rate-limit counters and a version on orders (guarded updates).
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -66,6 +70,35 @@ issuer_keys = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("not_after", sa.BigInteger, nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+#: At most one active signing key, enforced by the database (two processes starting at
+#: once, or a rotation racing a start-up, can never leave two keys signing).
+_ONE_ACTIVE_KEY = sa.Index(
+    "uq_issuer_keys_one_active",
+    issuer_keys.c.active,
+    unique=True,
+    sqlite_where=issuer_keys.c.active == sa.true(),
+    postgresql_where=issuer_keys.c.active == sa.true(),
+)
+
+#: Nonces of signed requests already accepted, shared by every process on the database.
+#: ``signed_at`` is the message's own timestamp: rows older than twice the skew window
+#: can be forgotten (such a message is refused by its timestamp alone).
+seen_nonces = sa.Table(
+    "seen_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("signed_at", sa.BigInteger, nullable=False, index=True),
+)
+
+#: Fixed-window request counters (eligibility rate limits), shared by every process.
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("scope", sa.String(160), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
 )
 
 merchants = sa.Table(
@@ -163,6 +196,8 @@ orders = sa.Table(
     sa.Column("authorized_at", sa.BigInteger, nullable=False),
     sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
     sa.Column("captured_at", sa.BigInteger, nullable=True),
+    # Bumped by every update: each UPDATE is guarded on the version it read.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
 refunds = sa.Table(
@@ -227,14 +262,15 @@ def reading(engine: Engine) -> sa.Connection:
 
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
+    # hide_parameters: a database error must never log bound values (API keys, tokens).
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if url in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError(
             "an in-memory SQLite database cannot be shared between threads; "
             "use a file URL such as sqlite:////tmp/issuer.db"
         )
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -257,17 +293,45 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def create_schema(engine: Engine, now: datetime) -> None:
-    """Create missing tables and record the schema version (refusing a newer one)."""
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-        if found is None:
-            conn.execute(
-                schema_version.insert().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
-            )
-        elif found > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {found} is newer than this issuer "
-                f"({SCHEMA_VERSION}); upgrade paylater-sdk"
-            )
+def create_schema(conn: sa.Connection, now: datetime) -> None:
+    """Create missing tables, upgrade a version-1 database and record the schema version.
+
+    Runs inside the caller's start-up transaction, which holds the start-up lock (see
+    :func:`paylater_sdk.issuer.locking.startup_lock`): several processes starting at once
+    on one fresh database create the schema exactly once. A newer schema is refused.
+    """
+    metadata.create_all(conn)
+    found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    if found is None:
+        conn.execute(
+            schema_version.insert().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
+        )
+        return
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {found} is newer than this issuer "
+            f"({SCHEMA_VERSION}); upgrade paylater-sdk"
+        )
+    if found < 2:
+        _upgrade_to_2(conn)
+        conn.execute(
+            schema_version.update().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
+        )
+
+
+def _upgrade_to_2(conn: sa.Connection) -> None:
+    """Keep only the newest active signing key, then let the database enforce it."""
+    active = conn.execute(
+        sa.select(issuer_keys.c.serial)
+        .where(issuer_keys.c.active == sa.true())
+        .order_by(issuer_keys.c.created_at.desc(), issuer_keys.c.serial.desc())
+    ).scalars()
+    extra = list(active)[1:]
+    if extra:
+        conn.execute(
+            issuer_keys.update().where(issuer_keys.c.serial.in_(extra)).values(active=False)
+        )
+    _ONE_ACTIVE_KEY.create(conn, checkfirst=True)
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("orders")}
+    if "version" not in columns:
+        conn.execute(sa.text("ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))

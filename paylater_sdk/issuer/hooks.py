@@ -15,6 +15,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PayLaterError
+from .ratelimit import RateLimitedError
 from .wire import error_response, json_response, status_and_body
 
 __all__ = ["install_error_handling"]
@@ -45,6 +46,8 @@ def install_error_handling(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = f"req_{secrets.token_hex(12)}"
+        # Another process may have moved the test clock: every request sees its time.
+        app.extensions["paylater_issuer"].sync_clock()
 
     @app.errorhandler(PayLaterError)
     def _deliberate(exc: PayLaterError) -> Response:
@@ -52,7 +55,7 @@ def install_error_handling(app: Flask) -> None:
         if answer is None:
             log.exception("unexpected library error", exc_info=exc)
             return error_response(500, "INTERNAL_ERROR", "internal error")
-        return json_response(answer[1], answer[0], _retry_after(answer[1]))
+        return json_response(answer[1], answer[0], _retry_after(exc, answer[1]))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response | HTTPException:
@@ -92,5 +95,7 @@ def install_error_handling(app: Flask) -> None:
         return response
 
 
-def _retry_after(body: dict[str, Any]) -> dict[str, str] | None:
+def _retry_after(exc: PayLaterError, body: dict[str, Any]) -> dict[str, str] | None:
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after)}
     return {"Retry-After": "1"} if body.get("code") == "IDEMPOTENCY_IN_PROGRESS" else None

@@ -27,12 +27,14 @@ from ..keys import (
 )
 from ..signing import DEFAULT_PROFILE, ResponseSigner
 from .db import from_epoch, issuer_keys, reading, to_epoch
+from .locking import lock_name
 
 __all__ = ["ROTATION_OVERLAP", "SIGNER_RECHECK", "IssuerKeys"]
 
 ROTATION_OVERLAP = timedelta(hours=24)
 #: Seconds between checks of which key is active (rotations by other processes).
 SIGNER_RECHECK = 5.0
+_KEYS_LOCK = "paylater-issuer:signing-keys"
 
 
 def _wall() -> datetime:
@@ -42,21 +44,29 @@ def _wall() -> datetime:
 class IssuerKeys:
     """Thread-safe access to the current signer and the published key ring."""
 
-    def __init__(self, engine: Engine, pem_paths: tuple[str, ...]) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._signer: ResponseSigner | None = None
         self._checked = 0.0
+
+    @classmethod
+    def ensure(cls, conn: sa.Connection, pem_paths: tuple[str, ...]) -> None:
+        """At start-up, in the start-up transaction: the configured keys, or one generated.
+
+        The partial unique index on ``active`` makes "one active key" a database fact;
+        the named lock makes concurrent start-ups and rotations take turns.
+        """
+        lock_name(conn, _KEYS_LOCK)
         now = _wall()
-        with engine.begin() as conn:
-            for index, path in enumerate(pem_paths):
-                key = load_private_key(Path(path).read_bytes())
-                self._store(conn, key, now=now, active=index == 0)
-            has_active = conn.execute(
-                sa.select(issuer_keys.c.serial).where(issuer_keys.c.active == sa.true())
-            ).first()
-            if has_active is None:
-                self._store(conn, generate_private_key("ed25519"), now=now, active=True)
+        for index, path in enumerate(pem_paths):
+            key = load_private_key(Path(path).read_bytes())
+            cls._store(conn, key, now=now, active=index == 0)
+        has_active = conn.execute(
+            sa.select(issuer_keys.c.serial).where(issuer_keys.c.active == sa.true())
+        ).first()
+        if has_active is None:
+            cls._store(conn, generate_private_key("ed25519"), now=now, active=True)
 
     @staticmethod
     def _store(conn: sa.Connection, key: Any, *, now: datetime, active: bool) -> str:
@@ -139,6 +149,7 @@ class IssuerKeys:
         key = generate_private_key(alg)
         now = _wall()
         with self._lock, self._engine.begin() as conn:
+            lock_name(conn, _KEYS_LOCK)
             conn.execute(
                 issuer_keys.update()
                 .where(issuer_keys.c.active == sa.true())

@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import Schedule, build_schedule
 from ..money import Money
 from . import ledger
-from .db import checkouts, orders, refunds, to_epoch
+from .db import checkouts, orders, reading, refunds, to_epoch
+from .locking import locked
 from .views import checkout_json_by_id, order_json_by_id, refund_json
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "not_found",
     "require_state",
     "schedule_fields",
+    "update_order",
     "void_order",
 ]
 
@@ -130,8 +133,16 @@ def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[st
 
 
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
+    """Update an order read (and locked) in this transaction, guarded on its version.
+
+    The version guard is the second line of defence behind the row lock: an update
+    computed from a stale read matches no row and fails, instead of overwriting newer
+    amounts (the lost update that let concurrent refunds exceed the capture).
+    """
     done = conn.execute(
-        orders.update().where(orders.c.id == order.id, orders.c.state == old).values(**values)
+        orders.update()
+        .where(orders.c.id == order.id, orders.c.state == old, orders.c.version == order.version)
+        .values(version=order.version + 1, **values)
     )
     if done.rowcount != 1:
         raise ConflictError(
@@ -141,6 +152,11 @@ def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) 
         )
     if "state" in values:
         _set_checkout_state(conn, order.checkout_id, values["state"])
+
+
+def update_order(conn: sa.Connection, order: Any, **values: Any) -> None:
+    """Change an order without changing its state (a repayment), under the same guard."""
+    _order_transition(conn, order, order.state, **values)
 
 
 def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
@@ -317,32 +333,57 @@ def create_refund(
     return resource
 
 
-def expire_due(conn: sa.Connection, now: datetime) -> int:
-    """Expire unauthorized checkouts and stale authorizations; returns how many changed."""
+def expire_due(engine: Engine, now: datetime) -> int:
+    """Expire unauthorized checkouts and stale authorizations; returns how many changed.
+
+    Each expiry is its own short transaction, so one object can never fail another's
+    request (or the whole sweep); an object another process changed or expired first
+    is simply skipped.
+    """
     moment = to_epoch(now)
+    with reading(engine) as conn:
+        stale_checkouts = (
+            conn.execute(
+                sa.select(checkouts.c.id).where(
+                    checkouts.c.state == "CREATED", checkouts.c.expires_at <= moment
+                )
+            )
+            .scalars()
+            .all()
+        )
+        stale_orders = (
+            conn.execute(
+                sa.select(orders.c.id).where(
+                    orders.c.state == "AUTHORIZED", orders.c.authorization_expires_at <= moment
+                )
+            )
+            .scalars()
+            .all()
+        )
     changed = 0
-    stale_checkouts = conn.execute(
-        sa.select(checkouts.c.id).where(
-            checkouts.c.state == "CREATED", checkouts.c.expires_at <= moment
-        )
-    ).all()
-    for (checkout_id,) in stale_checkouts:
-        done = conn.execute(
-            checkouts.update()
-            .where(checkouts.c.id == checkout_id, checkouts.c.state == "CREATED")
-            .values(state="EXPIRED")
-        )
-        if done.rowcount == 1:
+    for checkout_id in stale_checkouts:
+        with engine.begin() as conn:
+            done = conn.execute(
+                checkouts.update()
+                .where(
+                    checkouts.c.id == checkout_id,
+                    checkouts.c.state == "CREATED",
+                    checkouts.c.expires_at <= moment,
+                )
+                .values(state="EXPIRED")
+            )
+            if done.rowcount == 1:
+                changed += 1
+                _notify_checkout(conn, checkout_id, "CHECKOUT.EXPIRED", "checkout expired", now)
+    for order_id in stale_orders:
+        with engine.begin() as conn:
+            order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).first()
+            if order is None or order.state != "AUTHORIZED":
+                continue  # captured or voided meanwhile: not ours to expire
+            if order.authorization_expires_at > moment:
+                continue
+            _end_authorization(conn, order, "EXPIRED", "EXPIRE", "authorization expired", now)
             changed += 1
-            _notify_checkout(conn, checkout_id, "CHECKOUT.EXPIRED", "checkout expired", now)
-    stale_orders = conn.execute(
-        sa.select(orders).where(
-            orders.c.state == "AUTHORIZED", orders.c.authorization_expires_at <= moment
-        )
-    ).all()
-    for order in stale_orders:
-        _end_authorization(conn, order, "EXPIRED", "EXPIRE", "authorization expired", now)
-        changed += 1
     return changed
 
 

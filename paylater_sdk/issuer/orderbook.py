@@ -11,7 +11,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -20,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
 from ..installments import PlanOffer, PlanQuote, Schedule, quote_plans
 from ..money import Money
-from . import credit, ledger, lifecycle
+from . import credit, idempotency, ledger, lifecycle
 from .config import IssuerConfig
 from .db import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
+from .locking import locked
+from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id, refund_json
 
 __all__ = ["OrderBook"]
@@ -70,7 +71,7 @@ class OrderBook:
             ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
             ("return_url", return_url, json.loads(merchant.return_prefixes)),
         ):
-            if not _url_allowed(url, prefixes):
+            if not url_allowed(url, prefixes):
                 exc = InvalidRequestError(
                     f"{field} is not under a URL prefix registered for merchant {merchant_id}",
                     http_status=400,
@@ -108,7 +109,8 @@ class OrderBook:
         checkout_id = lifecycle.new_id("co")
         base = (self.config.public_url or base_url).rstrip("/")
         try:
-            with self.engine.begin() as conn:
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
                 duplicate = conn.execute(
                     sa.select(checkouts.c.id).where(
                         checkouts.c.merchant_id == merchant_id,
@@ -134,15 +136,19 @@ class OrderBook:
                         expires_at=to_epoch(now + timedelta(seconds=ttl)),
                     )
                 )
-                return checkout_json_by_id(conn, checkout_id)
+                return tx.done(checkout_json_by_id(conn, checkout_id))
         except IntegrityError:
             raise _duplicate_trade_no(out_trade_no) from None
 
-    def _checkout_row(self, conn: sa.Connection, merchant_id: str | None, checkout_id: str) -> Any:
-        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id)
+    def _checkout_row(
+        self, conn: sa.Connection, merchant_id: str | None, checkout_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
 
-    def _order_row(self, conn: sa.Connection, merchant_id: str | None, order_id: str) -> Any:
-        return _owned_row(conn, orders, "order", merchant_id, order_id)
+    def _order_row(
+        self, conn: sa.Connection, merchant_id: str | None, order_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, orders, "order", merchant_id, order_id, lock=lock)
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -161,20 +167,20 @@ class OrderBook:
             return checkout_json(conn, row)
 
     def close_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            row = self._checkout_row(conn, merchant_id, checkout_id)
-            return lifecycle.close_checkout(conn, row, self.now())
+        with idempotency.transaction(self.engine) as tx:
+            row = self._checkout_row(tx.conn, merchant_id, checkout_id, lock=True)
+            return tx.done(lifecycle.close_checkout(tx.conn, row, self.now()))
 
     def capture(self, merchant_id: str, order_id: str, amount: Money | None) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
             offer = self._offer(order.plan_id)
-            return lifecycle.capture_order(conn, order, amount, offer, self.now())
+            return tx.done(lifecycle.capture_order(tx.conn, order, amount, offer, self.now()))
 
     def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, merchant_id, order_id)
-            return lifecycle.void_order(conn, order, self.now())
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
+            return tx.done(lifecycle.void_order(tx.conn, order, self.now()))
 
     def create_refund(
         self,
@@ -186,8 +192,9 @@ class OrderBook:
         reason: str | None,
     ) -> dict[str, Any]:
         try:
-            with self.engine.begin() as conn:
-                order = self._order_row(conn, merchant_id, order_id)
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
+                order = self._order_row(conn, merchant_id, order_id, lock=True)
                 now = self.now()
                 refund = lifecycle.create_refund(
                     conn,
@@ -197,8 +204,8 @@ class OrderBook:
                     reason=reason,
                     now=now,
                 )
-                credit.refresh_overdue(conn, now.date())  # a refund may cancel a late due
-                return refund
+                credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
+                return tx.done(refund)
         except IntegrityError:
             raise ConflictError(
                 f"out_refund_no {out_refund_no!r} was already used",
@@ -259,7 +266,7 @@ class OrderBook:
         self.sweep()
         now = self.now()
         with self.engine.begin() as conn:
-            row = self._checkout_row(conn, None, checkout_id)
+            row = self._checkout_row(conn, None, checkout_id, lock=True)
             lifecycle.require_state("checkout", row.id, row.state, ("CREATED",), "authorized")
             offered = [p["plan_id"] for p in json.loads(row.plans_json)]
             if plan_id not in offered:
@@ -333,7 +340,7 @@ class OrderBook:
         """The buyer pays the next installment(s); the principal frees credit again."""
         now = self.now()
         with self.engine.begin() as conn:
-            order = self._order_row(conn, None, order_id)
+            order = self._order_row(conn, None, order_id, lock=True)
             if order.buyer_id != buyer_id:
                 raise _not_found("order", order_id)
             lifecycle.require_state("order", order.id, order.state, lifecycle.REFUNDABLE, "repaid")
@@ -365,11 +372,7 @@ class OrderBook:
                 )
             for _ in range(count):
                 schedule = schedule.record_payment(on=now.date())
-            conn.execute(
-                orders.update()
-                .where(orders.c.id == order.id)
-                .values(**lifecycle.schedule_fields(schedule))
-            )
+            lifecycle.update_order(conn, order, **lifecycle.schedule_fields(schedule))
             ledger.restore_principal(
                 conn,
                 buyer_id=buyer_id,
@@ -379,7 +382,7 @@ class OrderBook:
                 reason="REPAY",
                 now=now,
             )
-            credit.refresh_overdue(conn, now.date())
+            credit.refresh_overdue(conn, now.date(), buyer_id)
             return {
                 "order_id": order.id,
                 "paid": Money.from_minor(paid, order.currency).to_json(),
@@ -392,23 +395,28 @@ def _not_found(kind: str, obj_id: str) -> NotFoundError:
 
 
 def _owned_row(
-    conn: sa.Connection, table: sa.Table, kind: str, merchant_id: str | None, obj_id: str
+    conn: sa.Connection,
+    table: sa.Table,
+    kind: str,
+    merchant_id: str | None,
+    obj_id: str,
+    *,
+    lock: bool = False,
 ) -> Any:
-    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing)."""
+    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing).
+
+    ``lock``: the row is locked until the transaction ends (``FOR UPDATE``), for a read
+    that a state change is computed from (see :mod:`.locking`).
+    """
     query = sa.select(table).where(table.c.id == obj_id)
     if merchant_id is not None:
         query = query.where(table.c.merchant_id == merchant_id)
+    if lock:
+        query = locked(query)
     row = conn.execute(query).first()
     if row is None:
         raise _not_found(kind, obj_id)
     return row
-
-
-def _url_allowed(url: str, prefixes: Sequence[str]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return False
-    return any(url.startswith(prefix) for prefix in prefixes)
 
 
 def _declined(reason: str) -> CreditDeclinedError:

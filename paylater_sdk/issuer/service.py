@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import threading
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import STANDARD_OFFERS, PlanOffer, as_low_as
 from ..keys import KeyRing, load_public_key, serial_for
 from ..money import Money
 from ..notifications import encrypt_resource
-from ..replay import InMemoryNonceStore
 from ..signing import ResponseSigner, public_key_pem
-from . import credit, ledger, lifecycle
+from . import credit, ledger, lifecycle, ratelimit, shared_state
 from .clock import Clock
 from .config import IssuerConfig
 from .credit import TestBuyer
@@ -32,7 +33,6 @@ from .db import (
     buyers,
     create_schema,
     faults,
-    issuer_state,
     merchant_keys,
     merchants,
     metadata,
@@ -40,27 +40,40 @@ from .db import (
     to_epoch,
 )
 from .keystore import IssuerKeys
+from .locking import lock_name, startup_lock
+from .nonces import DatabaseNonceStore, build_nonce_store
 from .orderbook import OrderBook
 
 __all__ = ["FAULT_KINDS", "Issuer"]
 
+log = logging.getLogger(__name__)
+
 FAULT_KINDS = ("error_500", "timeout", "drop_notification", "duplicate_notification")
 #: Tables that /_test/reset keeps: who the merchants are and the issuer's own keys.
 _MAX_CLOCK_OFFSET = 100 * 366 * 24 * 3600
-_KEPT_ON_RESET = {"schema_version", "merchants", "merchant_keys", "issuer_keys"}
+_KEPT_ON_RESET = {
+    "schema_version",
+    "merchants",
+    "merchant_keys",
+    "issuer_keys",
+    "issuer_state",
+    "seen_nonces",
+}
 
 
 class Issuer(OrderBook):
-    """A stateful 分付-style credit issuer over one database."""
+    """A stateful 分付-style credit issuer over one database.
+
+    Everything that must hold across processes (the schema, the signing keys, nonces, the
+    test clock, the session secret) lives in the database, so any number of processes can
+    serve one issuer; start-up takes a database lock, so they may also start at once.
+    """
 
     def __init__(self, config: IssuerConfig, engine: Engine) -> None:
         self.config = config
         self.engine = engine
         self.clock = Clock()
-        create_schema(engine, self.clock.now())
-        self.clock = Clock(self._stored_offset())
-        self.keys = IssuerKeys(engine, config.signing_keys)
-        self.nonce_store = InMemoryNonceStore(window_seconds=config.max_skew)
+        self.keys = IssuerKeys(engine)
         offers = config.plan_offers if config.plan_offers is not None else STANDARD_OFFERS
         self.offers: tuple[PlanOffer, ...] = tuple(offers)
         self._keyrings: dict[str, KeyRing] = {}
@@ -69,50 +82,62 @@ class Issuer(OrderBook):
         self._faults_armed = True
         self._faults_generation = 0
         self._lock = threading.Lock()
-        for m in config.merchants:
-            self.add_merchant(
-                m.id,
-                name=m.name,
-                public_keys=m.public_keys,
-                api_key=m.api_key,
-                notify_prefixes=m.notify_prefixes,
-                return_prefixes=m.return_prefixes,
+        with engine.begin() as conn:
+            startup_lock(conn)
+            create_schema(conn, self.clock.now())
+            IssuerKeys.ensure(conn, config.signing_keys)
+            offset = int(shared_state.ensure(conn, shared_state.CLOCK_OFFSET, "0"))
+            self.session_secret = config.secret_key or shared_state.ensure(
+                conn, shared_state.SESSION_SECRET, shared_state.new_secret()
             )
-        if config.test_mode:
-            self._ensure_magic_buyers()
+            for m in config.merchants:
+                self._store_merchant(
+                    conn,
+                    m.id,
+                    name=m.name,
+                    public_keys=[load_public_key(pem) for pem in m.public_keys],
+                    api_key=m.api_key,
+                    notify_prefixes=m.notify_prefixes,
+                    return_prefixes=m.return_prefixes,
+                )
+            if config.test_mode:
+                self._ensure_magic_buyers(conn)
+        self.clock = Clock(offset)
+        self.nonce_store = build_nonce_store(config.nonce_store, engine, config.max_skew)
 
     def __repr__(self) -> str:
         return f"<Issuer {self.engine.url.render_as_string(hide_password=True)}>"
 
     # --- clock ----------------------------------------------------------------------------
 
-    def _stored_offset(self) -> int:
-        with reading(self.engine) as conn:
-            value = conn.execute(
-                sa.select(issuer_state.c.value).where(issuer_state.c.key == "clock_offset")
-            ).scalar()
-        return int(value) if value is not None else 0
+    def sync_clock(self) -> None:
+        """Adopt the test clock offset stored in the database (another process may have
+        advanced it). Test mode only: a live issuer's clock is the wall clock."""
+        if self.config.test_mode:
+            stored = shared_state.read(self.engine, shared_state.CLOCK_OFFSET)
+            self.clock.set_offset(int(stored or 0))
 
     def now(self) -> datetime:
         """Business time: wall clock plus the test clock's offset (whole seconds, UTC)."""
         return self.clock.now()
 
     def advance_clock(self, seconds: int) -> datetime:
-        """Move the test clock forward; expiries and overdue status follow at once."""
-        if self.clock.offset + seconds > _MAX_CLOCK_OFFSET:
+        """Move the test clock forward for every process; expiries and overdue follow."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ValueError("the clock only moves forward by a whole number of seconds")
+        with self.engine.begin() as conn:
+            offset = shared_state.add_to_int(
+                conn, shared_state.CLOCK_OFFSET, seconds, maximum=_MAX_CLOCK_OFFSET
+            )
+        if offset is None:
             raise InvalidRequestError(
                 "the test clock cannot run more than 100 years ahead; POST /_test/reset",
                 http_status=400,
                 code="INVALID_FIELD",
             )
-        now = self.clock.advance(seconds)
-        with self.engine.begin() as conn:
-            conn.execute(issuer_state.delete().where(issuer_state.c.key == "clock_offset"))
-            conn.execute(
-                issuer_state.insert().values(key="clock_offset", value=str(self.clock.offset))
-            )
+        self.clock.set_offset(offset)
         self.sweep()
-        return now
+        return self.now()
 
     def sweep(self) -> None:
         """Apply everything that became due: expiries, and who is overdue.
@@ -120,14 +145,29 @@ class Issuer(OrderBook):
         Runs before each request, but at most once per second of business time: nothing
         created since the last sweep can already be due (every TTL is at least a minute),
         and the operations that change what is due (repay, refund) refresh it themselves.
+        A sweep never fails the request that triggered it: each expiry is its own
+        transaction, a race lost to another process is skipped, and any other error is
+        logged and retried by the next sweep.
         """
         now = self.now()
         if now == self._swept_at:
             return
-        with self.engine.begin() as conn:
-            lifecycle.expire_due(conn, now)
-            credit.refresh_overdue(conn, now.date())
+        try:
+            lifecycle.expire_due(self.engine, now)
+            with self.engine.begin() as conn:
+                credit.refresh_overdue(conn, now.date())
+        except Exception:
+            log.exception("sweep failed; the next one retries")
+            return
         self._swept_at = now
+
+    def housekeeping(self) -> None:
+        """The background sweeper's pass: the clock, a sweep, and old nonces forgotten."""
+        self.sync_clock()
+        self.sweep()
+        if isinstance(self.nonce_store, DatabaseNonceStore):
+            self.nonce_store.purge()
+        ratelimit.purge(self.engine, to_epoch(self.now()))
 
     # --- merchants and keys ---------------------------------------------------------------
 
@@ -142,46 +182,65 @@ class Issuer(OrderBook):
         return_prefixes: Sequence[str],
     ) -> None:
         """Register (or update) a merchant; its public keys are added, never removed."""
-        if not isinstance(api_key, str) or len(api_key.encode()) != 32:
-            raise ValueError("a merchant API key must be exactly 32 bytes")
         loaded = [load_public_key(pem) for pem in public_keys]
         with self.engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
-            ).first()
-            values = {
-                "name": name,
-                "api_key": api_key,
-                "notify_prefixes": json.dumps(list(notify_prefixes)),
-                "return_prefixes": json.dumps(list(return_prefixes)),
-            }
-            if exists is None:
-                conn.execute(
-                    merchants.insert().values(
-                        id=merchant_id, created_at=to_epoch(self.now()), **values
-                    )
-                )
-            else:
-                conn.execute(
-                    merchants.update().where(merchants.c.id == merchant_id).values(**values)
-                )
-            for key in loaded:
-                serial = serial_for(key)
-                known = conn.execute(
-                    sa.select(merchant_keys.c.serial).where(
-                        merchant_keys.c.merchant_id == merchant_id, merchant_keys.c.serial == serial
-                    )
-                ).first()
-                if known is None:
-                    conn.execute(
-                        merchant_keys.insert().values(
-                            merchant_id=merchant_id,
-                            serial=serial,
-                            public_pem=public_key_pem(key).decode(),
-                        )
-                    )
+            self._store_merchant(
+                conn,
+                merchant_id,
+                name=name,
+                public_keys=loaded,
+                api_key=api_key,
+                notify_prefixes=notify_prefixes,
+                return_prefixes=return_prefixes,
+            )
         with self._lock:
             self._keyrings.pop(merchant_id, None)
+
+    @staticmethod
+    def _store_merchant(
+        conn: sa.Connection,
+        merchant_id: str,
+        *,
+        name: str,
+        public_keys: Sequence[Any],
+        api_key: str,
+        notify_prefixes: Sequence[str],
+        return_prefixes: Sequence[str],
+    ) -> None:
+        if not isinstance(api_key, str) or len(api_key.encode()) != 32:
+            raise ValueError("a merchant API key must be exactly 32 bytes")
+        lock_name(conn, f"paylater-issuer:merchant:{merchant_id}")  # racing registrations
+        values = {
+            "name": name,
+            "api_key": api_key,
+            "notify_prefixes": json.dumps(list(notify_prefixes)),
+            "return_prefixes": json.dumps(list(return_prefixes)),
+        }
+        updated = conn.execute(
+            merchants.update().where(merchants.c.id == merchant_id).values(**values)
+        )
+        if updated.rowcount != 1:
+            conn.execute(
+                merchants.insert().values(
+                    id=merchant_id, created_at=to_epoch(datetime.now(UTC)), **values
+                )
+            )
+        known = set(
+            conn.execute(
+                sa.select(merchant_keys.c.serial).where(merchant_keys.c.merchant_id == merchant_id)
+            ).scalars()
+        )
+        for key in public_keys:
+            serial = serial_for(key)
+            if serial not in known:
+                known.add(serial)
+                conn.execute(
+                    merchant_keys.insert().values(
+                        merchant_id=merchant_id,
+                        serial=serial,
+                        public_pem=public_key_pem(key).decode(),
+                    )
+                )
 
     def merchant(self, merchant_id: str) -> Any:
         with reading(self.engine) as conn:
@@ -256,45 +315,51 @@ class Issuer(OrderBook):
         status: str = "ACTIVE",
         overdue: bool = False,
     ) -> TestBuyer:
-        with self.engine.begin() as conn:
-            if phone is not None:
-                taken = conn.execute(sa.select(buyers.c.id).where(buyers.c.phone == phone)).first()
-                if taken is not None:
-                    raise ConflictError(
-                        f"a test buyer with phone {phone} exists already",
-                        http_status=409,
-                        code="DUPLICATE_PHONE",
-                    )
-            return credit.insert_buyer(
-                conn,
-                limit=limit,
-                now=self.now(),
-                phone=phone,
-                single_purchase_max=single_purchase_max,
-                status=status,
-                overdue=overdue,
-            )
-
-    def _ensure_magic_buyers(self) -> None:
-        with self.engine.begin() as conn:
-            for token, (phone, settings) in credit.MAGIC_BUYERS.items():
-                known = conn.execute(
-                    sa.select(buyers.c.id).where(buyers.c.buyer_token == token)
-                ).first()
-                if known is not None:
-                    continue
-                spm = settings.get("single_purchase_max")
-                credit.insert_buyer(
+        try:
+            with self.engine.begin() as conn:
+                if phone is not None:
+                    taken = conn.execute(
+                        sa.select(buyers.c.id).where(buyers.c.phone == phone)
+                    ).first()
+                    if taken is not None:
+                        raise _duplicate_phone(phone)
+                return credit.insert_buyer(
                     conn,
-                    limit=Money.from_minor(settings["limit"], "CNY"),
+                    limit=limit,
                     now=self.now(),
                     phone=phone,
-                    single_purchase_max=None if spm is None else Money.from_minor(spm, "CNY"),
-                    status=settings.get("status", "ACTIVE"),
-                    overdue=settings.get("overdue", False),
-                    buyer_id="byr_" + token.removeprefix("bt_"),
-                    token=token,
+                    single_purchase_max=single_purchase_max,
+                    status=status,
+                    overdue=overdue,
                 )
+        except IntegrityError:  # the same phone registered concurrently
+            if phone is None:
+                raise
+            raise _duplicate_phone(phone) from None
+
+    def _ensure_magic_buyers(self, conn: sa.Connection) -> None:
+        known = set(
+            conn.execute(
+                sa.select(buyers.c.buyer_token).where(
+                    buyers.c.buyer_token.in_(list(credit.MAGIC_BUYERS))
+                )
+            ).scalars()
+        )
+        for token, (phone, settings) in credit.MAGIC_BUYERS.items():
+            if token in known:
+                continue
+            spm = settings.get("single_purchase_max")
+            credit.insert_buyer(
+                conn,
+                limit=Money.from_minor(settings["limit"], "CNY"),
+                now=self.now(),
+                phone=phone,
+                single_purchase_max=None if spm is None else Money.from_minor(spm, "CNY"),
+                status=settings.get("status", "ACTIVE"),
+                overdue=settings.get("overdue", False),
+                buyer_id="byr_" + token.removeprefix("bt_"),
+                token=token,
+            )
 
     def buyer_by_phone(self, phone: str) -> TestBuyer | None:
         with reading(self.engine) as conn:
@@ -318,15 +383,38 @@ class Issuer(OrderBook):
             "as_low_as": None if low is None else low.to_json(),
         }
 
-    def eligibility(self, buyer_token: str, amount: Money) -> dict[str, Any]:
-        """Eligible or not, with reason codes: never the limit or the available balance."""
+    def eligibility(
+        self, buyer_token: str, amount: Money, *, merchant_id: str | None = None
+    ) -> dict[str, Any]:
+        """Eligible or not, with coarse reason codes: never the limit or the balance.
+
+        The balance is checked against the amount rounded up to a coarse rung
+        (:func:`.credit.preview_amount`), and questions are rate limited per merchant and
+        per buyer (429 ``RATE_LIMITED``), so the preview is no oracle for the balance.
+        """
         self.sweep()
+        moment = to_epoch(self.now())
+        if merchant_id is not None:
+            ratelimit.hit(
+                self.engine,
+                f"eligibility:merchant:{merchant_id}",
+                self.config.eligibility_limit_per_merchant,
+                moment,
+                "eligibility checks by this merchant",
+            )
         with reading(self.engine) as conn:
             row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
         if row is None:
             raise NotFoundError("no buyer with this buyer_token", http_status=404, code="NOT_FOUND")
+        ratelimit.hit(
+            self.engine,
+            f"eligibility:buyer:{row.id}",
+            self.config.eligibility_limit_per_buyer,
+            moment,
+            "eligibility checks for this buyer",
+        )
         plans = self._quotes(amount, self.offers, self.now())
-        reasons = credit.credit_reasons(row, amount, in_range=bool(plans))
+        reasons = credit.credit_reasons(row, credit.preview_amount(amount), in_range=bool(plans))
         return {
             "eligible": not reasons,
             "reasons": reasons,
@@ -405,11 +493,18 @@ class Issuer(OrderBook):
     def reset(self) -> None:
         """Forget buyers, checkouts, orders, refunds, notifications, faults and the clock."""
         with self.engine.begin() as conn:
+            startup_lock(conn)  # a reset and a start-up never interleave
             for table in reversed(metadata.sorted_tables):
                 if table.name not in _KEPT_ON_RESET:
                     conn.execute(table.delete())
+            shared_state.write(conn, shared_state.CLOCK_OFFSET, "0")
+            if self.config.test_mode:
+                self._ensure_magic_buyers(conn)
         self.clock.reset()
         self._swept_at = None
-        self.nonce_store = InMemoryNonceStore(window_seconds=self.config.max_skew)
-        if self.config.test_mode:
-            self._ensure_magic_buyers()
+
+
+def _duplicate_phone(phone: str) -> ConflictError:
+    return ConflictError(
+        f"a test buyer with phone {phone} exists already", http_status=409, code="DUPLICATE_PHONE"
+    )

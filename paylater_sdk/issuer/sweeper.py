@@ -15,11 +15,12 @@ log = logging.getLogger(__name__)
 
 
 class _Sweepable(Protocol):
-    def sweep(self) -> None: ...
+    def housekeeping(self) -> None: ...
 
 
 class Sweeper:
-    """Calls ``issuer.sweep()`` every ``interval`` seconds until :meth:`stop`."""
+    """Calls ``issuer.housekeeping()`` (clock, expiries, old nonces) every ``interval``
+    seconds until :meth:`stop`."""
 
     def __init__(self, issuer: _Sweepable, *, interval: float = 1.0) -> None:
         self._issuer = issuer
@@ -47,6 +48,6 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._issuer.sweep()
+                self._issuer.housekeeping()
             except Exception:  # keep sweeping; one failed pass is retried next interval
                 log.exception("expiry sweep failed")

@@ -109,6 +109,27 @@ def test_serve_builds_the_app_from_the_options(
     assert f"database {url}" in result.output
 
 
+def test_serve_takes_the_nonce_store(
+    runner: CliRunner, fake_server: type[FakeServer], tmp_path: Path
+) -> None:
+    from paylater_sdk.replay import RedisNonceStore
+
+    url = f"sqlite:///{tmp_path / 'nonces.db'}"
+    args = ["issuer", "serve", "--database", url, "--test-mode", "--no-worker"]
+    result = runner.invoke(main, [*args, "--nonce-store", "redis://127.0.0.1:6379/7"])
+    assert result.exit_code == 0, result.output
+    issuer = get_issuer(fake_server.instances[-1].app)
+    assert isinstance(issuer.nonce_store, RedisNonceStore)
+    from_env = runner.invoke(main, args, env={"PAYLATER_NONCE_STORE": "database"})
+    assert from_env.exit_code == 0, from_env.output
+    assert type(get_issuer(fake_server.instances[-1].app).nonce_store).__name__ == (
+        "DatabaseNonceStore"
+    )
+    bad = runner.invoke(main, [*args, "--nonce-store", "memcached://x"])
+    assert bad.exit_code == 2
+    assert "Error: --nonce-store takes 'database' or a redis:// URL" in bad.output
+
+
 def test_serve_never_prints_a_database_password(
     runner: CliRunner, fake_server: type[FakeServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

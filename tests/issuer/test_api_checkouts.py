@@ -197,7 +197,7 @@ def test_a_rotation_by_another_process_is_picked_up(
     api: SignedClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = issuer.response_signer().serial
-    other_process = keystore.IssuerKeys(issuer.engine, ())
+    other_process = keystore.IssuerKeys(issuer.engine)
     new_serial = other_process.rotate("ed25519")
     assert issuer.response_signer().serial == before  # cached for a few seconds
     monkeypatch.setattr(keystore, "SIGNER_RECHECK", 0.0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
-from paylater_sdk.errors import ConflictError
-from paylater_sdk.issuer import Issuer, TestBuyer, idempotency
+from paylater_sdk.issuer import Issuer, TestBuyer, idempotency, orderbook
 from paylater_sdk.issuer.db import checkouts, idempotency_keys
 
 from .conftest import MERCHANT_ID, SignedClient, authorized, balances, checkout_body, cny
@@ -93,33 +95,110 @@ def test_a_500_is_not_stored_so_the_retry_runs(api: SignedClient, issuer: Issuer
     assert _count(issuer) == 1
 
 
-def test_a_request_still_running_answers_409_with_retry_after(
-    api: SignedClient, issuer: Issuer
+def test_a_duplicate_of_a_running_request_never_acts_twice(
+    app: Flask,
+    api: SignedClient,
+    issuer: Issuer,
+    merchant_key: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fp = idempotency.fingerprint("POST", "/v1/checkouts", checkout_body())
-    assert (
-        idempotency.claim(
-            issuer.engine, merchant_id=MERCHANT_ID, key="busy", fp=fp, now=issuer.now()
-        )
-        is None
+    """While the first request is inside its transaction, a duplicate answers 409
+    IDEMPOTENCY_IN_PROGRESS with Retry-After (PostgreSQL: the key's advisory lock is
+    taken) or waits for it and replays its answer (SQLite: writers take turns)."""
+    inside, release = threading.Event(), threading.Event()
+    real = orderbook.checkout_json_by_id
+
+    def slow(conn: Any, checkout_id: str) -> Any:
+        inside.set()
+        assert release.wait(20)
+        return real(conn, checkout_id)
+
+    monkeypatch.setattr(orderbook, "checkout_json_by_id", slow)
+    headers = {"Idempotency-Key": "busy"}
+    first: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: first.append(api.post("/v1/checkouts", checkout_body(), headers=headers))
     )
-    response = api.post("/v1/checkouts", checkout_body(), headers={"Idempotency-Key": "busy"})
-    assert response.status_code == 409
-    assert response.get_json()["code"] == "IDEMPOTENCY_IN_PROGRESS"
-    assert response.headers["Retry-After"] == "1"
+    runner.start()
+    assert inside.wait(20)
+    second_client = SignedClient(app.test_client(), issuer, MERCHANT_ID, merchant_key)
+    if issuer.engine.dialect.name == "postgresql":
+        busy = second_client.post("/v1/checkouts", checkout_body(), headers=headers)
+        assert busy.status_code == 409
+        assert busy.get_json()["code"] == "IDEMPOTENCY_IN_PROGRESS"
+        assert busy.headers["Retry-After"] == "1"
+        release.set()
+    else:
+        threading.Timer(0.3, release.set).start()
+    runner.join(30)
+    after = second_client.post("/v1/checkouts", checkout_body(), headers=headers)
+    assert first[0].status_code == after.status_code == 201
+    assert after.get_data() == first[0].get_data()
+    assert after.headers["Idempotent-Replayed"] == "true"
+    assert _count(issuer) == 1
+
+
+def test_a_request_that_dies_before_commit_leaves_nothing(
+    api: SignedClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No claim outlives a failed request: the retry runs at once (no lease to wait for)."""
+    real = orderbook.checkout_json_by_id
+    calls: list[int] = []
+
+    def dies_once(conn: Any, checkout_id: str) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the process dies here")
+        return real(conn, checkout_id)
+
+    monkeypatch.setattr(orderbook, "checkout_json_by_id", dies_once)
+    headers = {"Idempotency-Key": "dead"}
+    assert api.post("/v1/checkouts", checkout_body(), headers=headers).status_code == 500
     assert _count(issuer) == 0
-    with pytest.raises(ConflictError):
-        idempotency.claim(
-            issuer.engine, merchant_id=MERCHANT_ID, key="busy", fp=fp, now=issuer.now()
-        )
+    with issuer.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys)).scalar() == 0
+    retried = api.post("/v1/checkouts", checkout_body(), headers=headers)
+    assert retried.status_code == 201
+    assert _count(issuer) == 1
 
 
-def test_an_abandoned_claim_is_reclaimed_after_a_minute(api: SignedClient, issuer: Issuer) -> None:
+def test_the_answer_commits_with_the_effect_or_not_at_all(
+    api: SignedClient, issuer: Issuer, buyer: TestBuyer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If storing the answer fails, the capture it describes is rolled back with it."""
+    order_id = authorized(api, issuer, buyer)["order"]["id"]
+    real = idempotency._insert
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(idempotency, "_insert", broken)
+    headers = {"Idempotency-Key": "cap-atomic"}
+    assert api.post(f"/v1/orders/{order_id}/capture", {}, headers=headers).status_code == 500
+    assert balances(issuer, buyer.id)["outstanding"] == 0  # no capture without its answer
+    monkeypatch.setattr(idempotency, "_insert", real)
+    first = api.post(f"/v1/orders/{order_id}/capture", {}, headers=headers)
+    again = api.post(f"/v1/orders/{order_id}/capture", {}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.get_data() == first.get_data()
+    assert balances(issuer, buyer.id)["outstanding"] == 120_00
+
+
+def test_a_claim_left_by_a_version_1_issuer_is_no_answer(api: SignedClient, issuer: Issuer) -> None:
     fp = idempotency.fingerprint("POST", "/v1/checkouts", checkout_body())
-    idempotency.claim(issuer.engine, merchant_id=MERCHANT_ID, key="dead", fp=fp, now=issuer.now())
-    issuer.advance_clock(idempotency.STALE_AFTER + 1)
-    response = api.post("/v1/checkouts", checkout_body(), headers={"Idempotency-Key": "dead"})
+    with issuer.engine.begin() as conn:
+        conn.execute(
+            idempotency_keys.insert().values(
+                merchant_id=MERCHANT_ID,
+                key="old",
+                fingerprint=fp,
+                status="IN_PROGRESS",
+                created_at=0,
+            )
+        )
+    response = api.post("/v1/checkouts", checkout_body(), headers={"Idempotency-Key": "old"})
     assert response.status_code == 201
+    assert _count(issuer) == 1
 
 
 def test_keys_are_per_merchant(api: SignedClient, other_api: SignedClient, issuer: Issuer) -> None:

@@ -139,3 +139,26 @@ def test_reads_do_not_wait_for_a_writer(issuer: Any) -> None:
         # a read on another connection sees the last committed snapshot at once
         assert issuer.buyer_by_phone(buyer.phone) == buyer
         assert issuer.check_ledger() == []
+
+
+def test_database_errors_never_show_bound_parameters(tmp_path: Any, caplog: Any) -> None:
+    """An API key or buyer token in a failing statement must not reach logs or messages."""
+    import logging
+
+    from paylater_sdk.issuer.db import make_engine, merchants
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hidden.db'}")
+    secret = "0123456789abcdefSECRETSECRET0000"
+    with engine.begin() as conn:
+        merchants.create(conn)
+        row = {"id": "m", "name": "n", "api_key": secret, "notify_prefixes": "[]"}
+        conn.execute(merchants.insert().values(return_prefixes="[]", created_at=0, **row))
+    with (
+        caplog.at_level(logging.DEBUG),
+        pytest.raises(sa.exc.IntegrityError) as caught,
+        engine.begin() as conn,
+    ):
+        conn.execute(merchants.insert().values(return_prefixes="[]", created_at=0, **row))
+    assert secret not in str(caught.value)
+    assert secret not in caplog.text
+    assert "hidden due to hide_parameters" in str(caught.value)

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 
 from paylater_sdk.errors import ConflictError, CreditDeclinedError, InvalidRequestError
 from paylater_sdk.installments import Schedule
-from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer, stop_background
+from paylater_sdk.issuer import (
+    Issuer,
+    TestBuyer,
+    create_app,
+    get_issuer,
+    shared_state,
+    stop_background,
+)
 from paylater_sdk.issuer.db import checkouts
 from paylater_sdk.issuer.outbox import notifications
 from paylater_sdk.issuer.sweeper import Sweeper
@@ -437,7 +444,8 @@ def test_the_sweeper_expires_checkouts_without_a_request(tmp_path: Any, merchant
         checkout = SignedClient(app.test_client(), issuer, MERCHANT_ID, merchant_key).post(
             "/v1/checkouts", checkout_body()
         )
-        issuer.clock.advance(3600)  # the clock alone: no request, no sweep call of ours
+        with issuer.engine.begin() as conn:  # the stored clock alone: no request, no sweep
+            shared_state.add_to_int(conn, shared_state.CLOCK_OFFSET, 3600, maximum=10**9)
         state = "CREATED"
         for _ in range(500):  # polls; the sweeper runs every second
             with issuer.engine.connect() as conn:
@@ -459,7 +467,7 @@ def test_a_failing_sweep_does_not_stop_the_sweeper() -> None:
     done = threading.Event()
 
     class Flaky:
-        def sweep(self) -> None:
+        def housekeeping(self) -> None:
             calls.append(1)
             if len(calls) == 1:
                 raise RuntimeError("database briefly unavailable")
