@@ -19,6 +19,7 @@ import pytest
 from ._harness import (
     SECRETS,
     Merchant,
+    check_ledger,
     issuer_server,
     merchants_file,
     remember_issuer_keys,
@@ -81,3 +82,4 @@ def test_no_secret_in_any_log(
         leaks += [(path.name, secret[:6] + "...") for secret in SECRETS if secret in text]
         leaks += [(path.name, m[:6] + "...") for m in _TOKEN.findall(text)]
     assert leaks == []
+    check_ledger(database_url)
