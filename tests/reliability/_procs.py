@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import requests
@@ -36,11 +36,13 @@ def free_port() -> int:
         return port
 
 
-def wait_until(what: str, check: object, timeout: float, interval: float = 0.1) -> None:
+def wait_until(
+    what: str, check: Callable[[], object], timeout: float, interval: float = 0.1
+) -> None:
     """Poll ``check()`` until it is truthy; fail the test with ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
-        if check():  # type: ignore[operator]
+        if check():
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

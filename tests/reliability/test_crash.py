@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -98,7 +99,7 @@ def test_kill9_mid_burst_and_mid_delivery_then_restart(
     server.wait_ready()
     for order in orders:
         for path, body, key in operations(order):
-            again = retry_in_progress(lambda p=path, b=body, k=key: api.post(p, b, key=k))
+            again = retry_in_progress(partial(api.post, path, body, key=key))
             before = answers.get(key)
             if before is not None:
                 assert (again.status, again.body) == (before.status, before.body), key

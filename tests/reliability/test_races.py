@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -63,6 +64,10 @@ def issuer(
     return server.url, Api([server.url], merchant_a.id, merchant_a.key), prefix
 
 
+def post_nth(api: Api, paths: list[str], i: int) -> Answer:
+    return api.post(paths[i])
+
+
 def no_server_errors(answers: list[Answer]) -> None:
     bad = [(a.status, a.body[:200]) for a in answers if a.status >= 500 or b"Traceback" in a.body]
     assert bad == []
@@ -108,9 +113,8 @@ def test_capture_void_capture_exactly_one_wins(
     orders = authorized_orders(api, url, buyer, prefix, count=6, amount=300_00, prefix="CV")
     actions = ("capture", "void", "capture")
     for order in orders:
-        answers: list[Answer] = race(
-            3, lambda i, o=order: api.post(f"/v1/orders/{o['id']}/{actions[i]}")
-        )
+        paths = [f"/v1/orders/{order['id']}/{action}" for action in actions]
+        answers: list[Answer] = race(3, partial(post_nth, api, paths))
         no_server_errors(answers)
         winners = [actions[i] for i, a in enumerate(answers) if a.status == 200]
         assert len(winners) == 1, [(a.status, a.body[:120]) for a in answers]

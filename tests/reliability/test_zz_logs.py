@@ -11,6 +11,7 @@ and inputs a database cannot encode.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_no_secret_in_any_log(
     for racer in racers:
         racer.start()
     for racer in racers:
-        wait_until(f"{racer.name} to serve or exit", lambda r=racer: settled(r), timeout=60)
+        wait_until(f"{racer.name} to serve or exit", partial(settled, racer), timeout=60)
     for racer in racers:
         racer.stop()
     [server] = start_issuers(database_url, receiver.url + "/")
