@@ -146,20 +146,14 @@ def test_shop_books_equal_the_issuers(
     captured = find(events, "ORDER.CAPTURED", ids[0])
     original = next(d for d in relay.recorded() if captured.id.encode() in d.body)
     assert send(shop, original.headers, original.body) == 401  # an exact replay
-    tampered = original.body.replace(b'"ciphertext":"', b'"ciphertext":"A', 1)
     headers, body = fresh(captured, merchant_a, database_url, same_id=True)
-    assert send(shop, headers, tampered) == 401
-    assert (
-        send(
-            shop,
-            {**headers, "Paylater-Signature": original.headers.get("Paylater-Signature", "x")},
-            body,
-        )
-        == 401
-    )
+    tampered = body.replace(b'"ciphertext":"', b'"ciphertext":"A', 1)
+    assert send(shop, headers, tampered) == 401  # the body is not what was signed
+    stolen = {**headers, "Paylater-Signature": original.headers["Paylater-Signature"]}
+    assert send(shop, stolen, body) == 401  # another message's signature
+    assert send(shop, headers, body) == 204  # forgeries did not burn the genuine nonce
     older = find(events, "CHECKOUT.AUTHORIZED", ids[0])
     assert send(shop, *fresh(older, merchant_a, database_url, same_id=False)) == 204
-    assert send(shop, *fresh(captured, merchant_a, database_url, same_id=True)) == 204
     assert shop_orders(shop_database_url) == books
 
     # Concurrent notifications for one order: the newest news must win, without reconcile.
