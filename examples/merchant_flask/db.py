@@ -3,6 +3,15 @@
 Money is stored as integer minor units plus a currency, never as a float. The issuer is the
 source of truth for payment state; these rows are the shop's copy, refreshed from the issuer
 on return, on notify, on admin actions and by reconciliation.
+
+Concurrency: notifications for one order can arrive at the same time (several issuer
+workers, retries overlapping a slow first attempt). Correctness must not rest on SQLite's
+whole-database lock, so every write transaction locks what it reads: ``SELECT ... FOR
+UPDATE`` on PostgreSQL (``store`` uses ``.with_for_update()``), and on SQLite the write lock
+taken at ``BEGIN IMMEDIATE``. A deferred SQLite transaction that reads and then writes can
+fail with "database is locked" when another writer got in between; taking the lock at
+``BEGIN`` serialises writers instead. Reads use :func:`reading`: a plain ``BEGIN`` (a WAL
+snapshot that never waits for a writer).
 """
 
 from __future__ import annotations
@@ -10,15 +19,21 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "create_engine",
     "events",
+    "insert_new",
+    "lock_order",
     "metadata",
     "orders",
+    "reading",
     "refunds",
 ]
+
+# Execution option marking a connection that only reads (SQLite: deferred BEGIN).
+_READ_ONLY = "shop_read_only"
 
 metadata = sa.MetaData()
 
@@ -72,20 +87,87 @@ events = sa.Table(
 )
 
 
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (``with reading(engine) as conn: ...``).
+
+    On SQLite its transaction is a plain deferred ``BEGIN`` that runs alongside writers;
+    every other transaction takes the write lock at ``BEGIN``. Never write through it.
+    """
+    return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+def lock_order(conn: Connection, out_trade_no: str) -> dict[str, Any] | None:
+    """The order row, locked until the transaction ends (SQLite: already write-locked).
+
+    Every transaction that changes an order or its refunds takes this lock first, so
+    writers of one order queue up instead of deadlocking on PostgreSQL.
+    """
+    query = sa.select(orders).where(orders.c.out_trade_no == out_trade_no).with_for_update()
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def insert_new(conn: Connection, statement: sa.Insert) -> bool:
+    """Insert inside a SAVEPOINT; False (and nothing changed) if the key already exists.
+
+    Race-safe where select-then-insert is not: two deliveries of one id both see "absent",
+    and the second insert waits for the first (PostgreSQL) and then fails on the key,
+    which only rolls back the savepoint, not the caller's transaction.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+# Any constant shared by every shop process: serialises table creation on PostgreSQL.
+_SCHEMA_LOCK = 0x5E0F5E0F
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables; several workers starting at once must not race on it."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(conn)
+
+
 def create_engine(url: str) -> Engine:
-    """Create the engine and the tables; SQLite gets WAL so the notify hook never blocks pages."""
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    engine = sa.create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
+    """Create the engine and the tables.
 
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
+    ``hide_parameters``: a database error must never log bound parameters (order numbers
+    are harmless, but the same engine settings get copied into code that stores tokens).
+    SQLite gets WAL (the notify hook never blocks pages), a busy timeout and
+    ``BEGIN IMMEDIATE`` write transactions (see the module docstring).
+    """
+    if not url.startswith("sqlite"):
+        engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True)
+        _create_tables(engine)
+        return engine
+    engine = sa.create_engine(
+        url,
+        hide_parameters=True,
+        connect_args={"check_same_thread": False, "timeout": 15},
+    )
 
-    metadata.create_all(engine)
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    _create_tables(engine)
     return engine

@@ -4,6 +4,11 @@ Neither trusts its input. The return URL is just a browser redirect anyone can f
 only triggers a signed query to the issuer. The notification is verified and decrypted by
 ``client.notifications.parse`` over the raw body bytes (re-serialized JSON would not verify),
 then applied at most once per notification id.
+
+The hook is unauthenticated until the signature is checked, so the body is capped at
+:data:`NOTIFY_MAX_BYTES` before it is read: a larger ``Content-Length`` is refused with 413
+without reading anything, and a body without one (chunked) is read to at most one byte past
+the cap. A genuine notification is a few KiB.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from . import store
 from .app import get_client, get_engine
 from .db import orders
 
-__all__ = ["bp", "refresh_order"]
+__all__ = ["NOTIFY_MAX_BYTES", "bp", "read_capped_body", "refresh_order"]
 
 bp = Blueprint("payments", __name__, url_prefix="/pay")
+
+#: The largest notification body the shop reads (64 KiB; a real one is a few KiB).
+NOTIFY_MAX_BYTES = 64 * 1024
+_CHUNK = 16 * 1024
 
 
 def refresh_order(row: dict[str, Any]) -> bool:
@@ -61,9 +70,38 @@ def _order_for_refund(conn: sa.Connection, refund: Refund) -> str | None:
     return None if found is None else str(found[0])
 
 
+def read_capped_body(limit: int) -> bytes | None:
+    """The request body, or None if it is longer than ``limit`` bytes.
+
+    Never reads more than ``limit + 1`` bytes: the declared length is checked first, and
+    a stream without one (chunked) is read in small pieces until it ends or passes the cap.
+    ``request.stream`` is Werkzeug's safe stream (bounded by Content-Length; empty when
+    the server neither sent a length nor terminates the input).
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    stream = request.stream
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        part = stream.read(min(_CHUNK, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        return None
+    return b"".join(parts)
+
+
 @bp.post("/notify")
 def notify() -> tuple[str, int]:
-    body = request.get_data(cache=False)
+    body = read_capped_body(NOTIFY_MAX_BYTES)
+    if body is None:
+        # Before any signature check, so no log of the content; the issuer never sends this.
+        current_app.logger.warning("refused a notification body over %d bytes", NOTIFY_MAX_BYTES)
+        return "notification too large", 413
     try:
         event = get_client(current_app).notifications.parse(dict(request.headers), body)
     except SignatureError as exc:
@@ -75,35 +113,38 @@ def notify() -> tuple[str, int]:
         return "bad notification", 400
 
     resource = event.resource
-    try:
-        with get_engine(current_app).begin() as conn:
-            if isinstance(resource, Checkout):
-                out_trade_no: str | None = resource.out_trade_no
-            elif isinstance(resource, Refund):
-                out_trade_no = _order_for_refund(conn, resource)
-            else:
-                out_trade_no = None
-            # The id insert and the state change commit together, or neither does.
-            if not store.record_event(
+    # One transaction: the id insert and the state change commit together, or neither does.
+    # A duplicate id (even one being processed concurrently) is "already done": record_event
+    # waits for the other delivery and then answers False. Any other database error is a
+    # 500, so the issuer retries instead of the news being acknowledged and lost.
+    with get_engine(current_app).begin() as conn:
+        if isinstance(resource, Checkout):
+            out_trade_no: str | None = resource.out_trade_no
+        elif isinstance(resource, Refund):
+            out_trade_no = _order_for_refund(conn, resource)
+            if out_trade_no is None:
+                # The order's authorization is not recorded yet (its notification may be
+                # in flight right now): not acknowledged, so the issuer delivers it again.
+                return "order not known yet", 409
+        else:
+            out_trade_no = None
+        if not store.record_event(
+            conn,
+            event_id=event.id,
+            event_type=event.event_type.value,
+            out_trade_no=out_trade_no,
+        ):
+            return "", 204
+        if isinstance(resource, Checkout):
+            store.apply_checkout(conn, resource.raw)
+        elif isinstance(resource, Refund) and out_trade_no is not None:  # always known here
+            store.record_refund(
                 conn,
-                event_id=event.id,
-                event_type=event.event_type.value,
+                out_refund_no=resource.out_refund_no,
                 out_trade_no=out_trade_no,
-            ):
-                return "", 204
-            if isinstance(resource, Checkout):
-                store.apply_checkout(conn, resource.raw)
-            elif isinstance(resource, Refund) and out_trade_no is not None:
-                store.record_refund(
-                    conn,
-                    out_refund_no=resource.out_refund_no,
-                    out_trade_no=out_trade_no,
-                    amount=resource.amount,
-                    state=resource.state.value,
-                    refund_id=resource.id,
-                    reason=resource.reason,
-                )
-    except sa.exc.IntegrityError:
-        # The same id was processed concurrently by another delivery: already done.
-        return "", 204
+                amount=resource.amount,
+                state=resource.state.value,
+                refund_id=resource.id,
+                reason=resource.reason,
+            )
     return "", 204

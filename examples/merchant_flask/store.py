@@ -4,6 +4,12 @@ Every update comes from an issuer ``Checkout`` document (a notification resource
 ``client.checkouts.get``), never from the buyer's browser. Updates are monotonic: a late or
 duplicated notification carrying an older snapshot never moves an order backwards, so
 processing the same news twice changes nothing.
+
+One rule for every write (concurrent notifications for one order are normal): the order row
+is locked before it is compared (``SELECT ... FOR UPDATE``; on SQLite the transaction took
+the write lock at ``BEGIN IMMEDIATE``, see ``db``), or the UPDATE is guarded on the old
+values and its row count checked. Inserts that may race (a notification id, a refund number)
+run inside a SAVEPOINT and treat the duplicate key as "already there".
 """
 
 from __future__ import annotations
@@ -18,16 +24,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from paylater_sdk.money import Money
 
-from .db import events, orders, refunds
+from .db import events, insert_new, lock_order, orders, reading, refunds
+from .refunds import record_refund, settle_refunds
 
 __all__ = [
+    "FINAL_STATES",
     "OPEN_STATES",
     "STATES",
     "apply_checkout",
     "create_order",
     "get_order",
+    "list_open_orders",
     "list_orders",
     "list_refunds",
+    "lock_order",
     "new_out_refund_no",
     "order_events",
     "planned_installments",
@@ -48,8 +58,13 @@ STATES: tuple[str, ...] = (
     "EXPIRED",
 )
 
-#: States reconciliation looks at: the shop is waiting for news from the issuer.
-OPEN_STATES: tuple[str, ...] = ("CREATED",)
+#: States after which nothing can happen to an order any more.
+FINAL_STATES: tuple[str, ...] = ("REFUNDED", "VOIDED", "CLOSED", "EXPIRED")
+
+#: States reconciliation looks at: every non-final one. A CREATED order may have been
+#: authorized, an AUTHORIZED one captured, voided or expired, a CAPTURED or
+#: PARTIALLY_REFUNDED one refunded, all without the shop hearing of it.
+OPEN_STATES: tuple[str, ...] = tuple(s for s in STATES if s not in FINAL_STATES)
 
 # Progress rank: an update is applied only when it is not older than what is stored.
 _RANK = {
@@ -104,23 +119,41 @@ def create_order(
         )
 
 
-def close_abandoned(engine: Engine, out_trade_no: str) -> None:
-    """The issuer never got this order's checkout: nothing can be paid any more."""
+def close_abandoned(engine: Engine, out_trade_no: str) -> bool:
+    """The issuer never got this order's checkout: nothing can be paid any more.
+
+    Guarded on the old values (still CREATED, still no checkout): a checkout attached
+    meanwhile wins. Returns whether the order was closed.
+    """
     with engine.begin() as conn:
-        conn.execute(
+        result = conn.execute(
             orders.update()
-            .where(orders.c.out_trade_no == out_trade_no, orders.c.checkout_id.is_(None))
+            .where(
+                orders.c.out_trade_no == out_trade_no,
+                orders.c.checkout_id.is_(None),
+                orders.c.state == "CREATED",
+            )
             .values(state="CLOSED", updated_at=_now())
         )
+        return result.rowcount == 1
 
 
-def attach_checkout(engine: Engine, out_trade_no: str, checkout_id: str, url: str) -> None:
+def attach_checkout(engine: Engine, out_trade_no: str, checkout_id: str, url: str) -> bool:
+    """Remember the issuer's checkout for an order (guarded: never replaces another one).
+
+    Reconciliation may have attached the same checkout first (found by order number); any
+    other checkout id already stored is kept and False returned.
+    """
     with engine.begin() as conn:
-        conn.execute(
+        result = conn.execute(
             orders.update()
-            .where(orders.c.out_trade_no == out_trade_no)
+            .where(
+                orders.c.out_trade_no == out_trade_no,
+                sa.or_(orders.c.checkout_id.is_(None), orders.c.checkout_id == checkout_id),
+            )
             .values(checkout_id=checkout_id, authorize_url=url, updated_at=_now())
         )
+        return result.rowcount == 1
 
 
 def get_order(engine: Engine | Connection, out_trade_no: str) -> dict[str, Any] | None:
@@ -128,44 +161,49 @@ def get_order(engine: Engine | Connection, out_trade_no: str) -> dict[str, Any] 
     if isinstance(engine, Connection):
         row = engine.execute(query).mappings().first()
     else:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             row = conn.execute(query).mappings().first()
     return dict(row) if row is not None else None
+
+
+def _rows(engine: Engine, query: sa.Select[Any]) -> list[dict[str, Any]]:
+    with reading(engine) as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def list_orders(engine: Engine, *, state: str | None = None) -> list[dict[str, Any]]:
     query = sa.select(orders).order_by(orders.c.created_at.desc())
     if state:
         query = query.where(orders.c.state == state)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    return _rows(engine, query)
 
 
 def list_open_orders(engine: Engine) -> list[dict[str, Any]]:
-    """Orders still waiting for news, including those whose checkout creation failed."""
-    query = sa.select(orders).where(orders.c.state.in_(OPEN_STATES))
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    """Non-final orders, including those whose checkout creation failed."""
+    return _rows(
+        engine,
+        sa.select(orders)
+        .where(orders.c.state.in_(OPEN_STATES))
+        .order_by(orders.c.created_at, orders.c.out_trade_no),
+    )
 
 
 def list_refunds(engine: Engine, out_trade_no: str) -> list[dict[str, Any]]:
-    query = (
+    return _rows(
+        engine,
         sa.select(refunds)
         .where(refunds.c.out_trade_no == out_trade_no)
-        .order_by(refunds.c.created_at)
+        .order_by(refunds.c.created_at, refunds.c.out_refund_no),
     )
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def order_events(engine: Engine, out_trade_no: str) -> list[dict[str, Any]]:
-    query = (
+    return _rows(
+        engine,
         sa.select(events)
         .where(events.c.out_trade_no == out_trade_no)
-        .order_by(events.c.received_at)
+        .order_by(events.c.received_at),
     )
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def _minor(doc: Mapping[str, Any] | None, currency: str) -> int:
@@ -184,7 +222,9 @@ def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
     older than the stored one change nothing (the issuer's amounts must match ours too).
     """
     out_trade_no = checkout.get("out_trade_no")
-    row = get_order(conn, str(out_trade_no)) if out_trade_no else None
+    # Locked before comparing: a concurrent notification for the same order waits here
+    # and then compares against what this one wrote (never a lost update).
+    row = lock_order(conn, str(out_trade_no)) if out_trade_no else None
     if row is None:
         return False
     if row["checkout_id"] and checkout.get("id") != row["checkout_id"]:
@@ -216,11 +256,14 @@ def apply_checkout(conn: Connection, checkout: Mapping[str, Any]) -> bool:
         values.update(plan_id=plan["plan_id"], plan=dict(plan))
     if not row["checkout_id"] and checkout.get("id"):
         values["checkout_id"] = checkout["id"]
-    if not values:
-        return False
-    values["updated_at"] = _now()
-    conn.execute(orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values))
-    return True
+    if values:
+        values["updated_at"] = _now()
+        conn.execute(
+            orders.update().where(orders.c.out_trade_no == row["out_trade_no"]).values(values)
+        )
+    # A snapshot older than refunds the shop already recorded must not hide them.
+    settled = settle_refunds(conn, row["out_trade_no"])
+    return bool(values) or settled
 
 
 def planned_installments(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -248,7 +291,7 @@ def processed_event_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
     query = sa.select(events.c.id).where(events.c.id.in_(list(ids)))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {str(r[0]) for r in conn.execute(query)}
 
 
@@ -256,50 +299,12 @@ def record_event(
     conn: Connection, *, event_id: str, event_type: str, out_trade_no: str | None
 ) -> bool:
     """Remember a processed notification id; False if it was already processed."""
-    seen = conn.execute(sa.select(events.c.id).where(events.c.id == event_id)).first()
-    if seen is not None:
-        return False
-    conn.execute(
+    return insert_new(
+        conn,
         events.insert().values(
             id=event_id,
             event_type=event_type,
             out_trade_no=out_trade_no,
             received_at=_now(),
-        )
+        ),
     )
-    return True
-
-
-def record_refund(
-    conn: Connection,
-    *,
-    out_refund_no: str,
-    out_trade_no: str,
-    amount: Money,
-    state: str,
-    refund_id: str | None,
-    reason: str | None = None,
-) -> None:
-    """Insert or update a refund row (the admin action and REFUND.SUCCEEDED both land here)."""
-    existing = conn.execute(
-        sa.select(refunds.c.out_refund_no).where(refunds.c.out_refund_no == out_refund_no)
-    ).first()
-    if existing is None:
-        conn.execute(
-            refunds.insert().values(
-                out_refund_no=out_refund_no,
-                out_trade_no=out_trade_no,
-                refund_id=refund_id,
-                amount_minor=amount.minor,
-                currency=amount.currency,
-                reason=reason,
-                state=state,
-                created_at=_now(),
-            )
-        )
-    else:
-        conn.execute(
-            refunds.update()
-            .where(refunds.c.out_refund_no == out_refund_no)
-            .values(refund_id=refund_id, state=state)
-        )

@@ -20,7 +20,7 @@ import string
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -44,7 +44,7 @@ _database_option = click.option(
 )
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -232,6 +232,36 @@ def serve(
 
 def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(0)
+
+
+@issuer.command()
+@_database_option
+def migrate(database_url: str | None) -> None:
+    """Create or upgrade the issuer's database schema to this version's (back up first)."""
+    from ..issuer import migrate as migrations
+    from ..issuer.db import make_engine
+    from ..issuer.locking import startup_lock
+
+    if not database_url:
+        _fail("give --database (or PAYLATER_DATABASE_URL): the database to migrate")
+    try:
+        engine = make_engine(database_url)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        with engine.begin() as conn:
+            startup_lock(conn)  # never beside a starting issuer or another migration
+            before, after = migrations.upgrade(conn)
+    except PayLaterError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    if before is None:
+        click.echo(f"created the schema at {after}")
+    elif before == after:
+        click.echo(f"schema already at {after}")
+    else:
+        click.echo(f"schema upgraded from {before} to {after}")
 
 
 @issuer.command("check-ledger")

@@ -9,15 +9,15 @@ issuer that grows a new state next year does not break a deployed shop.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..errors import APIError
+from ..lifecycle import CheckoutState, EventType, OrderState, RefundState
 from ..money import Money
 from ._fields import Fields, frozen_raw, raw_field
 
@@ -38,78 +38,7 @@ __all__ = [
     "RefundState",
 ]
 
-_E = TypeVar("_E", bound="_TolerantEnum")
-
-
-class _TolerantEnum(enum.Enum):
-    """An enum whose ``parse`` maps values it does not know to ``UNKNOWN``."""
-
-    @classmethod
-    def parse(cls: type[_E], value: object) -> _E:
-        try:
-            return cls(value)
-        except ValueError:
-            return cls["UNKNOWN"]
-
-
-class CheckoutState(_TolerantEnum):
-    """One lifecycle shared by checkouts and orders (docs/api.md, "States")."""
-
-    CREATED = "CREATED"
-    AUTHORIZED = "AUTHORIZED"
-    CAPTURED = "CAPTURED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-    CLOSED = "CLOSED"
-    EXPIRED = "EXPIRED"
-    VOIDED = "VOIDED"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def is_final(self) -> bool:
-        """True when no further transition can happen (a shop can stop polling)."""
-        return self in _FINAL_STATES
-
-    @property
-    def is_paid(self) -> bool:
-        """True once the buyer authorized (the merchant may ship and capture)."""
-        return self in _PAID_STATES
-
-
-_FINAL_STATES = frozenset(
-    {CheckoutState.REFUNDED, CheckoutState.CLOSED, CheckoutState.EXPIRED, CheckoutState.VOIDED}
-)
-_PAID_STATES = frozenset(
-    {
-        CheckoutState.AUTHORIZED,
-        CheckoutState.CAPTURED,
-        CheckoutState.PARTIALLY_REFUNDED,
-        CheckoutState.REFUNDED,
-    }
-)
-
-#: Orders follow the checkout's lifecycle; the alias keeps call sites readable.
-OrderState = CheckoutState
-
-
-class RefundState(_TolerantEnum):
-    SUCCEEDED = "SUCCEEDED"
-    PENDING = "PENDING"
-    FAILED = "FAILED"
-    UNKNOWN = "UNKNOWN"
-
-
-class EventType(_TolerantEnum):
-    """Notification event types (docs/api.md, "Notifications")."""
-
-    CHECKOUT_AUTHORIZED = "CHECKOUT.AUTHORIZED"
-    CHECKOUT_CLOSED = "CHECKOUT.CLOSED"
-    CHECKOUT_EXPIRED = "CHECKOUT.EXPIRED"
-    ORDER_CAPTURED = "ORDER.CAPTURED"
-    ORDER_VOIDED = "ORDER.VOIDED"
-    ORDER_EXPIRED = "ORDER.EXPIRED"
-    REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
-    UNKNOWN = "UNKNOWN"
+# The states and event types are shared with the issuer: paylater_sdk.lifecycle.
 
 
 # --- models -----------------------------------------------------------------------------

@@ -66,7 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import api, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
-    issuer = Issuer(settings, engine)
+    try:
+        issuer = Issuer(settings, engine)
+    except BaseException:
+        engine.dispose()  # a refused database (schema version, ...) leaves no connection open
+        raise
     app.config["SECRET_KEY"] = issuer.session_secret  # the same in every process
     app.extensions[_EXTENSION] = issuer
     hooks.install_error_handling(app)

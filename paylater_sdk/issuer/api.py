@@ -23,6 +23,7 @@ from ..errors import (
     TimestampError,
     UnknownKeyError,
 )
+from ..lifecycle import FaultKind
 from ..signing import verify_request
 from . import idempotency
 from .openapi import openapi_document
@@ -82,16 +83,18 @@ def _signature_error(exc: SignatureError) -> PayLaterError:
         code = "UNKNOWN_KEY"
     else:
         code = "SIGNATURE_INVALID"
-    return bad(code, str(exc.message)[:300], status=401)
+    return bad(code, str(exc.message)[:300])
 
 
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = _issuer()
-    fault = issuer.take_fault({"error_500", "timeout"}, request.method, request.path)
-    if fault == "error_500":
+    fault = issuer.take_fault(
+        {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
+    )
+    if fault == FaultKind.ERROR_500:
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
-    if fault == "timeout":
+    if fault == FaultKind.TIMEOUT:
         g.delay_response = issuer.config.fault_timeout
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
@@ -100,15 +103,11 @@ def _authenticate() -> Response | None:
         return None
     authorization = request.headers.get("Authorization")
     if not authorization:
-        raise bad(
-            "SIGNATURE_MISSING", "sign the request: the Authorization header is missing", status=401
-        )
+        raise bad("SIGNATURE_MISSING", "sign the request: the Authorization header is missing")
     found = _MCHID_RE.search(authorization[:4096])
     keyring = issuer.merchant_keyring(found.group(1)) if found else None
     if found is None or keyring is None:
-        raise bad(
-            "UNKNOWN_MERCHANT", "the Authorization mchid is not a registered merchant", status=401
-        )
+        raise bad("UNKNOWN_MERCHANT", "the Authorization mchid is not a registered merchant")
     try:
         merchant_id = verify_request(
             authorization,
@@ -122,7 +121,7 @@ def _authenticate() -> Response | None:
     except SignatureError as exc:
         raise _signature_error(exc) from None
     if merchant_id != found.group(1):
-        raise bad("SIGNATURE_INVALID", "ambiguous mchid in the Authorization header", status=401)
+        raise bad("SIGNATURE_INVALID", "ambiguous mchid in the Authorization header")
     g.merchant_id = merchant_id
     issuer.sweep()
     return None
@@ -143,7 +142,7 @@ def _no_query(*allowed: str) -> dict[str, str]:
 
 def _object_id(value: str) -> str:
     if not _ID_RE.fullmatch(value):
-        raise bad("NOT_FOUND", "no such object", status=404)
+        raise bad("NOT_FOUND", "no such object")
     return value
 
 

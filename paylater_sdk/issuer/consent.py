@@ -33,6 +33,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from ..errors import ConflictError, CreditDeclinedError, NotFoundError, PayLaterError
+from ..lifecycle import CheckoutState
 from ..money import Money
 
 __all__ = ["DECLINE_REASONS", "blueprint", "bp", "decline_message", "format_money", "format_rate"]
@@ -208,14 +209,14 @@ def _load_view(checkout_id: str) -> Mapping[str, Any] | None:
 def _not_open(view: Mapping[str, Any]) -> Response | None:
     """The page to show instead of the form when the checkout cannot be authorized."""
     state = view.get("state")
-    if view.get("expired") or state in ("EXPIRED", "CLOSED"):
+    if view.get("expired") or state in (CheckoutState.EXPIRED, CheckoutState.CLOSED):
         return _message(
             ("订单已失效", "This checkout has expired or was closed"),
             ("请返回商户重新下单。", "Please go back to the shop and check out again."),
             410,
             view=view,
         )
-    if state != "CREATED":
+    if state != CheckoutState.CREATED:
         return _message(
             ("已确认", "Already confirmed"),
             ("这笔订单已经确认过了。", "This purchase has already been confirmed."),

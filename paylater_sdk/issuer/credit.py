@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from ..lifecycle import BuyerStatus, CheckoutState
 from ..money import Money
 from . import ledger
 from .db import buyers, orders, to_epoch
@@ -46,7 +47,7 @@ REASON_ORDER = (
 #: token -> (phone, buyer settings); recreated on start and on reset in test mode.
 MAGIC_BUYERS: dict[str, tuple[str, dict[str, Any]]] = {
     "bt_decline_insufficient_limit": ("19900000001", {"limit": 0}),
-    "bt_decline_frozen": ("19900000002", {"limit": 10_000_000, "status": "FROZEN"}),
+    "bt_decline_frozen": ("19900000002", {"limit": 10_000_000, "status": BuyerStatus.FROZEN}),
     "bt_decline_overdue": ("19900000003", {"limit": 10_000_000, "overdue": True}),
     "bt_decline_over_single_purchase_limit": (
         "19900000004",
@@ -86,14 +87,14 @@ def insert_buyer(
     now: datetime,
     phone: str | None = None,
     single_purchase_max: Money | None = None,
-    status: str = "ACTIVE",
+    status: str = BuyerStatus.ACTIVE,
     overdue: bool = False,
     buyer_id: str | None = None,
     token: str | None = None,
 ) -> TestBuyer:
     if limit.minor < 0:
         raise ValueError("a credit limit cannot be negative")
-    if status not in ("ACTIVE", "FROZEN"):
+    if status not in tuple(BuyerStatus):
         raise ValueError("status must be 'ACTIVE' or 'FROZEN'")
     if single_purchase_max is not None:
         if single_purchase_max.currency != limit.currency:
@@ -156,7 +157,7 @@ def preview_amount(amount: Money) -> Money:
 def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
     """Every reason this buyer cannot borrow ``amount`` now, in :data:`REASON_ORDER`."""
     found: set[str] = set()
-    if buyer.status != "ACTIVE":
+    if buyer.status != BuyerStatus.ACTIVE:
         found.add("ACCOUNT_FROZEN")
     if buyer.overdue:
         found.add("OVERDUE")
@@ -180,7 +181,7 @@ def refresh_overdue(conn: sa.Connection, today: date, buyer_id: str | None = Non
     late = (
         sa.select(orders.c.buyer_id)
         .where(
-            orders.c.state.in_(("CAPTURED", "PARTIALLY_REFUNDED")),
+            orders.c.state.in_((CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED)),
             orders.c.next_due_on < today.isoformat(),
         )
         .distinct()

@@ -1,6 +1,6 @@
-"""Storage: SQLAlchemy Core tables, engine creation and the schema version.
+"""Storage: SQLAlchemy Core tables and engine creation (migrations: :mod:`.migrate`).
 
-Portable SQL only (SQLite by default, PostgreSQL later): money is BigInteger minor units
+Portable SQL only (SQLite by default, and PostgreSQL): money is BigInteger minor units
 plus a currency column, times are integer epoch seconds (UTC), JSON documents are text.
 SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` transactions: a deferred
 transaction that reads and then writes can fail with "database is locked" when another
@@ -10,6 +10,7 @@ writer got in between, which a busy timeout does not cure; taking the write lock
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,16 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 __all__ = [
-    "SCHEMA_VERSION",
     "buyers",
     "checkouts",
-    "create_schema",
     "faults",
     "from_epoch",
     "idempotency_keys",
     "issuer_keys",
     "issuer_state",
     "ledger_entries",
+    "log_failure",
     "make_engine",
     "merchant_keys",
     "merchants",
@@ -35,23 +35,11 @@ __all__ = [
     "rate_counters",
     "reading",
     "refunds",
-    "schema_version",
     "seen_nonces",
     "to_epoch",
 ]
 
-#: 2: at most one active signing key (a partial unique index), shared nonce memory,
-#: rate-limit counters and a version on orders (guarded updates).
-SCHEMA_VERSION = 2
-
 metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("applied_at", sa.BigInteger, nullable=False),
-)
 
 #: Small key/value facts about the issuer itself (the test clock offset).
 issuer_state = sa.Table(
@@ -260,6 +248,28 @@ def reading(engine: Engine) -> sa.Connection:
     return engine.connect().execution_options(**{_READ_ONLY: True})
 
 
+def log_failure(logger: logging.Logger, message: str, exc: BaseException, *args: object) -> None:
+    """Log an unexpected error; a database error without its message or traceback.
+
+    ``hide_parameters`` keeps bound values out of SQLAlchemy's messages, but the driver's
+    own text can still quote them (PostgreSQL: ``Key (buyer_token)=(bt_...) already
+    exists``), and so can a traceback's rendering of the exception. For those, only the
+    error class, the SQLSTATE and the statement (with placeholders) are logged.
+    """
+    if isinstance(exc, sa.exc.DBAPIError):
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+        logger.error(
+            message + ": database error %s (%s) in: %s",
+            *args,
+            type(orig).__name__,
+            state or "-",
+            (exc.statement or "")[:300],
+        )
+    else:
+        logger.error(message, *args, exc_info=exc)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
     # hide_parameters: a database error must never log bound values (API keys, tokens).
@@ -291,47 +301,3 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def create_schema(conn: sa.Connection, now: datetime) -> None:
-    """Create missing tables, upgrade a version-1 database and record the schema version.
-
-    Runs inside the caller's start-up transaction, which holds the start-up lock (see
-    :func:`paylater_sdk.issuer.locking.startup_lock`): several processes starting at once
-    on one fresh database create the schema exactly once. A newer schema is refused.
-    """
-    metadata.create_all(conn)
-    found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-    if found is None:
-        conn.execute(
-            schema_version.insert().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
-        )
-        return
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"database schema version {found} is newer than this issuer "
-            f"({SCHEMA_VERSION}); upgrade paylater-sdk"
-        )
-    if found < 2:
-        _upgrade_to_2(conn)
-        conn.execute(
-            schema_version.update().values(version=SCHEMA_VERSION, applied_at=to_epoch(now))
-        )
-
-
-def _upgrade_to_2(conn: sa.Connection) -> None:
-    """Keep only the newest active signing key, then let the database enforce it."""
-    active = conn.execute(
-        sa.select(issuer_keys.c.serial)
-        .where(issuer_keys.c.active == sa.true())
-        .order_by(issuer_keys.c.created_at.desc(), issuer_keys.c.serial.desc())
-    ).scalars()
-    extra = list(active)[1:]
-    if extra:
-        conn.execute(
-            issuer_keys.update().where(issuer_keys.c.serial.in_(extra)).values(active=False)
-        )
-    _ONE_ACTIVE_KEY.create(conn, checkfirst=True)
-    columns = {c["name"] for c in sa.inspect(conn).get_columns("orders")}
-    if "version" not in columns:
-        conn.execute(sa.text("ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))

@@ -15,6 +15,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PayLaterError
+from .db import log_failure
 from .ratelimit import RateLimitedError
 from .wire import error_response, json_response, status_and_body
 
@@ -75,7 +76,7 @@ def install_error_handling(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        log_failure(log, "unhandled error on %s %s", exc, request.method, request.path)
         return error_response(
             500, "INTERNAL_ERROR", "internal error; the request id helps us find it"
         )

@@ -132,7 +132,6 @@ def _stored(row: Any, fp: str) -> StoredResponse | None:
         raise IdempotencyError(
             "this Idempotency-Key was already used with a different request; "
             "use a new key for a new request",
-            http_status=422,
             code="IDEMPOTENCY_KEY_REUSED",
         )
     return StoredResponse(status=row.response_status, body=row.response_body)
@@ -147,7 +146,6 @@ def lookup(engine: Engine, *, merchant_id: str, key: str, fp: str) -> StoredResp
 def _in_progress() -> ConflictError:
     return ConflictError(
         "a request with this Idempotency-Key is still being processed; retry shortly",
-        http_status=409,
         code="IDEMPOTENCY_IN_PROGRESS",
     )
 

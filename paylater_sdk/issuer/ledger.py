@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from ..lifecycle import BuyerStatus
 from .db import buyers, ledger_entries, orders, to_epoch
 
 __all__ = [
@@ -149,7 +150,7 @@ def hold(
         guard=sa.and_(
             buyers.c.currency == currency,
             buyers.c.available >= amount,
-            buyers.c.status == "ACTIVE",
+            buyers.c.status == BuyerStatus.ACTIVE,
             buyers.c.overdue == sa.false(),
         ),
         currency=currency,

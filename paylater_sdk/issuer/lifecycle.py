@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import Schedule, build_schedule
+from ..lifecycle import CheckoutState, EventType, RefundState
 from ..money import Money
 from . import ledger
 from .db import checkouts, orders, reading, refunds, to_epoch
@@ -44,7 +45,7 @@ __all__ = [
     "void_order",
 ]
 
-REFUNDABLE = ("CAPTURED", "PARTIALLY_REFUNDED")
+REFUNDABLE = (CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED)
 
 
 def new_id(prefix: str) -> str:
@@ -93,7 +94,6 @@ def require_state(kind: str, obj_id: str, state: str, allowed: tuple[str, ...], 
     if state not in allowed:
         raise ConflictError(
             f"{kind} {obj_id} is {state}; only {' or '.join(allowed)} can be {verb}",
-            http_status=409,
             code="INVALID_STATE",
         )
 
@@ -121,15 +121,15 @@ def _notify_checkout(
 
 
 def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[str, Any]:
-    require_state("checkout", checkout.id, checkout.state, ("CREATED",), "closed")
+    require_state("checkout", checkout.id, checkout.state, (CheckoutState.CREATED,), "closed")
     done = conn.execute(
         checkouts.update()
-        .where(checkouts.c.id == checkout.id, checkouts.c.state == "CREATED")
-        .values(state="CLOSED")
+        .where(checkouts.c.id == checkout.id, checkouts.c.state == CheckoutState.CREATED)
+        .values(state=CheckoutState.CLOSED)
     )
     if done.rowcount != 1:
         raise ConflictError("the checkout changed meanwhile; fetch it again", code="INVALID_STATE")
-    return _notify_checkout(conn, checkout.id, "CHECKOUT.CLOSED", "checkout closed", now)
+    return _notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
 
 
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
@@ -147,7 +147,6 @@ def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) 
     if done.rowcount != 1:
         raise ConflictError(
             f"order {order.id} changed meanwhile; fetch it again",
-            http_status=409,
             code="INVALID_STATE",
         )
     if "state" in values:
@@ -160,8 +159,8 @@ def update_order(conn: sa.Connection, order: Any, **values: Any) -> None:
 
 
 def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
-    require_state("order", order.id, order.state, ("AUTHORIZED",), "voided")
-    _end_authorization(conn, order, "VOIDED", "VOID", "authorization voided", now)
+    require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "voided")
+    _end_authorization(conn, order, CheckoutState.VOIDED, "VOID", "authorization voided", now)
     return order_json_by_id(conn, order.id)
 
 
@@ -169,7 +168,7 @@ def _end_authorization(
     conn: sa.Connection, order: Any, state: str, reason: str, summary: str, now: datetime
 ) -> None:
     """An authorization that ends uncaptured (void, expiry): its whole hold goes back."""
-    _order_transition(conn, order, "AUTHORIZED", state=state, held=0)
+    _order_transition(conn, order, CheckoutState.AUTHORIZED, state=state, held=0)
     ledger.release(
         conn,
         buyer_id=order.buyer_id,
@@ -179,29 +178,25 @@ def _end_authorization(
         reason=reason,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, f"ORDER.{state}", summary, now)
+    _notify_checkout(conn, order.checkout_id, EventType(f"ORDER.{state}"), summary, now)
 
 
 def capture_order(
     conn: sa.Connection, order: Any, amount: Money | None, offer: Any, now: datetime
 ) -> dict[str, Any]:
     """Open the loan: store the chosen plan's schedule, release whatever is not captured."""
-    require_state("order", order.id, order.state, ("AUTHORIZED",), "captured")
+    require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "captured")
     captured = order.amount if amount is None else amount.minor
     if amount is not None and amount.currency != order.currency:
         raise InvalidRequestError(
             f"capture amount is {amount.currency} but the order is {order.currency}",
-            http_status=400,
             code="CURRENCY_MISMATCH",
         )
     if captured <= 0:
-        raise InvalidRequestError(
-            "capture amount must be positive", http_status=400, code="INVALID_AMOUNT"
-        )
+        raise InvalidRequestError("capture amount must be positive", code="INVALID_AMOUNT")
     if captured > order.amount:
         raise ConflictError(
             f"cannot capture {captured} minor units: the order authorized {order.amount}",
-            http_status=409,
             code="AMOUNT_EXCEEDS_AVAILABLE",
         )
     schedule = build_schedule(
@@ -210,8 +205,8 @@ def capture_order(
     _order_transition(
         conn,
         order,
-        "AUTHORIZED",
-        state="CAPTURED",
+        CheckoutState.AUTHORIZED,
+        state=CheckoutState.CAPTURED,
         held=0,
         captured_amount=captured,
         captured_at=to_epoch(now),
@@ -226,7 +221,7 @@ def capture_order(
         reference=order.id,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, "ORDER.CAPTURED", "order captured", now)
+    _notify_checkout(conn, order.checkout_id, EventType.ORDER_CAPTURED, "order captured", now)
     return order_json_by_id(conn, order.id)
 
 
@@ -249,19 +244,15 @@ def create_refund(
     if amount.currency != order.currency:
         raise InvalidRequestError(
             f"refund amount is {amount.currency} but the order is {order.currency}",
-            http_status=400,
             code="CURRENCY_MISMATCH",
         )
     if amount.minor <= 0:
-        raise InvalidRequestError(
-            "refund amount must be positive", http_status=400, code="INVALID_AMOUNT"
-        )
+        raise InvalidRequestError("refund amount must be positive", code="INVALID_AMOUNT")
     refundable = order.captured_amount - order.refunded_amount
     if amount.minor > refundable:
         raise ConflictError(
             f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
             "of the captured amount is not refunded yet",
-            http_status=409,
             code="AMOUNT_EXCEEDS_AVAILABLE",
         )
     duplicate = conn.execute(
@@ -272,7 +263,6 @@ def create_refund(
     if duplicate is not None:
         raise ConflictError(
             f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
-            http_status=409,
             code="DUPLICATE_OUT_REFUND_NO",
         )
     schedule = Schedule.from_json(json.loads(order.schedule_json))
@@ -283,7 +273,11 @@ def create_refund(
             Money.from_minor(principal_cut, order.currency), on=now.date()
         )
     refunded = order.refunded_amount + amount.minor
-    state = "REFUNDED" if refunded == order.captured_amount else "PARTIALLY_REFUNDED"
+    state = (
+        CheckoutState.REFUNDED
+        if refunded == order.captured_amount
+        else CheckoutState.PARTIALLY_REFUNDED
+    )
     _order_transition(
         conn,
         order,
@@ -311,7 +305,7 @@ def create_refund(
             amount=amount.minor,
             currency=order.currency,
             reason=reason,
-            state="SUCCEEDED",
+            state=RefundState.SUCCEEDED,
             created_at=to_epoch(now),
         )
     )
@@ -324,7 +318,7 @@ def create_refund(
         conn,
         merchant_id=order.merchant_id,
         notify_url=notify_url,
-        event_type="REFUND.SUCCEEDED",
+        event_type=EventType.REFUND_SUCCEEDED,
         original_type="refund",
         resource=resource,
         summary="refund succeeded",
@@ -345,7 +339,7 @@ def expire_due(engine: Engine, now: datetime) -> int:
         stale_checkouts = (
             conn.execute(
                 sa.select(checkouts.c.id).where(
-                    checkouts.c.state == "CREATED", checkouts.c.expires_at <= moment
+                    checkouts.c.state == CheckoutState.CREATED, checkouts.c.expires_at <= moment
                 )
             )
             .scalars()
@@ -354,7 +348,8 @@ def expire_due(engine: Engine, now: datetime) -> int:
         stale_orders = (
             conn.execute(
                 sa.select(orders.c.id).where(
-                    orders.c.state == "AUTHORIZED", orders.c.authorization_expires_at <= moment
+                    orders.c.state == CheckoutState.AUTHORIZED,
+                    orders.c.authorization_expires_at <= moment,
                 )
             )
             .scalars()
@@ -367,22 +362,26 @@ def expire_due(engine: Engine, now: datetime) -> int:
                 checkouts.update()
                 .where(
                     checkouts.c.id == checkout_id,
-                    checkouts.c.state == "CREATED",
+                    checkouts.c.state == CheckoutState.CREATED,
                     checkouts.c.expires_at <= moment,
                 )
-                .values(state="EXPIRED")
+                .values(state=CheckoutState.EXPIRED)
             )
             if done.rowcount == 1:
                 changed += 1
-                _notify_checkout(conn, checkout_id, "CHECKOUT.EXPIRED", "checkout expired", now)
+                _notify_checkout(
+                    conn, checkout_id, EventType.CHECKOUT_EXPIRED, "checkout expired", now
+                )
     for order_id in stale_orders:
         with engine.begin() as conn:
             order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).first()
-            if order is None or order.state != "AUTHORIZED":
+            if order is None or order.state != CheckoutState.AUTHORIZED:
                 continue  # captured or voided meanwhile: not ours to expire
             if order.authorization_expires_at > moment:
                 continue
-            _end_authorization(conn, order, "EXPIRED", "EXPIRE", "authorization expired", now)
+            _end_authorization(
+                conn, order, CheckoutState.EXPIRED, "EXPIRE", "authorization expired", now
+            )
             changed += 1
     return changed
 
@@ -392,4 +391,4 @@ def authorization_expiry(now: datetime, ttl: int) -> int:
 
 
 def not_found(kind: str, obj_id: str) -> NotFoundError:
-    return NotFoundError(f"no {kind} {obj_id[:64]!r}", http_status=404, code="NOT_FOUND")
+    return NotFoundError(f"no {kind} {obj_id[:64]!r}", code="NOT_FOUND")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..lifecycle import BuyerStatus, FaultKind
 from .openapi_parts import (
     EMPTY,
     IDEMPOTENCY,
@@ -227,7 +228,7 @@ def _test_paths() -> dict[str, Any]:
                     {
                         "phone": {"type": "string", "pattern": "^1[0-9]{10}$"},
                         "single_purchase_max": ref("Money"),
-                        "status": {"type": "string", "enum": ["ACTIVE", "FROZEN"]},
+                        "status": {"type": "string", "enum": [b.value for b in BuyerStatus]},
                         "overdue": {"type": "boolean"},
                     },
                 ),
@@ -270,12 +271,7 @@ def _test_paths() -> dict[str, Any]:
                     {
                         "kind": {
                             "type": "string",
-                            "enum": [
-                                "error_500",
-                                "timeout",
-                                "drop_notification",
-                                "duplicate_notification",
-                            ],
+                            "enum": [kind.value for kind in FaultKind],
                         }
                     },
                     {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lifecycle import CheckoutState, RefundState
+
 __all__ = [
     "EMPTY",
     "ERRORS",
@@ -47,16 +49,7 @@ TIME = {"type": "string", "format": "date-time"}
 RATE = {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}
 STATE = {
     "type": "string",
-    "enum": [
-        "CREATED",
-        "AUTHORIZED",
-        "CAPTURED",
-        "PARTIALLY_REFUNDED",
-        "REFUNDED",
-        "CLOSED",
-        "EXPIRED",
-        "VOIDED",
-    ],
+    "enum": [s.value for s in CheckoutState if s is not CheckoutState.UNKNOWN],
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -193,7 +186,7 @@ SCHEMAS: dict[str, Any] = {
             "out_refund_no": {"type": "string"},
             "amount": ref("MoneyOut"),
             "reason": {"type": ["string", "null"]},
-            "state": {"type": "string", "enum": ["SUCCEEDED"]},
+            "state": {"type": "string", "enum": [RefundState.SUCCEEDED.value]},
             "created_at": TIME,
         }
     ),

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
 from ..installments import PlanOffer, PlanQuote, Schedule, quote_plans
+from ..lifecycle import CheckoutState, EventType
 from ..money import Money
 from . import credit, idempotency, ledger, lifecycle
 from .config import IssuerConfig
@@ -74,7 +75,6 @@ class OrderBook:
             if not url_allowed(url, prefixes):
                 exc = InvalidRequestError(
                     f"{field} is not under a URL prefix registered for merchant {merchant_id}",
-                    http_status=400,
                     code="URL_NOT_ALLOWED",
                 )
                 exc.field = field  # type: ignore[attr-defined]
@@ -83,7 +83,6 @@ class OrderBook:
             raise InvalidRequestError(
                 f"this issuer lends in {self.offers[0].min_amount.currency if self.offers else '-'}"
                 f", not {amount.currency}",
-                http_status=400,
                 code="CURRENCY_MISMATCH",
             )
         offers = list(self.offers)
@@ -93,7 +92,6 @@ class OrderBook:
             if unknown:
                 raise InvalidRequestError(
                     f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
-                    http_status=400,
                     code="PLAN_NOT_AVAILABLE",
                 )
             offers = [by_id[p] for p in dict.fromkeys(plan_ids)]
@@ -102,7 +100,6 @@ class OrderBook:
         if not quotes:
             raise InvalidRequestError(
                 f"no plan is offered for {amount}: check the plans' amount ranges",
-                http_status=400,
                 code="PLAN_NOT_AVAILABLE",
             )
         ttl = expires_in if expires_in is not None else self.config.checkout_ttl
@@ -124,7 +121,7 @@ class OrderBook:
                         id=checkout_id,
                         merchant_id=merchant_id,
                         out_trade_no=out_trade_no,
-                        state="CREATED",
+                        state=CheckoutState.CREATED,
                         amount=amount.minor,
                         currency=amount.currency,
                         description=description,
@@ -209,7 +206,6 @@ class OrderBook:
         except IntegrityError:
             raise ConflictError(
                 f"out_refund_no {out_refund_no!r} was already used",
-                http_status=409,
                 code="DUPLICATE_OUT_REFUND_NO",
             ) from None
 
@@ -229,7 +225,7 @@ class OrderBook:
             if offer.plan_id == plan_id:
                 return offer
         raise InvalidRequestError(
-            f"plan {plan_id[:40]!r} is not offered", http_status=400, code="PLAN_NOT_AVAILABLE"
+            f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE"
         )
 
     # --- the buyer's side (consent page, test controls) --------------------------------------
@@ -254,7 +250,7 @@ class OrderBook:
             "plans": self._quotes(amount, offers, created),
             "return_url": row.return_url,
             "out_trade_no": row.out_trade_no,
-            "expired": row.state == "EXPIRED" or row.expires_at <= to_epoch(self.now()),
+            "expired": row.state == CheckoutState.EXPIRED or row.expires_at <= to_epoch(self.now()),
         }
 
     def authorize(self, checkout_id: str, *, buyer_id: str, plan_id: str) -> dict[str, Any]:
@@ -267,12 +263,13 @@ class OrderBook:
         now = self.now()
         with self.engine.begin() as conn:
             row = self._checkout_row(conn, None, checkout_id, lock=True)
-            lifecycle.require_state("checkout", row.id, row.state, ("CREATED",), "authorized")
+            lifecycle.require_state(
+                "checkout", row.id, row.state, (CheckoutState.CREATED,), "authorized"
+            )
             offered = [p["plan_id"] for p in json.loads(row.plans_json)]
             if plan_id not in offered:
                 raise InvalidRequestError(
                     f"plan {plan_id[:40]!r} is not offered for this checkout",
-                    http_status=400,
                     code="PLAN_NOT_AVAILABLE",
                 )
             amount = Money.from_minor(row.amount, row.currency)
@@ -285,13 +282,11 @@ class OrderBook:
                 raise _declined(reasons[0])
             claimed = conn.execute(
                 checkouts.update()
-                .where(checkouts.c.id == row.id, checkouts.c.state == "CREATED")
-                .values(state="AUTHORIZED")
+                .where(checkouts.c.id == row.id, checkouts.c.state == CheckoutState.CREATED)
+                .values(state=CheckoutState.AUTHORIZED)
             )
             if claimed.rowcount != 1:
-                raise ConflictError(
-                    f"checkout {row.id} changed meanwhile", http_status=409, code="INVALID_STATE"
-                )
+                raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
             order_id = lifecycle.new_id("ord")
             if not ledger.hold(
                 conn,
@@ -308,7 +303,7 @@ class OrderBook:
                     checkout_id=row.id,
                     merchant_id=row.merchant_id,
                     buyer_id=buyer_id,
-                    state="AUTHORIZED",
+                    state=CheckoutState.AUTHORIZED,
                     currency=amount.currency,
                     amount=amount.minor,
                     held=amount.minor,
@@ -328,7 +323,7 @@ class OrderBook:
                 conn,
                 merchant_id=row.merchant_id,
                 notify_url=row.notify_url,
-                event_type="CHECKOUT.AUTHORIZED",
+                event_type=EventType.CHECKOUT_AUTHORIZED,
                 original_type="checkout",
                 resource=resource,
                 summary="checkout authorized",
@@ -349,7 +344,6 @@ class OrderBook:
             if not due:
                 raise ConflictError(
                     f"order {order.id} has nothing left to repay",
-                    http_status=409,
                     code="INVALID_STATE",
                 )
             count, paid, principal = 0, 0, 0
@@ -357,7 +351,6 @@ class OrderBook:
             if amount is not None and amount.currency != order.currency:
                 raise InvalidRequestError(
                     "repayment currency differs from the order's",
-                    http_status=400,
                     code="CURRENCY_MISMATCH",
                 )
             while count < len(due) and paid < target:
@@ -367,7 +360,6 @@ class OrderBook:
             if paid != target or target <= 0:
                 raise InvalidRequestError(
                     "a repayment must equal the next installment or several whole installments",
-                    http_status=400,
                     code="INVALID_AMOUNT",
                 )
             for _ in range(count):
@@ -420,14 +412,11 @@ def _owned_row(
 
 
 def _declined(reason: str) -> CreditDeclinedError:
-    return CreditDeclinedError(
-        f"credit declined: {reason}", reason=reason, http_status=402, code="CREDIT_DECLINED"
-    )
+    return CreditDeclinedError(f"credit declined: {reason}", reason=reason, code="CREDIT_DECLINED")
 
 
 def _duplicate_trade_no(out_trade_no: str) -> ConflictError:
     return ConflictError(
         f"out_trade_no {out_trade_no[:64]!r} was already used by another checkout",
-        http_status=409,
         code="DUPLICATE_OUT_TRADE_NO",
     )

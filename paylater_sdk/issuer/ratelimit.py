@@ -24,7 +24,7 @@ class RateLimitedError(RateLimitError):
     """Too many requests in the window; ``retry_after`` seconds until the next one."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, http_status=429, code="RATE_LIMITED")
+        super().__init__(message, code="RATE_LIMITED")
         self.retry_after = retry_after
 
 

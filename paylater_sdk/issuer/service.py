@@ -22,17 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import STANDARD_OFFERS, PlanOffer, as_low_as
 from ..keys import KeyRing, load_public_key, serial_for
+from ..lifecycle import BuyerStatus, FaultKind
 from ..money import Money
 from ..notifications import encrypt_resource
 from ..signing import ResponseSigner, public_key_pem
-from . import credit, ledger, lifecycle, ratelimit, shared_state
+from . import credit, ledger, lifecycle, migrate, ratelimit, shared_state
 from .clock import Clock
 from .config import IssuerConfig
 from .credit import TestBuyer
 from .db import (
     buyers,
-    create_schema,
     faults,
+    log_failure,
     merchant_keys,
     merchants,
     metadata,
@@ -48,11 +49,11 @@ __all__ = ["FAULT_KINDS", "Issuer"]
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("error_500", "timeout", "drop_notification", "duplicate_notification")
+FAULT_KINDS = tuple(kind.value for kind in FaultKind)
 #: Tables that /_test/reset keeps: who the merchants are and the issuer's own keys.
 _MAX_CLOCK_OFFSET = 100 * 366 * 24 * 3600
 _KEPT_ON_RESET = {
-    "schema_version",
+    "alembic_version",
     "merchants",
     "merchant_keys",
     "issuer_keys",
@@ -84,7 +85,7 @@ class Issuer(OrderBook):
         self._lock = threading.Lock()
         with engine.begin() as conn:
             startup_lock(conn)
-            create_schema(conn, self.clock.now())
+            migrate.ensure_current(conn, url=engine.url.render_as_string(hide_password=True))
             IssuerKeys.ensure(conn, config.signing_keys)
             offset = int(shared_state.ensure(conn, shared_state.CLOCK_OFFSET, "0"))
             self.session_secret = config.secret_key or shared_state.ensure(
@@ -132,7 +133,6 @@ class Issuer(OrderBook):
         if offset is None:
             raise InvalidRequestError(
                 "the test clock cannot run more than 100 years ahead; POST /_test/reset",
-                http_status=400,
                 code="INVALID_FIELD",
             )
         self.clock.set_offset(offset)
@@ -156,8 +156,8 @@ class Issuer(OrderBook):
             lifecycle.expire_due(self.engine, now)
             with self.engine.begin() as conn:
                 credit.refresh_overdue(conn, now.date())
-        except Exception:
-            log.exception("sweep failed; the next one retries")
+        except Exception as exc:
+            log_failure(log, "sweep failed; the next one retries", exc)
             return
         self._swept_at = now
 
@@ -312,7 +312,7 @@ class Issuer(OrderBook):
         limit: Money,
         phone: str | None = None,
         single_purchase_max: Money | None = None,
-        status: str = "ACTIVE",
+        status: str = BuyerStatus.ACTIVE,
         overdue: bool = False,
     ) -> TestBuyer:
         try:
@@ -355,7 +355,7 @@ class Issuer(OrderBook):
                 now=self.now(),
                 phone=phone,
                 single_purchase_max=None if spm is None else Money.from_minor(spm, "CNY"),
-                status=settings.get("status", "ACTIVE"),
+                status=settings.get("status", BuyerStatus.ACTIVE),
                 overdue=settings.get("overdue", False),
                 buyer_id="byr_" + token.removeprefix("bt_"),
                 token=token,
@@ -405,7 +405,7 @@ class Issuer(OrderBook):
         with reading(self.engine) as conn:
             row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
         if row is None:
-            raise NotFoundError("no buyer with this buyer_token", http_status=404, code="NOT_FOUND")
+            raise NotFoundError("no buyer with this buyer_token", code="NOT_FOUND")
         ratelimit.hit(
             self.engine,
             f"eligibility:buyer:{row.id}",
@@ -505,6 +505,4 @@ class Issuer(OrderBook):
 
 
 def _duplicate_phone(phone: str) -> ConflictError:
-    return ConflictError(
-        f"a test buyer with phone {phone} exists already", http_status=409, code="DUPLICATE_PHONE"
-    )
+    return ConflictError(f"a test buyer with phone {phone} exists already", code="DUPLICATE_PHONE")

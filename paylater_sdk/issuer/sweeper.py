@@ -9,6 +9,8 @@ import logging
 import threading
 from typing import Protocol
 
+from .db import log_failure
+
 __all__ = ["Sweeper"]
 
 log = logging.getLogger(__name__)
@@ -49,5 +51,5 @@ class Sweeper:
         while not self._stop.wait(self._interval):
             try:
                 self._issuer.housekeeping()
-            except Exception:  # keep sweeping; one failed pass is retried next interval
-                log.exception("expiry sweep failed")
+            except Exception as exc:  # keep sweeping; one failed pass is retried next interval
+                log_failure(log, "expiry sweep failed", exc)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from ..errors import MoneyError
+from ..lifecycle import BuyerStatus
 from ..money import Money
 from .service import FAULT_KINDS, Issuer
 from .wire import (
@@ -52,7 +53,7 @@ def _bool(name: str, value: Any) -> bool:
 
 
 def _status(name: str, value: Any) -> str:
-    if value not in ("ACTIVE", "FROZEN"):
+    if value not in tuple(BuyerStatus):
         raise bad("INVALID_FIELD", f"{name} must be 'ACTIVE' or 'FROZEN'", field=name)
     return str(value)
 
@@ -88,7 +89,7 @@ def create_buyer() -> Response:
         limit=limit,
         phone=body["phone"],
         single_purchase_max=spm,
-        status=body["status"] or "ACTIVE",
+        status=body["status"] or BuyerStatus.ACTIVE,
         overdue=bool(body["overdue"]),
     )
     return json_response(
@@ -113,7 +114,7 @@ def advance_clock() -> Response:
 def repay(buyer_id: str) -> Response:
     body = fields(_body(), {"order_id": text(64)}, {"amount": money})
     if len(buyer_id) > 64:
-        raise bad("NOT_FOUND", "no such buyer", status=404)
+        raise bad("NOT_FOUND", "no such buyer")
     return json_response(_issuer().repay(buyer_id, body["order_id"], body["amount"]))
 
 

@@ -30,6 +30,7 @@ from ..errors import (
 from ..money import Money
 
 __all__ = [
+    "ERROR_STATUS",
     "MAX_MINOR",
     "Validator",
     "bad",
@@ -54,10 +55,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Validator = Callable[[str, Any], Any]
 
 
-def bad(
-    code: str, message: str, *, field: str | None = None, status: int = 400
-) -> InvalidRequestError:
-    exc = InvalidRequestError(message, http_status=status, code=code)
+def bad(code: str, message: str, *, field: str | None = None) -> InvalidRequestError:
+    """A refusal with ``code`` (its status comes from :data:`ERROR_STATUS`)."""
+    exc = InvalidRequestError(message, code=code)
     setattr(exc, "field", field)  # noqa: B010 - the error view reads it back
     return exc
 
@@ -83,30 +83,65 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return json_response(error_body(code, message, **extra), status, headers)
 
 
-_CLASS_STATUS: tuple[tuple[type[PayLaterError], int, str], ...] = (
-    (CreditDeclinedError, 402, "CREDIT_DECLINED"),
-    (AuthenticationError, 401, "SIGNATURE_INVALID"),
-    (NotFoundError, 404, "NOT_FOUND"),
-    (IdempotencyError, 422, "IDEMPOTENCY_KEY_REUSED"),
-    (ConflictError, 409, "INVALID_STATE"),
-    (RateLimitError, 429, "RATE_LIMITED"),
-    (InvalidRequestError, 400, "INVALID_FIELD"),
-    (MoneyError, 400, "INVALID_AMOUNT"),
-    (PlanError, 400, "PLAN_NOT_AVAILABLE"),
+#: The one table from error code to HTTP status (docs/api.md, "Errors"). The issuer's
+#: domain raises errors with a code (and a ``field``) and knows nothing of HTTP.
+ERROR_STATUS: Mapping[str, int] = {
+    "INVALID_FIELD": 400,
+    "MISSING_FIELD": 400,
+    "UNKNOWN_FIELD": 400,
+    "INVALID_AMOUNT": 400,
+    "INVALID_JSON": 400,
+    "INVALID_QUERY": 400,
+    "INVALID_REQUEST": 400,
+    "CURRENCY_MISMATCH": 400,
+    "PLAN_NOT_AVAILABLE": 400,
+    "URL_NOT_ALLOWED": 400,
+    "SIGNATURE_MISSING": 401,
+    "SIGNATURE_INVALID": 401,
+    "UNKNOWN_MERCHANT": 401,
+    "UNKNOWN_KEY": 401,
+    "REPLAYED": 401,
+    "TIMESTAMP_OUT_OF_RANGE": 401,
+    "CREDIT_DECLINED": 402,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "INVALID_STATE": 409,
+    "DUPLICATE_OUT_TRADE_NO": 409,
+    "DUPLICATE_OUT_REFUND_NO": 409,
+    "DUPLICATE_PHONE": 409,
+    "AMOUNT_EXCEEDS_AVAILABLE": 409,
+    "IDEMPOTENCY_IN_PROGRESS": 409,
+    "BODY_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "IDEMPOTENCY_KEY_REUSED": 422,
+    "RATE_LIMITED": 429,
+    "INTERNAL_ERROR": 500,
+}
+
+#: The code of an error raised without one, by its class (most specific first).
+_CLASS_CODE: tuple[tuple[type[PayLaterError], str], ...] = (
+    (CreditDeclinedError, "CREDIT_DECLINED"),
+    (AuthenticationError, "SIGNATURE_INVALID"),
+    (NotFoundError, "NOT_FOUND"),
+    (IdempotencyError, "IDEMPOTENCY_KEY_REUSED"),
+    (ConflictError, "INVALID_STATE"),
+    (RateLimitError, "RATE_LIMITED"),
+    (InvalidRequestError, "INVALID_FIELD"),
+    (MoneyError, "INVALID_AMOUNT"),
+    (PlanError, "PLAN_NOT_AVAILABLE"),
 )
 
 
 def status_and_body(exc: PayLaterError) -> tuple[int, dict[str, Any]] | None:
     """The HTTP answer for a deliberate error, or None if it is not a client error."""
-    for cls, status, code in _CLASS_STATUS:
+    for cls, default_code in _CLASS_CODE:
         if isinstance(exc, cls):
+            code = exc.code or default_code
             extra: dict[str, Any] = {"field": getattr(exc, "field", None)}
             if isinstance(exc, CreditDeclinedError):
                 extra["reason"] = exc.reason
-            return (
-                exc.http_status or status,
-                error_body(exc.code or code, exc.message or str(exc), **extra),
-            )
+            status = ERROR_STATUS.get(code) or ERROR_STATUS[default_code]
+            return status, error_body(code, exc.message or str(exc), **extra)
     return None
 
 
@@ -135,7 +170,6 @@ def parse_json_body() -> dict[str, Any]:
         raise bad(
             "UNSUPPORTED_MEDIA_TYPE",
             "send the body as JSON with Content-Type: application/json",
-            status=415,
         )
     try:
         data = json.loads(

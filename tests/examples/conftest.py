@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,3 +30,31 @@ def fake_shop(tmp_path: Any, fake_client: FakeClient) -> Iterator[Any]:
     )
     yield app
     app.extensions["shop"]["engine"].dispose()
+
+
+#: PostgreSQL for the shop's engine tests; .ci/run sets it, locally take the URL that
+#: /work/notes/services.sh (or any PostgreSQL you own) prints. The tables are recreated.
+POSTGRES_ENV = "PAYLATER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A fresh, empty shop database on each engine the shop supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(
+                f"{POSTGRES_ENV} is not set: CI must run the shop's PostgreSQL tests "
+                "(.ci/run starts PostgreSQL and exports it)"
+            )
+        pytest.skip(f"{POSTGRES_ENV} is not set (set it to a PostgreSQL URL to run these)")
+    import sqlalchemy as sa
+
+    from examples.merchant_flask import db
+
+    engine = sa.create_engine(url)
+    db.metadata.drop_all(engine)
+    engine.dispose()
+    return url

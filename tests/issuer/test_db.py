@@ -13,15 +13,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from paylater_sdk.errors import ConfigurationError
-from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer import create_app, get_issuer, migrate
 from paylater_sdk.issuer.config import load_config
-from paylater_sdk.issuer.db import (
-    SCHEMA_VERSION,
-    buyers,
-    make_engine,
-    metadata,
-    schema_version,
-)
+from paylater_sdk.issuer.db import buyers, make_engine, metadata
 from paylater_sdk.keys import generate_private_key, private_key_pem, serial_for
 from paylater_sdk.money import Money
 
@@ -38,22 +32,22 @@ def test_the_schema_compiles_for_postgresql() -> None:
     assert "AUTOINCREMENT" not in text  # no SQLite-only syntax
 
 
-def test_sqlite_runs_in_wal_mode_with_a_schema_version(tmp_path: Any) -> None:
+def test_sqlite_runs_in_wal_mode_at_the_newest_revision(tmp_path: Any) -> None:
     issuer = get_issuer(
         create_app({"TEST_MODE": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'wal.db'}"})
     )
     with issuer.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [SCHEMA_VERSION]
+        assert migrate.current_revision(conn) == migrate.head() == "0002"
 
 
 def test_a_newer_schema_is_refused(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     app = create_app({"TEST_MODE": True, "DATABASE_URL": url})
     with get_issuer(app).engine.begin() as conn:
-        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION + 1, applied_at=0))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     get_issuer(app).engine.dispose()
-    with pytest.raises(RuntimeError, match="newer than this issuer"):
+    with pytest.raises(ConfigurationError, match=r"newer than this issuer \(0002\): upgrade"):
         create_app({"TEST_MODE": True, "DATABASE_URL": url})
 
 
@@ -162,3 +156,38 @@ def test_database_errors_never_show_bound_parameters(tmp_path: Any, caplog: Any)
     assert secret not in str(caught.value)
     assert secret not in caplog.text
     assert "hidden due to hide_parameters" in str(caught.value)
+
+
+def test_a_logged_database_error_never_quotes_a_value(issuer: Any, caplog: Any) -> None:
+    """PostgreSQL's own detail quotes the duplicate key (a buyer token is a credential)."""
+    import logging
+
+    from paylater_sdk.issuer.db import log_failure
+
+    token = "bt_" + "S3CRET" * 6
+    row = {
+        "buyer_token": token,
+        "phone": "13800000000",
+        "test_code": "1",
+        "currency": "CNY",
+        "credit_limit": 0,
+        "available": 0,
+        "held": 0,
+        "outstanding": 0,
+        "status": "ACTIVE",
+        "overdue_flag": False,
+        "overdue": False,
+        "created_at": 0,
+    }
+    with issuer.engine.begin() as conn:
+        conn.execute(buyers.insert().values(id="b1", **row))
+    logger = logging.getLogger("paylater_sdk.issuer.test")
+    with pytest.raises(sa.exc.IntegrityError) as caught, issuer.engine.begin() as conn:
+        conn.execute(buyers.insert().values(id="b2", **row))
+    with caplog.at_level(logging.ERROR, logger="paylater_sdk.issuer.test"):
+        log_failure(logger, "while %s", caught.value, "testing")
+    assert "while testing: database error " in caplog.text
+    assert ("UniqueViolation (23505)" in caplog.text) or ("IntegrityError" in caplog.text)
+    assert "INSERT INTO buyers" in caplog.text
+    assert token not in caplog.text
+    assert "13800000000" not in caplog.text

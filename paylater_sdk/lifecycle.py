@@ -1,0 +1,135 @@
+"""The states and kinds every part of paylater-sdk shares: one definition each.
+
+The issuer stores these values, the client parses them, the OpenAPI document lists them
+and the example shop shows them; all import them from here. They are ``str`` enums, so a
+member *is* its wire value (``CheckoutState.CREATED == "CREATED"``, and it prints as
+``CREATED``), and ``parse`` maps a value this version does not know (one added by a newer
+issuer) to ``UNKNOWN`` instead of failing.
+
+>>> CheckoutState.parse("CAPTURED").is_paid, CheckoutState.parse("RESHAPED")
+(True, <CheckoutState.UNKNOWN: 'UNKNOWN'>)
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TypeVar
+
+__all__ = [
+    "BuyerStatus",
+    "CheckoutState",
+    "EventType",
+    "FaultKind",
+    "NotificationState",
+    "OrderState",
+    "RefundState",
+]
+
+_E = TypeVar("_E", bound="_Tolerant")
+
+
+class _Tolerant(enum.StrEnum):
+    """A str enum whose :meth:`parse` maps values it does not know to ``UNKNOWN``."""
+
+    @classmethod
+    def parse(cls: type[_E], value: object) -> _E:
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        return cls["UNKNOWN"]
+
+
+class CheckoutState(_Tolerant):
+    """One lifecycle shared by checkouts and orders (docs/api.md, "States").
+
+    ``CREATED -> AUTHORIZED -> CAPTURED (-> PARTIALLY_REFUNDED -> REFUNDED)``,
+    ``CREATED -> CLOSED | EXPIRED``, ``AUTHORIZED -> VOIDED | EXPIRED``.
+    """
+
+    CREATED = "CREATED"
+    AUTHORIZED = "AUTHORIZED"
+    CAPTURED = "CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    CLOSED = "CLOSED"
+    EXPIRED = "EXPIRED"
+    VOIDED = "VOIDED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_final(self) -> bool:
+        """True when no further transition can happen (a shop can stop polling)."""
+        return self in _FINAL
+
+    @property
+    def is_paid(self) -> bool:
+        """True once the buyer authorized (the merchant may ship and capture)."""
+        return self in _PAID
+
+    @property
+    def is_refundable(self) -> bool:
+        """True while part of the captured amount can still be refunded."""
+        return self in _REFUNDABLE
+
+
+_FINAL = frozenset(
+    {CheckoutState.REFUNDED, CheckoutState.CLOSED, CheckoutState.EXPIRED, CheckoutState.VOIDED}
+)
+_PAID = frozenset(
+    {
+        CheckoutState.AUTHORIZED,
+        CheckoutState.CAPTURED,
+        CheckoutState.PARTIALLY_REFUNDED,
+        CheckoutState.REFUNDED,
+    }
+)
+_REFUNDABLE = frozenset({CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED})
+
+#: Orders follow the checkout's lifecycle; the alias keeps call sites readable.
+OrderState = CheckoutState
+
+
+class RefundState(_Tolerant):
+    SUCCEEDED = "SUCCEEDED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class EventType(_Tolerant):
+    """Notification event types (docs/api.md, "Notifications")."""
+
+    CHECKOUT_AUTHORIZED = "CHECKOUT.AUTHORIZED"
+    CHECKOUT_CLOSED = "CHECKOUT.CLOSED"
+    CHECKOUT_EXPIRED = "CHECKOUT.EXPIRED"
+    ORDER_CAPTURED = "ORDER.CAPTURED"
+    ORDER_VOIDED = "ORDER.VOIDED"
+    ORDER_EXPIRED = "ORDER.EXPIRED"
+    REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
+    UNKNOWN = "UNKNOWN"
+
+
+class BuyerStatus(enum.StrEnum):
+    """A buyer's credit line: usable, or frozen (every purchase declines)."""
+
+    ACTIVE = "ACTIVE"
+    FROZEN = "FROZEN"
+
+
+class NotificationState(enum.StrEnum):
+    """A notification in the issuer's outbox."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class FaultKind(enum.StrEnum):
+    """Faults a test-mode issuer (and the testing kit) can inject."""
+
+    ERROR_500 = "error_500"
+    TIMEOUT = "timeout"
+    DROP_NOTIFICATION = "drop_notification"
+    DUPLICATE_NOTIFICATION = "duplicate_notification"
