@@ -25,7 +25,9 @@ from .test_races import balances, race
 pytestmark = pytest.mark.reliability
 
 
+@pytest.mark.parametrize("secret", ["PAYLATER_SECRET_KEY", "in-database"])
 def test_four_processes_share_one_database(
+    secret: str,
     database_url: str,
     redis_url: str,
     receiver: Any,
@@ -33,9 +35,14 @@ def test_four_processes_share_one_database(
     merchant_a: Merchant,
 ) -> None:
     prefix = receiver.url + "/"
-    # No --secret-key: in test mode the processes must share one through the database.
+    # One secret for all from the environment (the documented deployment), or none at all:
+    # then, in test mode, the processes must share one through the database.
     servers = start_issuers(
-        database_url, prefix, count=4, extra=["--nonce-store", redis_url], shared_secret=False
+        database_url,
+        prefix,
+        count=4,
+        extra=["--nonce-store", redis_url],
+        shared_secret=secret == "PAYLATER_SECRET_KEY",
     )
     urls = [s.url for s in servers]
     remember_issuer_keys(database_url)
