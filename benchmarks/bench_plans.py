@@ -93,6 +93,7 @@ def clear_caches() -> None:
     amortization._anchored.cache_clear()
     amortization._money.cache_clear()
     unit_periods.position.cache_clear()
+    unit_periods.positions.cache_clear()
     unit_periods._classify.cache_clear()
 
 

@@ -153,14 +153,7 @@ def _rows(
             parts.append(part)
             balance -= part
     else:
-        share = _half_up(principal, n)
-        last = principal - share * (n - 1)
-        if share < 1 or last < 1:
-            raise PlanError(
-                f"{principal} minor units cannot be split into {n} installments of at least "
-                "one minor unit each; use a larger amount or fewer periods"
-            )
-        parts = [share] * (n - 1) + [last]
+        parts = equal_parts(principal, n)
     interest: list[int] = []
     balance = sum(parts)
     for part in parts:
@@ -173,6 +166,29 @@ def _rows(
         merchant, fee = fee * n, 0
     fees = [fee if sum(parts[k:]) else 0 for k in range(len(parts))]
     return parts, interest, fees, merchant
+
+
+def equal_parts(principal: int, n: int) -> list[int]:
+    """Principal split into ``n`` equal parts of at least one minor unit (normative rule 1).
+
+    The rule: each part is ``principal / n`` rounded half-up and the last takes the
+    remainder. Where that leaves the last part below one minor unit (0.63 over 14 is
+    5 fen x 13 and then -2), the fallback is ``principal / n`` rounded down with the
+    remainder (fewer than ``n`` minor units) spread one each over the last installments:
+    0.63 over 14 is 7 x 0.04 then 7 x 0.05. Either way the parts add up exactly; only an
+    amount below one minor unit per period cannot be split.
+    """
+    if principal < n:
+        raise PlanError(
+            f"{principal} minor units cannot be split into {n} installments of at least "
+            "one minor unit each; use a larger amount or fewer periods"
+        )
+    share = _half_up(principal, n)
+    last = principal - share * (n - 1)
+    if last >= 1:
+        return [share] * (n - 1) + [last]
+    share, rest = divmod(principal, n)
+    return [share] * (n - rest) + [share + 1] * rest
 
 
 @functools.lru_cache(maxsize=16384)

@@ -24,6 +24,7 @@ Unit-periods and the placing of dates are in :mod:`paylater_sdk.unit_periods`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -33,14 +34,20 @@ from fractions import Fraction
 from .errors import CurrencyMismatchError, NoAPRError, PlanError
 from .money import Money
 from .unit_periods import (
+    PeriodKind,
     UnitPeriod,
     anchored_monthly_positions,
     common_unit_period,
     months_back,
+    on_series,
     position,
+    positions,
+    series_day,
+    unit_period_of,
 )
 
 __all__ = [
+    "PeriodKind",
     "UnitPeriod",
     "actuarial_apr",
     "common_unit_period",
@@ -177,17 +184,28 @@ def _solve(flows: list[tuple[int, int, int, int]], total_adv: int, total_pay: in
     return Decimal(repr(i))
 
 
+@functools.lru_cache(maxsize=128)
+def _per_year(unit: UnitPeriod) -> Decimal:
+    """Unit-periods per year as a Decimal (52/3 to 34 digits); cached per unit-period."""
+    fraction = unit.per_year
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return Decimal(fraction.numerator) / Decimal(fraction.denominator)
+
+
 def periodic_rate(
     adv: list[tuple[date, int]],
     pay: list[tuple[date, int]],
     unit_period: UnitPeriod | None,
     known: dict[date, tuple[int, int, int]] | None = None,
+    series: int | None = None,
 ) -> tuple[Decimal, Decimal]:
     """(unit-period rate, unit-periods per year) for flows in positive minor units.
 
     The engine behind :func:`actuarial_apr` for callers (schedules) whose flows are
     already validated integers. ``known`` may give positions the caller knows exactly
-    (a due date ``k`` months after the start is ``(k, 0, 1)`` by (b)(5)(ii)).
+    (a due date ``k`` months after the start is ``(k, 0, 1)`` by (b)(5)(ii)); ``series``
+    the day of month the payments keep (a ``due_day``), else it is read off the payments.
     """
     if not adv:
         raise NoAPRError("no advance: an APR needs at least one positive advance")
@@ -204,7 +222,7 @@ def periodic_rate(
             "they never repay the advance, so no APR exists"
         )
     if total_pay == total_adv:
-        return Decimal(0), Decimal(unit_period.per_year if unit_period else 1)
+        return Decimal(0), _per_year(unit_period) if unit_period else Decimal(1)
     if all(d == start for d, _ in pay):
         raise NoAPRError(
             "every payment falls on the advance date: a cost with no time to accrue has no rate"
@@ -223,23 +241,37 @@ def periodic_rate(
                 return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
         if term_days > 0:
             unit_period = UnitPeriod.YEAR
+    complete = False  # True when ``known`` places every payment
     if unit_period is None and len(adv) == 1 and known is None:
         # Most plans: one advance repaid monthly on the purchase day (clamped).
         known = anchored_monthly_positions(start, [d for d, _ in pay])
         if known is not None:
-            unit_period = UnitPeriod.MONTH
+            unit_period, complete = UnitPeriod.MONTH, True
     if unit_period is None:
-        unit_period = common_unit_period([d for d, _ in adv] + [d for d, _ in pay])
-    per_year_d = Decimal(unit_period.per_year)
+        unit_period = unit_period_of([d for d, _ in adv], [d for d, _ in pay])
     flows: list[tuple[int, int, int, int]] = []
-    cache: dict[date, tuple[int, int, int]] = dict(known) if known else {}
+    if known is None:
+        # Every position at once, cached for the same dates ((b)(3)(iv) series included).
+        dates = tuple(d for d, _ in adv), tuple(d for d, _ in pay)
+        placed = positions(start, *dates, unit_period, series)
+        for (_, amount), place in zip(adv, placed, strict=False):
+            flows.append((*place, -amount))
+        for (_, amount), place in zip(pay, placed[len(adv) :], strict=True):
+            flows.append((*place, amount))
+        return _solve(flows, total_adv, total_pay), _per_year(unit_period)
+    cache = dict(known)
+    day = series
+    unknown = not complete and any(d not in cache for d, _ in pay)
+    if day is None and unknown and unit_period.kind is PeriodKind.MONTH:
+        day = series_day([d for d, _ in pay])  # (b)(3)(iv), for the dates not known
     for sign, pairs in ((-1, adv), (1, pay)):
         for when, amount in pairs:
             pos = cache.get(when)
             if pos is None:
-                pos = cache[when] = position(start, when, unit_period)
+                keep = day if day is not None and on_series(when, day) else None
+                pos = cache[when] = position(start, when, unit_period, keep)
             flows.append((*pos, sign * amount))
-    return _solve(flows, total_adv, total_pay), per_year_d
+    return _solve(flows, total_adv, total_pay), _per_year(unit_period)
 
 
 def nominal(rate: Decimal, per_year: Decimal) -> Decimal:
@@ -280,8 +312,10 @@ def actuarial_apr(
     """The nominal APR of Regulation Z Appendix J as a fraction (``0.0969`` is 9.69 %).
 
     ``advances`` and ``payments`` are ``(date, Money)`` pairs in one currency.
-    ``unit_period=None`` picks the most common interval as (b)(4) says (and, for a single
-    advance repaid by a single payment, the term itself). Raises :class:`NoAPRError` when
+    ``unit_period=None`` picks the most common period as (b)(4) says (any multiple of a
+    week or a month; and, for a single advance repaid by a single payment, the term
+    itself); a series of payments on one day of the month (the last day, the 29th or
+    30th) is counted series day to series day ((b)(3)(iv)). Raises :class:`NoAPRError` when
     the payments never repay the advances, :class:`PlanError` for malformed input.
     """
     unit = _check_unit(unit_period)

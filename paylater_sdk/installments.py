@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from .apr import UnitPeriod, actuarial_apr, effective_annual_rate
 from .plan_terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
-from .quotes import STANDARD_OFFERS, PlanOffer, PlanQuote, as_low_as, quote_plans
+from .quotes import STANDARD_OFFERS, CapBasis, PlanOffer, PlanQuote, as_low_as, quote_plans
 from .schedule import Installment, Schedule, build_schedule, due_dates
 
 __all__ = [
     "MAX_PERIODS",
     "STANDARD_OFFERS",
+    "CapBasis",
     "FeePayer",
     "Frequency",
     "Installment",

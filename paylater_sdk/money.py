@@ -4,12 +4,16 @@ Every value is a whole number of the currency's minor unit (fen for CNY, yen for
 Operations that cannot produce a fraction of a minor unit (adding, subtracting,
 multiplying by an integer) are plain operators; every operation that could, takes an
 explicit rounding mode, so a rounding decision is always visible at the call site.
+
+Nothing here depends on the caller's :mod:`decimal` context: parsing, arithmetic and
+rounding all run in the SDK's own 60-digit context, so ``getcontext().prec = 6`` (or a
+different default rounding) in an application can neither refuse nor round an amount.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_05UP, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -33,9 +37,15 @@ _QUANTA = {exp: Decimal(1).scaleb(-exp) for exp in set(CURRENCY_EXPONENTS.values
 # Per-currency constants so the hot paths (minor units <-> Decimal) are one multiplication.
 _SCALE = {code: Decimal(10**exp) for code, exp in CURRENCY_EXPONENTS.items()}
 _UNIT = {code: _QUANTA[exp] for code, exp in CURRENCY_EXPONENTS.items()}
-# Conversions run in their own wide context: a caller's low decimal precision must never
-# round an amount.
+
+# Every operation runs in its own wide context: a caller's low decimal precision (or odd
+# rounding mode) must never round an amount. 60 digits hold any product of two amounts or
+# rates an application meets; beyond that an amount is "too large", never silently rounded.
 _EXACT = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
+# Products and quotients that must be rounded once more (to the minor unit, in the caller's
+# mode) are first rounded "to odd" (ROUND_05UP) at 60 digits: that intermediate never
+# creates or hides a tie, so the final rounding is the correctly rounded exact result.
+_PREPARE = Context(prec=60, rounding=ROUND_05UP, traps=[InvalidOperation])
 
 
 def currency_exponent(currency: str) -> int:
@@ -46,6 +56,23 @@ def currency_exponent(currency: str) -> int:
         raise MoneyError(
             f"unknown currency {currency!r}: use an ISO 4217 code such as 'CNY' or 'USD'"
         ) from None
+
+
+def _too_many_decimals(amount: Decimal, currency: str) -> MoneyError:
+    exp = CURRENCY_EXPONENTS[currency]
+    limit = f"at most {exp} decimals for {currency}" if exp else f"{currency} has no decimals"
+    return MoneyError(
+        f"{amount} has too many decimals: {limit} (round it explicitly with "
+        "Money.rounded(value, currency, rounding=...))"
+    )
+
+
+def _quantize(value: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``value`` rounded to the minor unit of ``currency`` in the SDK's own context."""
+    try:
+        return value.quantize(_UNIT[currency], rounding=rounding, context=_EXACT)
+    except InvalidOperation:
+        raise MoneyError(f"amount {value} is too large") from None
 
 
 def _normalize_currency(value: object) -> str:
@@ -93,19 +120,14 @@ class Money:
     _minor: int = attrs.field(init=False, default=0, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        quantum = _QUANTA[CURRENCY_EXPONENTS[self.currency]]
-        try:
-            exact = self.amount.quantize(quantum)
+        try:  # (inlined _quantize: this runs for every amount built)
+            exact = self.amount.quantize(_UNIT[self.currency], context=_EXACT)
         except InvalidOperation:
             raise MoneyError(f"amount {self.amount} is too large") from None
         if exact != self.amount:
-            raise MoneyError(
-                f"{self.amount} has more decimals than {self.currency} allows "
-                f"({CURRENCY_EXPONENTS[self.currency]}); round it explicitly with "
-                "Money.rounded(value, currency, rounding=...)"
-            )
+            raise _too_many_decimals(self.amount, self.currency)
         # Store the canonical form (12.3 -> 12.30) so str() and the wire agree.
-        object.__setattr__(self, "amount", exact if exact else abs(exact))
+        object.__setattr__(self, "amount", exact if exact else exact.copy_abs())
         object.__setattr__(self, "_minor", int(_EXACT.multiply(exact, _SCALE[self.currency])))
 
     # --- construction -------------------------------------------------------------------
@@ -116,7 +138,7 @@ class Money:
         if isinstance(minor, bool) or not isinstance(minor, int):
             raise TypeError(f"minor units must be an int, not {type(minor).__name__}")
         exp = currency_exponent(currency.upper() if isinstance(currency, str) else currency)
-        return cls(Decimal(minor).scaleb(-exp), currency)
+        return cls(Decimal(minor).scaleb(-exp, context=_EXACT), currency)
 
     @classmethod
     def _of_minor(cls, minor: int, currency: str) -> Money:
@@ -138,8 +160,7 @@ class Money:
     def rounded(cls, value: Decimal | int | str, currency: str, *, rounding: str) -> Money:
         """Round an arbitrary decimal to the currency's minor unit with an explicit mode."""
         code = _normalize_currency(currency)
-        dec = _to_decimal(value)
-        return cls(dec.quantize(_QUANTA[CURRENCY_EXPONENTS[code]], rounding=rounding), code)
+        return cls(_quantize(_to_decimal(value), code, rounding), code)
 
     @classmethod
     def from_json(cls, data: object) -> Money:
@@ -198,7 +219,7 @@ class Money:
     def __add__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        return Money(self.amount + self._check(other).amount, self.currency)
+        return Money(_EXACT.add(self.amount, self._check(other).amount), self.currency)
 
     def __radd__(self, other: object) -> Money:
         # Lets sum(moneys) work: sum() starts from the integer 0.
@@ -209,13 +230,13 @@ class Money:
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        return Money(self.amount - self._check(other).amount, self.currency)
+        return Money(_EXACT.subtract(self.amount, self._check(other).amount), self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money(self.amount.copy_negate(), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount), self.currency)
+        return Money(self.amount.copy_abs(), self.currency)
 
     def __mul__(self, factor: int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, int):
@@ -225,21 +246,22 @@ class Money:
                     "use money.multiply(factor, rounding=ROUND_HALF_UP)"
                 )
             return NotImplemented
-        return Money(self.amount * factor, self.currency)
+        return Money(_EXACT.multiply(self.amount, factor), self.currency)
 
     __rmul__ = __mul__
 
     def multiply(self, factor: Decimal | int | str, *, rounding: str) -> Money:
         """Multiply by a rate or ratio and round to the minor unit with ``rounding``."""
-        dec = _to_decimal(factor)
-        return Money.rounded(self.amount * dec, self.currency, rounding=rounding)
+        product = _PREPARE.multiply(self.amount, _to_decimal(factor))
+        return Money(_quantize(product, self.currency, rounding), self.currency)
 
     def divide(self, divisor: Decimal | int | str, *, rounding: str) -> Money:
         """Divide and round to the minor unit (use :meth:`allocate` to split exactly)."""
         dec = _to_decimal(divisor)
         if not dec:
             raise MoneyError("cannot divide money by zero")
-        return Money.rounded(self.amount / dec, self.currency, rounding=rounding)
+        quotient = _PREPARE.divide(self.amount, dec)
+        return Money(_quantize(quotient, self.currency, rounding), self.currency)
 
     def allocate(self, parts: int | Sequence[int | Decimal | str]) -> list[Money]:
         """Split exactly: the parts always sum to ``self``.

@@ -20,6 +20,14 @@ __all__ = ["MAX_PERIODS", "FeePayer", "Frequency", "Method", "PlanTerms", "to_ra
 #: The longest plan the engine builds (five years of monthly payments).
 MAX_PERIODS = 60
 
+#: The highest ``annual_rate`` accepted (1 = 100 % a year) and the highest fee per period
+#: (0.1 = 10 %). Anything above is almost certainly a percentage typed as a fraction.
+MAX_ANNUAL_RATE = Decimal(1)
+MAX_FEE_RATE_PER_PERIOD = Decimal("0.1")
+#: The hint every out-of-range rate error carries.
+FRACTIONS_HINT = "rates are fractions: 0.0435 is 4.35 %"
+_MAX_RATE_PLACES = 12
+
 _E = TypeVar("_E", bound=enum.Enum)
 
 
@@ -54,6 +62,16 @@ class FeePayer(enum.Enum):
     __hash__ = object.__hash__
 
 
+def _places(rate: Decimal) -> int:
+    """Decimal places of ``rate`` ignoring trailing zeros ("0.0060" has 3), context-free."""
+    _, digits, exponent = rate.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by the caller
+    if not any(digits):
+        return max(0, -exponent)
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing))
+
+
 def to_rate(value: object, name: str) -> Decimal:
     """Parse a rate (a fraction: ``"0.006"`` is 0.6 %) from str, int or Decimal."""
     if isinstance(value, float):
@@ -68,6 +86,10 @@ def to_rate(value: object, name: str) -> Decimal:
         raise PlanError(f"{name} must be finite, got {value!r}")
     if rate < 0:
         raise PlanError(f"{name} must not be negative, got {rate}")
+    if not rate:  # "0E-999999" becomes a plain 0: no odd exponent reaches the arithmetic
+        return rate if _places(rate) <= _MAX_RATE_PLACES else Decimal(0)
+    if _places(rate) > _MAX_RATE_PLACES:
+        raise PlanError(f"{name} {value!r} has more than {_MAX_RATE_PLACES} decimal places")
     return rate
 
 
@@ -154,15 +176,14 @@ class PlanTerms:
 
     def __attrs_post_init__(self) -> None:
         method = self.method
-        if self.annual_rate / self.frequency.periods_per_year > 1:
+        if self.annual_rate > MAX_ANNUAL_RATE:
             raise PlanError(
-                f"annual_rate {self.annual_rate} is over 100 % a period; "
-                "give the yearly rate as a fraction (0.0435 is 4.35 %)"
+                f"annual_rate {self.annual_rate} is above 1 (100 % a year); {FRACTIONS_HINT}"
             )
-        if self.fee_rate_per_period > 1:
+        if self.fee_rate_per_period > MAX_FEE_RATE_PER_PERIOD:
             raise PlanError(
-                f"fee_rate_per_period {self.fee_rate_per_period} is over 100 % a period; "
-                "give it as a fraction (0.006 is 0.6 %)"
+                f"fee_rate_per_period {self.fee_rate_per_period} is above 0.1 (10 % a period); "
+                f"{FRACTIONS_HINT}"
             )
         if self.merchant_fee_rate >= 1:
             raise PlanError(f"merchant_fee_rate must be below 1, got {self.merchant_fee_rate}")

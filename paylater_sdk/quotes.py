@@ -2,13 +2,17 @@
 
 An issuer's catalogue is a list of :class:`PlanOffer`; :func:`quote_plans` prices each for
 one amount and drops those that do not apply (amount out of range, other currency) or
-whose APR is above a regulatory ceiling. The ceiling is a setting because it is a legal
-judgement, not arithmetic: Chinese courts have cited 24 % and 36 % and now 4x the one-year
-LPR; the default 24 % is the conservative one.
+whose annual rate is above a regulatory ceiling. The ceiling is a setting because it is a
+legal judgement, not arithmetic: Chinese courts have cited 24 % and 36 % and now 4x the
+one-year LPR; the default 24 % is the conservative one. It is compared with the rate it
+names: by default the compound (effective) figure PBOC 2021 No. 3 asks lenders to disclose,
+which is never below the nominal APR, so a 23.53 % nominal / 26.24 % effective offer does
+not pass a 24 % cap.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -26,6 +30,7 @@ from .schedule import Schedule, build_schedule, check_start, rate_display
 __all__ = [
     "DEFAULT_APR_CAP",
     "STANDARD_OFFERS",
+    "CapBasis",
     "PlanOffer",
     "PlanQuote",
     "as_low_as",
@@ -34,6 +39,30 @@ __all__ = [
 
 #: The default APR ceiling for :func:`quote_plans` (24 %, the long-cited PRC threshold).
 DEFAULT_APR_CAP = Decimal("0.24")
+
+
+class CapBasis(enum.Enum):
+    """Which annual rate an APR cap is compared with."""
+
+    EFFECTIVE = "effective"  # compound (IRR) annual rate: Schedule.effective_annual_rate
+    NOMINAL = "nominal"  # Regulation Z actuarial APR: Schedule.apr
+
+    __hash__ = object.__hash__
+
+    def rate_of(self, schedule: Schedule) -> Decimal:
+        return schedule.effective_annual_rate if self is CapBasis.EFFECTIVE else schedule.apr
+
+
+def _cap_basis(value: object) -> CapBasis:
+    if isinstance(value, CapBasis):
+        return value
+    if isinstance(value, str):
+        try:
+            return CapBasis(value.strip().lower())
+        except ValueError:
+            pass
+    raise PlanError(f"cap_basis must be 'effective' or 'nominal', got {value!r}")
+
 
 _PLAN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -162,11 +191,14 @@ def quote_plans(
     *,
     start: date,
     apr_cap: Decimal | None = DEFAULT_APR_CAP,
+    cap_basis: CapBasis | str = CapBasis.EFFECTIVE,
 ) -> list[PlanQuote]:
     """Price every applicable offer for ``amount``, sorted by periods then plan_id.
 
-    Offers whose range or currency does not fit are left out, and so is any whose APR is
-    above ``apr_cap`` (``None`` disables the ceiling).
+    Offers whose range or currency does not fit are left out, and so is any whose rate is
+    above ``apr_cap`` (``None`` disables the ceiling). ``cap_basis`` names the rate the cap
+    is compared with: ``"effective"`` (default: the compound rate PBOC 2021 No. 3 asks
+    lenders to disclose) or ``"nominal"`` (the Regulation Z APR).
     """
     if not isinstance(amount, Money):
         raise PlanError(f"amount must be Money, not {type(amount).__name__}")
@@ -176,6 +208,7 @@ def quote_plans(
         raise PlanError("start (the purchase date) is required to date the installments")
     start = check_start(start)
     cap = _cap(apr_cap)
+    basis = _cap_basis(cap_basis)
     if isinstance(offers, PlanOffer) or not isinstance(offers, Iterable):
         raise PlanError("offers must be an iterable of PlanOffer")
     quotes: list[PlanQuote] = []
@@ -188,7 +221,7 @@ def quote_plans(
             schedule = build_schedule(amount, offer.terms, start=start)
         except PlanError:
             continue  # too small to split into this many installments
-        if cap is not None and schedule.apr > cap:
+        if cap is not None and basis.rate_of(schedule) > cap:
             continue
         quotes.append(PlanQuote(offer.plan_id, offer.name, offer.terms, amount, schedule))
     quotes.sort(key=lambda q: (q.terms.periods, q.plan_id))
@@ -201,9 +234,12 @@ def as_low_as(
     *,
     start: date | None = None,
     apr_cap: Decimal | None = DEFAULT_APR_CAP,
+    cap_basis: CapBasis | str = CapBasis.EFFECTIVE,
 ) -> Money | None:
     """The "as low as ¥X/月" figure: the smallest regular monthly payment, or None."""
-    quotes = quote_plans(amount, offers, start=start or date.today(), apr_cap=apr_cap)
+    quotes = quote_plans(
+        amount, offers, start=start or date.today(), apr_cap=apr_cap, cap_basis=cap_basis
+    )
     monthly = [q.regular_payment for q in quotes if q.terms.frequency is Frequency.MONTHLY]
     return min(monthly) if monthly else None
 

@@ -55,9 +55,35 @@ def build_schedule(principal: Money, terms: PlanTerms, *, start: date) -> Schedu
     parts, interest, fees, merchant = _rows(minor, terms)
     mn, md = _ratio(terms.merchant_fee_rate)
     merchant += _half_up(minor * mn, md) if mn else 0
-    dates = _due_dates(start, terms.periods, terms.method, terms.frequency, terms.due_day)
+    try:
+        dates = _due_dates(start, terms.periods, terms.method, terms.frequency, terms.due_day)
+    except (ValueError, OverflowError):
+        raise PlanError(
+            f"a plan starting on {start} would fall due after the year 9999 (the calendar's end)"
+        ) from None
     rows = _money_rows(currency, dates, parts, interest, fees)
     return Schedule(principal, terms, start, tuple(rows), Money._of_minor(merchant, currency))
+
+
+def _parse_refunds(raw: object, currency: str, start: date) -> tuple[tuple[date, Money], ...]:
+    if not isinstance(raw, list):
+        raise PlanError("schedule 'refunds' must be a list of {date, amount} objects")
+    out: list[tuple[date, Money]] = []
+    for item in raw:
+        if not isinstance(item, Mapping) or set(item) != {"date", "amount"}:
+            raise PlanError("each refund has exactly the fields date, amount")
+        try:
+            amount = Money.from_json(item["amount"])
+        except MoneyError as exc:
+            raise PlanError(f"refund: {exc.message}") from None
+        on = _parse_date(item["date"])
+        if amount.currency != currency or amount.minor <= 0 or on < start:
+            raise PlanError(
+                "a refund is a positive amount in the schedule's currency, "
+                "dated on or after the schedule's start"
+            )
+        out.append((on, amount))
+    return tuple(out)
 
 
 def _sum(items: tuple[Installment, ...], field: str, currency: str) -> Money:
@@ -69,7 +95,9 @@ class Schedule:
     """An installment plan priced for one purchase; re-planning returns a new Schedule.
 
     ``principal`` is the amount financed (reduced by refunds); ``merchant_fee`` is what the
-    merchant pays for the plan, fixed at purchase.
+    merchant pays for the plan, fixed at purchase; ``refunds`` are the ``(date, amount)``
+    credits :meth:`after_refund` applied, kept so the APR describes the buyer's actual
+    cash flows.
     """
 
     principal: Money
@@ -77,6 +105,7 @@ class Schedule:
     start: date
     installments: tuple[Installment, ...]
     merchant_fee: Money
+    refunds: tuple[tuple[date, Money], ...] = ()
 
     # --- totals -------------------------------------------------------------------------
 
@@ -112,14 +141,29 @@ class Schedule:
             return _apr.UnitPeriod.MONTH
         return _apr.UnitPeriod.TWO_WEEKS
 
+    @property
+    def advanced(self) -> Money:
+        """The amount advanced at purchase: ``principal`` plus every refund since."""
+        return Money._of_minor(
+            self.principal.minor + sum(m.minor for _, m in self.refunds), self.currency
+        )
+
     @functools.cached_property
     def _rate(self) -> tuple[Decimal, Decimal]:
-        # The buyer's cash flows: the price advanced at purchase, every installment repaid.
-        pay = [(i.due_date, i.amount.minor) for i in self.installments if i.amount]
+        # The buyer's actual cash flows: the purchase price advanced on the purchase day,
+        # each installment (paid or still due) on its due date, each refund credited on its
+        # date. Not the reduced principal as if advanced at purchase: that would charge the
+        # interest and fees already paid on the refunded part to what is left.
+        pay = [(i.due_date, i.amount.minor) for i in self.installments if i.amount.minor]
         advanced = self.principal.minor
+        for on, refund in self.refunds:
+            pay.append((on, refund.minor))
+            advanced += refund.minor
         if not advanced or sum(a for _, a in pay) == advanced:
             return Decimal(0), Decimal(1)
-        return _apr.periodic_rate([(self.start, advanced)], pay, self._unit(), self._known())
+        return _apr.periodic_rate(
+            [(self.start, advanced)], pay, self._unit(), self._known(), self.terms.due_day
+        )
 
     def _known(self) -> dict[date, tuple[int, int, int]] | None:
         # Installments still on their generated anchored date sit exactly k unit-periods
@@ -169,7 +213,9 @@ class Schedule:
         Paid installments stay as they were; future interest and fees are recomputed on the
         reduced balances (a fee on the reduced principal, none once nothing is owed).
         Refunding more than the unpaid principal raises :class:`PlanError`: money the buyer
-        already paid is refunded by the issuer, not by re-planning.
+        already paid is refunded by the issuer, not by re-planning. The refund is recorded
+        in ``refunds`` as a credit on ``on``, and ``apr`` / ``effective_annual_rate`` then
+        describe the advance at purchase, the payments and this credit.
         """
         if not isinstance(amount, Money):
             raise PlanError(f"refund amount must be Money, not {type(amount).__name__}")
@@ -199,7 +245,12 @@ class Schedule:
             fees,
             first_number=unpaid[0].number,
         )
-        return attrs.evolve(self, principal=new_principal, installments=tuple(paid) + tuple(rows))
+        return attrs.evolve(
+            self,
+            principal=new_principal,
+            installments=tuple(paid) + tuple(rows),
+            refunds=(*self.refunds, (on, amount)),
+        )
 
     def _payoff_row(self, on: date) -> Installment:
         on = check_start(on, "on")
@@ -244,7 +295,7 @@ class Schedule:
     # --- wire form ----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "principal": self.principal.to_json(),
             "start_date": self.start.isoformat(),
             "terms": self.terms.to_json(),
@@ -256,6 +307,11 @@ class Schedule:
             "apr": rate_display(self.apr),
             "effective_annual_rate": rate_display(self.effective_annual_rate),
         }
+        if self.refunds:  # only re-planned schedules carry it: plain ones keep their form
+            data["refunds"] = [
+                {"date": on.isoformat(), "amount": refund.to_json()} for on, refund in self.refunds
+            ]
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> Schedule:
@@ -268,7 +324,7 @@ class Schedule:
         missing = required - set(data)
         if missing:
             raise PlanError(f"schedule is missing {', '.join(sorted(missing))}")
-        extra = set(data) - required - derived
+        extra = set(data) - required - derived - {"refunds"}
         if extra:
             raise PlanError(f"unknown schedule fields: {', '.join(sorted(map(str, extra)))}")
         try:
@@ -284,12 +340,14 @@ class Schedule:
             raise PlanError("installments must be in the schedule's currency")
         if sum(r.principal.minor for r in rows) != principal.minor:
             raise PlanError("installment principals do not add up to the schedule principal")
+        start = _parse_date(data["start_date"])
         schedule = cls(
             principal,
             PlanTerms.from_json(data["terms"]),
-            _parse_date(data["start_date"]),
+            start,
             rows,
             merchant_fee,
+            _parse_refunds(data.get("refunds", []), principal.currency, start),
         )
         for key in ("total_amount", "total_interest", "total_fees"):
             if key in data and getattr(schedule, key).to_json() != data[key]:

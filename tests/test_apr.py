@@ -162,13 +162,17 @@ def test_example_unit_periods_are_detected_per_b4() -> None:
 
 
 def test_unit_period_ties_and_averages() -> None:
-    # One month and one quarter: equal frequency, the smaller wins.
+    # (b)(4)(i)(A): months and quarters twice each, equally often: the smaller wins.
+    dates = [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 6, 1)]
+    assert common_unit_period([*dates, date(2026, 9, 1)]) is UnitPeriod.MONTH
+    # (b)(3)(ii): a period that occurs once is not common; one month and one quarter
+    # average two months ((b)(4)(i)(B)).
     assert common_unit_period([date(2026, 1, 1), date(2026, 2, 1), date(2026, 5, 1)]) is (
-        UnitPeriod.MONTH
+        UnitPeriod.TWO_MONTHS
     )
-    # No common period: the average interval (40 days) rounds to a month.
+    # No common period: 40-day steps average 40 days, nearest standard interval 6 weeks.
     assert common_unit_period([date(2026, 1, 1), date(2026, 2, 10), date(2026, 3, 22)]) is (
-        UnitPeriod.MONTH
+        UnitPeriod.weeks(6)
     )
     # Yearly steps; daily steps.
     assert common_unit_period([date(2020, 1, 1), date(2021, 1, 1), date(2022, 1, 1)]) is (

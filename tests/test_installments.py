@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, getcontext
 
 import pytest
 
 from paylater_sdk import installments
+from paylater_sdk.amortization import equal_parts
 from paylater_sdk.errors import PlanError
 from paylater_sdk.installments import (
     FeePayer,
@@ -19,6 +21,7 @@ from paylater_sdk.installments import (
     due_dates,
 )
 from paylater_sdk.money import Money
+from paylater_sdk.plan_terms import FRACTIONS_HINT
 
 START = date(2026, 1, 15)
 
@@ -231,10 +234,11 @@ class TestTermsValidation:
             ({"periods": 3, "method": "FLAT_FEE", "frequency": "DAILY"}, "unknown frequency"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_payer": "BANK"}, "unknown fee_payer"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "-0.01"}, "negative"),
-            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1.5"}, "100 %"),
+            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1.5"}, "above 0.1"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "abc"}, "not a decimal"),
             ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "NaN"}, "finite"),
-            ({"periods": 3, "method": "EQUAL_PAYMENT", "annual_rate": "13"}, "100 %"),
+            ({"periods": 3, "method": "EQUAL_PAYMENT", "annual_rate": "13"}, "100 % a year"),
+            ({"periods": 3, "method": "FLAT_FEE", "fee_rate_per_period": "1e-13"}, "12 decimal"),
             ({"periods": 3, "method": "FLAT_FEE", "annual_rate": "0.1"}, "annual_rate applies"),
             (
                 {"periods": 3, "method": "EQUAL_PAYMENT", "fee_rate_per_period": "0.01"},
@@ -258,6 +262,41 @@ class TestTermsValidation:
     def test_bad_terms(self, kwargs: dict[str, object], message: str) -> None:
         with pytest.raises(PlanError, match=message):
             PlanTerms(**kwargs)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "shown"),
+        [
+            ({"method": "EQUAL_PAYMENT", "annual_rate": "4.35"}, "annual_rate 4.35 is above 1"),
+            ({"method": "EQUAL_PRINCIPAL", "annual_rate": "1.0001"}, "above 1 (100 % a year)"),
+            ({"method": "EQUAL_PAYMENT", "annual_rate": "12", "frequency": "BIWEEKLY"}, "12"),
+            ({"method": "FLAT_FEE", "fee_rate_per_period": "0.6"}, "above 0.1 (10 % a period)"),
+            ({"method": "FLAT_FEE", "fee_rate_per_period": "0.1000001"}, "0.1000001"),
+            (
+                {"method": "INTEREST_FREE", "fee_rate_per_period": "0.5", "fee_payer": "MERCHANT"},
+                "fee_rate_per_period 0.5",
+            ),
+        ],
+    )
+    def test_absurd_rates_say_rates_are_fractions(
+        self, kwargs: dict[str, object], shown: str
+    ) -> None:
+        # The issue's contract: above 100 % a year, or 10 % a period, is a percentage typed
+        # where a fraction belongs, and the error says so in these words.
+        assert FRACTIONS_HINT == "rates are fractions: 0.0435 is 4.35 %"
+        with pytest.raises(PlanError, match=re.escape(FRACTIONS_HINT)) as info:
+            PlanTerms(3, **kwargs)  # type: ignore[arg-type]
+        assert shown in str(info.value)
+
+    def test_the_limits_themselves_are_accepted(self) -> None:
+        assert PlanTerms(3, "EQUAL_PAYMENT", annual_rate="1").annual_rate == 1
+        assert PlanTerms(3, "FLAT_FEE", fee_rate_per_period="0.1").fee_rate_per_period == (
+            Decimal("0.1")
+        )
+        # Trailing zeros are not decimal places; a zero with any exponent is zero.
+        assert PlanTerms(
+            3, "FLAT_FEE", fee_rate_per_period="0.00600000000000000"
+        ).fee_rate_per_period == (Decimal("0.006"))
+        assert PlanTerms(3, "FLAT_FEE", fee_rate_per_period="0E-999999").fee_rate_per_period == 0
 
     def test_float_rates_are_type_errors(self) -> None:
         with pytest.raises(TypeError, match="never a float"):
@@ -325,3 +364,43 @@ def test_public_names_are_exported() -> None:
     ):
         assert name in installments.__all__
         assert getattr(installments, name) is not None
+
+
+class TestSmallAmounts:
+    """Issue item 4: an equal-principal split succeeds with one minor unit per period."""
+
+    @pytest.mark.parametrize(
+        ("amount", "periods", "expected"),
+        [
+            # half-up 5 fen x 13 leaves -2 for the last: rounded down, remainder spread last.
+            ("0.63", 14, ["0.04"] * 7 + ["0.05"] * 7),
+            ("10.00", 60, ["0.16"] * 20 + ["0.17"] * 40),
+            ("17.70", 60, ["0.29"] * 30 + ["0.30"] * 30),
+            ("0.12", 12, ["0.01"] * 12),
+            # Where "the last takes the remainder" works, it still applies.
+            ("100.00", 3, ["33.33", "33.33", "33.34"]),
+            ("0.05", 3, ["0.02", "0.02", "0.01"]),
+        ],
+    )
+    def test_splits_that_used_to_be_refused(
+        self, amount: str, periods: int, expected: list[str]
+    ) -> None:
+        for method in (Method.INTEREST_FREE, Method.EQUAL_PRINCIPAL, Method.FLAT_FEE):
+            schedule = build_schedule(cny(amount), PlanTerms(periods, method), start=START)
+            assert [str(i.principal.amount) for i in schedule.installments] == expected
+            assert schedule.installments[-1].remaining_principal == cny("0")
+
+    def test_every_amount_with_a_minor_unit_per_period_splits(self) -> None:
+        for periods in (2, 3, 6, 12, 14, 24, 36, 60):
+            for minor in range(periods, periods * 3 + 2):
+                parts = equal_parts(minor, periods)
+                assert sum(parts) == minor
+                assert min(parts) >= 1
+                share = (2 * minor + periods) // (2 * periods)  # half-up, computed here
+                if minor - share * (periods - 1) >= 1:
+                    assert parts == [share] * (periods - 1) + [minor - share * (periods - 1)]
+                else:
+                    assert max(parts) - min(parts) <= 1
+                    assert parts == sorted(parts)
+            with pytest.raises(PlanError, match="at least one minor unit"):
+                equal_parts(periods - 1, periods)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -33,11 +33,23 @@ class TestConstruction:
         with pytest.raises(MoneyError, match="finite"):
             Money(bad, "CNY")
 
-    def test_excess_decimals_are_refused_with_a_hint(self) -> None:
-        with pytest.raises(MoneyError, match=r"more decimals than CNY allows \(2\)"):
+    def test_excess_decimals_are_refused_in_words_a_user_understands(self) -> None:
+        with pytest.raises(
+            MoneyError, match=r"^0\.001 has too many decimals: at most 2 decimals for CNY"
+        ):
             Money("0.001", "CNY")
-        with pytest.raises(MoneyError, match="JPY"):
+        with pytest.raises(MoneyError, match="at most 3 decimals for KWD"):
+            Money("1.0001", "KWD")
+        with pytest.raises(MoneyError, match="JPY has no decimals"):
             Money("1.5", "JPY")
+        with pytest.raises(MoneyError, match=r"Money\.rounded"):
+            Money("0.001", "CNY")
+
+    def test_absurd_exponents_are_refused_at_once(self) -> None:
+        with pytest.raises(MoneyError, match="too many decimals"):
+            Money("1e-999999999", "CNY")
+        with pytest.raises(MoneyError, match="too large"):
+            Money("1e999999", "CNY")
 
     def test_money_error_is_a_value_error_and_a_paylater_error(self) -> None:
         with pytest.raises(ValueError, match="decimal number"):
@@ -210,3 +222,57 @@ def test_minor_unit_conversions_ignore_a_low_caller_precision() -> None:
         ctx.prec = 4
         assert big.minor == 123_456_789_012
         assert Money._of_minor(123_456_789_012, "CNY") == big
+
+
+class TestCallersDecimalContext:
+    """The module docstring's promise: the caller's decimal context changes nothing."""
+
+    def test_a_six_digit_context_neither_refuses_nor_rounds_an_amount(self) -> None:
+        with localcontext() as ctx:
+            ctx.prec = 6
+            money = Money("12345.67", "CNY")
+            assert money.minor == 1_234_567
+            total = money + Money("99999.99", "CNY")
+            assert total.minor == 11_234_566
+            assert (money - Money("0.01", "CNY")).minor == 1_234_566
+            assert (-money).minor == -1_234_567
+            assert abs(-money) == money
+            assert (money * 7).minor == 8_641_969
+            assert Money.from_minor(123_456_789, "CNY").amount == Decimal("1234567.89")
+            assert Money.rounded("12345.675", "CNY", rounding=ROUND_HALF_UP).minor == 1_234_568
+        assert str(money) == "12345.67 CNY"
+
+    def test_multiply_rounds_once_under_a_two_digit_context(self) -> None:
+        # Exact product 124.06725; a 2-digit context would first make it 1.2E+2.
+        exact = Fraction(12345, 100) * Fraction(1005, 1000)
+        with localcontext() as ctx:
+            ctx.prec = 2
+            product = Money("123.45", "CNY").multiply("1.005", rounding=ROUND_HALF_UP)
+            quotient = Money("100", "CNY").divide(3, rounding=ROUND_HALF_UP)
+        assert product.minor == round(exact * 100) == 12407
+        assert quotient.minor == 3333
+
+    def test_a_different_default_rounding_does_not_leak_in(self) -> None:
+        with localcontext() as ctx:
+            ctx.rounding = ROUND_DOWN
+            assert Money("0.25", "CNY").multiply("0.5", rounding=ROUND_HALF_UP).minor == 13
+            assert Money("2", "CNY").divide(3, rounding=ROUND_HALF_UP).minor == 67
+
+    @given(
+        st.integers(-(10**14), 10**14),
+        st.decimals(Decimal("-1000"), Decimal("1000"), places=6),
+        st.sampled_from([ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN]),
+    )
+    def test_multiply_is_the_correctly_rounded_exact_product(
+        self, minor: int, factor: Decimal, mode: str
+    ) -> None:
+        exact = Fraction(minor) * Fraction(factor)  # in fen
+        with localcontext() as ctx:
+            ctx.prec = 3
+            result = Money.from_minor(minor, "CNY").multiply(factor, rounding=mode)
+        floor = exact.numerator // exact.denominator
+        assert result.minor in (floor, floor + 1)
+        if mode == ROUND_DOWN:
+            assert result.minor == int(exact)  # toward zero
+        elif exact - floor != Fraction(1, 2):
+            assert result.minor == round(exact)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from paylater_sdk.errors import PlanError
 from paylater_sdk.installments import (
     STANDARD_OFFERS,
+    CapBasis,
     FeePayer,
     Frequency,
     Method,
@@ -101,9 +103,12 @@ class TestQuotePlans:
         cheap = offer("cheap", PlanTerms(3, "FLAT_FEE", fee_rate_per_period="0.005"))
         quotes = quote_plans(cny("1000"), [dear, cheap], start=START)
         assert [q.plan_id for q in quotes] == ["cheap"]
-        loose = quote_plans(cny("1000"), [dear, cheap], start=START, apr_cap=Decimal("0.60"))
+        # dear: 53.2 % nominal, 68.3 % effective; the default cap basis is effective.
+        loose = quote_plans(cny("1000"), [dear, cheap], start=START, apr_cap=Decimal("0.70"))
         assert [q.plan_id for q in loose] == ["cheap", "dear"]
         assert loose[1].apr > Decimal("0.24")
+        tight = quote_plans(cny("1000"), [dear, cheap], start=START, apr_cap=Decimal("0.60"))
+        assert [q.plan_id for q in tight] == ["cheap"]
         uncapped = quote_plans(cny("1000"), [dear], start=START, apr_cap=None)
         assert [q.plan_id for q in uncapped] == ["dear"]
 
@@ -144,6 +149,8 @@ class TestQuotePlans:
             (cny("10"), STANDARD_OFFERS[0], {"start": START}, "iterable of PlanOffer"),
             (cny("10"), [{"plan_id": "x"}], {"start": START}, "must be PlanOffer"),
             (cny("10"), STANDARD_OFFERS, {"start": START, "apr_cap": "-1"}, "negative"),
+            (cny("10"), STANDARD_OFFERS, {"start": START, "cap_basis": "simple"}, "cap_basis"),
+            (cny("10"), STANDARD_OFFERS, {"start": START, "cap_basis": None}, "'effective'"),
         ],
     )
     def test_bad_input(
@@ -151,6 +158,43 @@ class TestQuotePlans:
     ) -> None:
         with pytest.raises(PlanError, match=message):
             quote_plans(amount, offers, **kwargs)  # type: ignore[arg-type]
+
+
+class TestCapBasis:
+    """Issue item 7: the cap is compared with the rate it names (default: effective)."""
+
+    # 12 x 1.1 % a month on the original principal: 23.53 % nominal, 26.24 % effective.
+    near = offer("near", PlanTerms(12, "FLAT_FEE", fee_rate_per_period="0.011"))
+
+    def test_the_issue_offer_is_under_24_nominal_and_over_24_effective(self) -> None:
+        (quote,) = quote_plans(cny("12000"), [self.near], start=START, apr_cap=None)
+        assert quote.to_json()["apr"] == "0.2353"
+        assert quote.to_json()["effective_annual_rate"] == "0.2624"
+        # Independently: the effective rate compounds the monthly rate APR / 12.
+        monthly = Fraction(quote.apr) / 12
+        assert abs(Fraction(quote.effective_annual_rate) - ((1 + monthly) ** 12 - 1)) < 1e-11
+
+    def test_default_basis_is_effective_so_the_offer_is_dropped(self) -> None:
+        assert quote_plans(cny("12000"), [self.near], start=START) == []
+        effective = quote_plans(cny("12000"), [self.near], start=START, cap_basis="effective")
+        assert effective == []
+        assert as_low_as(cny("12000"), [self.near], start=START) is None
+
+    def test_nominal_basis_compares_the_apr(self) -> None:
+        quotes = quote_plans(cny("12000"), [self.near], start=START, cap_basis="nominal")
+        assert [q.plan_id for q in quotes] == ["near"]
+        same = quote_plans(cny("12000"), [self.near], start=START, cap_basis=CapBasis.NOMINAL)
+        assert [q.plan_id for q in same] == ["near"]
+        assert as_low_as(cny("12000"), [self.near], start=START, cap_basis="nominal") == (
+            cny("1132.00")
+        )
+        # At or under the cap passes on either basis: 26.24 % effective passes a 27 % cap.
+        assert len(quote_plans(cny("12000"), [self.near], start=START, apr_cap="0.27")) == 1
+
+    def test_standard_offers_pass_the_default_effective_cap(self) -> None:
+        quotes = quote_plans(cny("3000"), STANDARD_OFFERS, start=START)
+        assert len(quotes) == len(STANDARD_OFFERS)
+        assert all(q.effective_annual_rate < Decimal("0.24") for q in quotes)
 
 
 class TestAsLowAs:

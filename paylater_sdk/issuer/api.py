@@ -89,9 +89,11 @@ def _signature_error(exc: SignatureError) -> PayLaterError:
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = _issuer()
-    fault = issuer.take_fault(
-        {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
-    )
+    fault = None
+    if g.get("faults_armed"):
+        fault = issuer.take_fault(
+            {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
+        )
     if fault == FaultKind.ERROR_500:
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
     if fault == FaultKind.TIMEOUT:

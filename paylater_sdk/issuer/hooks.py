@@ -47,8 +47,9 @@ def install_error_handling(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = f"req_{secrets.token_hex(12)}"
-        # Another process may have moved the test clock: every request sees its time.
-        app.extensions["paylater_issuer"].sync_clock()
+        # Another process may have moved the test clock or armed a fault: every request
+        # sees both (one query, test mode only).
+        g.faults_armed = app.extensions["paylater_issuer"].sync_clock()
 
     @app.errorhandler(PayLaterError)
     def _deliberate(exc: PayLaterError) -> Response:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -225,21 +226,8 @@ def capture_order(
     return order_json_by_id(conn, order.id)
 
 
-def create_refund(
-    conn: sa.Connection,
-    order: Any,
-    *,
-    amount: Money,
-    out_refund_no: str,
-    reason: str | None,
-    now: datetime,
-) -> dict[str, Any]:
-    """Refund part or all of a captured order; the schedule is re-planned.
-
-    The refund first cancels unpaid principal (``Schedule.after_refund``), which frees the
-    buyer's credit; whatever exceeds the unpaid principal is money the buyer already
-    repaid, returned to the buyer outside the credit line.
-    """
+def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
+    """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
     require_state("order", order.id, order.state, REFUNDABLE, "refunded")
     if amount.currency != order.currency:
         raise InvalidRequestError(
@@ -265,24 +253,41 @@ def create_refund(
             f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
             code="DUPLICATE_OUT_REFUND_NO",
         )
+
+
+def _replan_for_refund(order: Any, amount: Money, today: date) -> tuple[Schedule, int]:
+    """The schedule after the refund, and the unpaid principal the refund cancels."""
     schedule = Schedule.from_json(json.loads(order.schedule_json))
-    unpaid = schedule.outstanding_principal.minor
-    principal_cut = min(amount.minor, unpaid)
+    principal_cut = min(amount.minor, schedule.outstanding_principal.minor)
     if principal_cut > 0:
-        schedule = schedule.after_refund(
-            Money.from_minor(principal_cut, order.currency), on=now.date()
-        )
+        schedule = schedule.after_refund(Money.from_minor(principal_cut, order.currency), on=today)
+    return schedule, principal_cut
+
+
+def create_refund(
+    conn: sa.Connection,
+    order: Any,
+    *,
+    amount: Money,
+    out_refund_no: str,
+    reason: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Refund part or all of a captured order; the schedule is re-planned.
+
+    The refund first cancels unpaid principal (``Schedule.after_refund``), which frees the
+    buyer's credit; whatever exceeds the unpaid principal is money the buyer already
+    repaid, returned to the buyer outside the credit line.
+    """
+    _check_refund(conn, order, amount, out_refund_no)
+    schedule, principal_cut = _replan_for_refund(order, amount, now.date())
     refunded = order.refunded_amount + amount.minor
-    state = (
-        CheckoutState.REFUNDED
-        if refunded == order.captured_amount
-        else CheckoutState.PARTIALLY_REFUNDED
-    )
+    full = refunded == order.captured_amount
     _order_transition(
         conn,
         order,
         order.state,
-        state=state,
+        state=CheckoutState.REFUNDED if full else CheckoutState.PARTIALLY_REFUNDED,
         refunded_amount=refunded,
         **schedule_fields(schedule),
     )
@@ -295,22 +300,19 @@ def create_refund(
         reason="REFUND",
         now=now,
     )
-    refund_id = new_id("rf")
-    conn.execute(
-        refunds.insert().values(
-            id=refund_id,
-            order_id=order.id,
-            merchant_id=order.merchant_id,
-            out_refund_no=out_refund_no,
-            amount=amount.minor,
-            currency=order.currency,
-            reason=reason,
-            state=RefundState.SUCCEEDED,
-            created_at=to_epoch(now),
-        )
-    )
-    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
-    resource = refund_json(row)
+    values = {
+        "id": new_id("rf"),
+        "order_id": order.id,
+        "merchant_id": order.merchant_id,
+        "out_refund_no": out_refund_no,
+        "amount": amount.minor,
+        "currency": order.currency,
+        "reason": reason,
+        "state": RefundState.SUCCEEDED,
+        "created_at": to_epoch(now),
+    }
+    conn.execute(refunds.insert().values(values))
+    resource = refund_json(SimpleNamespace(**values))  # the row just inserted
     notify_url = conn.execute(
         sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
     ).scalar_one()

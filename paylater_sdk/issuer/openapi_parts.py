@@ -144,6 +144,19 @@ SCHEMAS: dict[str, Any] = {
             "merchant_fee": ref("MoneyOut"),
             "apr": RATE,
             "effective_annual_rate": RATE,
+            "refunds": {
+                "type": "array",
+                "description": "Refunds that re-planned the schedule (only when there are any); "
+                "the APR counts each as a credit on its date.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "date": {"type": "string", "format": "date"},
+                        "amount": ref("MoneyOut"),
+                    },
+                    "required": ["date", "amount"],
+                },
+            },
         },
         "required": ["installments", "total_amount"],
     },

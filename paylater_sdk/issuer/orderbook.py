@@ -65,36 +65,8 @@ class OrderBook:
         expires_in: int | None,
         base_url: str,
     ) -> dict[str, Any]:
-        merchant = self.merchant(merchant_id)
-        if merchant is None:
-            raise _not_found("merchant", merchant_id)
-        for field, url, prefixes in (
-            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
-            ("return_url", return_url, json.loads(merchant.return_prefixes)),
-        ):
-            if not url_allowed(url, prefixes):
-                exc = InvalidRequestError(
-                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
-                    code="URL_NOT_ALLOWED",
-                )
-                exc.field = field  # type: ignore[attr-defined]
-                raise exc
-        if not any(o.min_amount.currency == amount.currency for o in self.offers):
-            raise InvalidRequestError(
-                f"this issuer lends in {self.offers[0].min_amount.currency if self.offers else '-'}"
-                f", not {amount.currency}",
-                code="CURRENCY_MISMATCH",
-            )
-        offers = list(self.offers)
-        if plan_ids is not None:
-            by_id = {o.plan_id: o for o in self.offers}
-            unknown = [p for p in plan_ids if p not in by_id]
-            if unknown:
-                raise InvalidRequestError(
-                    f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            offers = [by_id[p] for p in dict.fromkeys(plan_ids)]
+        self._check_urls(merchant_id, notify_url=notify_url, return_url=return_url)
+        offers = self._requested_offers(amount, plan_ids)
         now = self.now()
         quotes = self._quotes(amount, offers, now)
         if not quotes:
@@ -136,6 +108,41 @@ class OrderBook:
                 return tx.done(checkout_json_by_id(conn, checkout_id))
         except IntegrityError:
             raise _duplicate_trade_no(out_trade_no) from None
+
+    def _check_urls(self, merchant_id: str, *, notify_url: str, return_url: str) -> None:
+        """Both URLs under a prefix the merchant registered (:mod:`.urls`), or 400."""
+        merchant = self.merchant(merchant_id)
+        if merchant is None:
+            raise _not_found("merchant", merchant_id)
+        for field, url, prefixes in (
+            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
+            ("return_url", return_url, json.loads(merchant.return_prefixes)),
+        ):
+            if not url_allowed(url, prefixes):
+                exc = InvalidRequestError(
+                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
+                    code="URL_NOT_ALLOWED",
+                )
+                exc.field = field  # type: ignore[attr-defined]
+                raise exc
+
+    def _requested_offers(self, amount: Money, plan_ids: Sequence[str] | None) -> list[PlanOffer]:
+        """The offers a checkout may use: all, or the ones the merchant named."""
+        if not any(o.min_amount.currency == amount.currency for o in self.offers):
+            lends = self.offers[0].min_amount.currency if self.offers else "-"
+            raise InvalidRequestError(
+                f"this issuer lends in {lends}, not {amount.currency}", code="CURRENCY_MISMATCH"
+            )
+        if plan_ids is None:
+            return list(self.offers)
+        by_id = {o.plan_id: o for o in self.offers}
+        unknown = [p for p in plan_ids if p not in by_id]
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        return [by_id[p] for p in dict.fromkeys(plan_ids)]
 
     def _checkout_row(
         self, conn: sa.Connection, merchant_id: str | None, checkout_id: str, *, lock: bool = False
@@ -263,23 +270,7 @@ class OrderBook:
         now = self.now()
         with self.engine.begin() as conn:
             row = self._checkout_row(conn, None, checkout_id, lock=True)
-            lifecycle.require_state(
-                "checkout", row.id, row.state, (CheckoutState.CREATED,), "authorized"
-            )
-            offered = [p["plan_id"] for p in json.loads(row.plans_json)]
-            if plan_id not in offered:
-                raise InvalidRequestError(
-                    f"plan {plan_id[:40]!r} is not offered for this checkout",
-                    code="PLAN_NOT_AVAILABLE",
-                )
-            amount = Money.from_minor(row.amount, row.currency)
-            quotes = self._quotes(amount, [self._offer(plan_id)], now)
-            buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
-            if buyer is None:
-                raise _not_found("buyer", buyer_id)
-            reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
-            if reasons:
-                raise _declined(reasons[0])
+            quote = self._approve(conn, row, buyer_id, plan_id, now)
             claimed = conn.execute(
                 checkouts.update()
                 .where(checkouts.c.id == row.id, checkouts.c.state == CheckoutState.CREATED)
@@ -287,37 +278,7 @@ class OrderBook:
             )
             if claimed.rowcount != 1:
                 raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
-            order_id = lifecycle.new_id("ord")
-            if not ledger.hold(
-                conn,
-                buyer_id=buyer_id,
-                amount=amount.minor,
-                currency=amount.currency,
-                reference=order_id,
-                now=now,
-            ):
-                raise _declined("INSUFFICIENT_LIMIT")  # the conditional UPDATE said no
-            conn.execute(
-                orders.insert().values(
-                    id=order_id,
-                    checkout_id=row.id,
-                    merchant_id=row.merchant_id,
-                    buyer_id=buyer_id,
-                    state=CheckoutState.AUTHORIZED,
-                    currency=amount.currency,
-                    amount=amount.minor,
-                    held=amount.minor,
-                    captured_amount=0,
-                    refunded_amount=0,
-                    plan_id=plan_id,
-                    plan_json=json.dumps(quotes[0].to_json()),
-                    schedule_json=None,
-                    authorized_at=to_epoch(now),
-                    authorization_expires_at=lifecycle.authorization_expiry(
-                        now, self.config.authorization_ttl
-                    ),
-                )
-            )
+            self._open_order(conn, row, buyer_id, quote, now)
             resource = checkout_json_by_id(conn, row.id)
             lifecycle.emit(
                 conn,
@@ -330,6 +291,65 @@ class OrderBook:
                 now=now,
             )
             return resource
+
+    def _approve(
+        self, conn: sa.Connection, row: Any, buyer_id: str, plan_id: str, now: datetime
+    ) -> PlanQuote:
+        """The credit decision on a locked checkout row: the chosen plan's quote, or why not."""
+        lifecycle.require_state(
+            "checkout", row.id, row.state, (CheckoutState.CREATED,), "authorized"
+        )
+        if plan_id not in [p["plan_id"] for p in json.loads(row.plans_json)]:
+            raise InvalidRequestError(
+                f"plan {plan_id[:40]!r} is not offered for this checkout",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        amount = Money.from_minor(row.amount, row.currency)
+        quotes = self._quotes(amount, [self._offer(plan_id)], now)
+        buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
+        if buyer is None:
+            raise _not_found("buyer", buyer_id)
+        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
+        if reasons:
+            raise _declined(reasons[0])
+        return quotes[0]
+
+    def _open_order(
+        self, conn: sa.Connection, row: Any, buyer_id: str, quote: PlanQuote, now: datetime
+    ) -> str:
+        """Hold the credit (the conditional UPDATE decides) and insert the order."""
+        order_id = lifecycle.new_id("ord")
+        if not ledger.hold(
+            conn,
+            buyer_id=buyer_id,
+            amount=row.amount,
+            currency=row.currency,
+            reference=order_id,
+            now=now,
+        ):
+            raise _declined("INSUFFICIENT_LIMIT")
+        conn.execute(
+            orders.insert().values(
+                id=order_id,
+                checkout_id=row.id,
+                merchant_id=row.merchant_id,
+                buyer_id=buyer_id,
+                state=CheckoutState.AUTHORIZED,
+                currency=row.currency,
+                amount=row.amount,
+                held=row.amount,
+                captured_amount=0,
+                refunded_amount=0,
+                plan_id=quote.plan_id,
+                plan_json=json.dumps(quote.to_json()),
+                schedule_json=None,
+                authorized_at=to_epoch(now),
+                authorization_expires_at=lifecycle.authorization_expiry(
+                    now, self.config.authorization_ttl
+                ),
+            )
+        )
+        return order_id
 
     def repay(self, buyer_id: str, order_id: str, amount: Money | None = None) -> dict[str, Any]:
         """The buyer pays the next installment(s); the principal frees credit again."""

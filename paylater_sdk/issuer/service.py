@@ -8,11 +8,10 @@ Each public method is one database transaction.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, InvalidRequestError, NotFoundError
 from ..installments import STANDARD_OFFERS, PlanOffer, as_low_as
-from ..keys import KeyRing, load_public_key, serial_for
-from ..lifecycle import BuyerStatus, FaultKind
+from ..keys import KeyRing, load_public_key
+from ..lifecycle import BuyerStatus
 from ..money import Money
 from ..notifications import encrypt_resource
 from ..signing import ResponseSigner, public_key_pem
@@ -32,16 +31,15 @@ from .config import IssuerConfig
 from .credit import TestBuyer
 from .db import (
     buyers,
-    faults,
     log_failure,
-    merchant_keys,
-    merchants,
     metadata,
     reading,
     to_epoch,
 )
+from .faults import FAULT_KINDS, Faults
 from .keystore import IssuerKeys
-from .locking import lock_name, startup_lock
+from .locking import startup_lock
+from .merchants import MerchantRegistry, store_merchant
 from .nonces import DatabaseNonceStore, build_nonce_store
 from .orderbook import OrderBook
 
@@ -49,7 +47,6 @@ __all__ = ["FAULT_KINDS", "Issuer"]
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = tuple(kind.value for kind in FaultKind)
 #: Tables that /_test/reset keeps: who the merchants are and the issuer's own keys.
 _MAX_CLOCK_OFFSET = 100 * 366 * 24 * 3600
 _KEPT_ON_RESET = {
@@ -77,11 +74,9 @@ class Issuer(OrderBook):
         self.keys = IssuerKeys(engine)
         offers = config.plan_offers if config.plan_offers is not None else STANDARD_OFFERS
         self.offers: tuple[PlanOffer, ...] = tuple(offers)
-        self._keyrings: dict[str, KeyRing] = {}
+        self.merchants = MerchantRegistry(engine)
         self._swept_at: datetime | None = None
-        # Fault bookkeeping: most requests find no fault armed, and need no query to know.
-        self._faults_armed = True
-        self._faults_generation = 0
+        self.faults = Faults(engine, enabled=config.test_mode)
         self._lock = threading.Lock()
         with engine.begin() as conn:
             startup_lock(conn)
@@ -92,7 +87,7 @@ class Issuer(OrderBook):
                 conn, shared_state.SESSION_SECRET, shared_state.new_secret()
             )
             for m in config.merchants:
-                self._store_merchant(
+                store_merchant(
                     conn,
                     m.id,
                     name=m.name,
@@ -111,12 +106,17 @@ class Issuer(OrderBook):
 
     # --- clock ----------------------------------------------------------------------------
 
-    def sync_clock(self) -> None:
+    def sync_clock(self) -> bool:
         """Adopt the test clock offset stored in the database (another process may have
-        advanced it). Test mode only: a live issuer's clock is the wall clock."""
-        if self.config.test_mode:
-            stored = shared_state.read(self.engine, shared_state.CLOCK_OFFSET)
-            self.clock.set_offset(int(stored or 0))
+        advanced it); returns whether any test fault is armed (same query).
+
+        Test mode only: a live issuer's clock is the wall clock and it has no faults.
+        """
+        if not self.config.test_mode:
+            return False
+        offset, armed = shared_state.read_test_state(self.engine)
+        self.clock.set_offset(offset)
+        return armed
 
     def now(self) -> datetime:
         """Business time: wall clock plus the test clock's offset (whole seconds, UTC)."""
@@ -182,97 +182,24 @@ class Issuer(OrderBook):
         return_prefixes: Sequence[str],
     ) -> None:
         """Register (or update) a merchant; its public keys are added, never removed."""
-        loaded = [load_public_key(pem) for pem in public_keys]
-        with self.engine.begin() as conn:
-            self._store_merchant(
-                conn,
-                merchant_id,
-                name=name,
-                public_keys=loaded,
-                api_key=api_key,
-                notify_prefixes=notify_prefixes,
-                return_prefixes=return_prefixes,
-            )
-        with self._lock:
-            self._keyrings.pop(merchant_id, None)
-
-    @staticmethod
-    def _store_merchant(
-        conn: sa.Connection,
-        merchant_id: str,
-        *,
-        name: str,
-        public_keys: Sequence[Any],
-        api_key: str,
-        notify_prefixes: Sequence[str],
-        return_prefixes: Sequence[str],
-    ) -> None:
-        if not isinstance(api_key, str) or len(api_key.encode()) != 32:
-            raise ValueError("a merchant API key must be exactly 32 bytes")
-        lock_name(conn, f"paylater-issuer:merchant:{merchant_id}")  # racing registrations
-        values = {
-            "name": name,
-            "api_key": api_key,
-            "notify_prefixes": json.dumps(list(notify_prefixes)),
-            "return_prefixes": json.dumps(list(return_prefixes)),
-        }
-        updated = conn.execute(
-            merchants.update().where(merchants.c.id == merchant_id).values(**values)
+        self.merchants.add(
+            merchant_id,
+            name=name,
+            public_keys=public_keys,
+            api_key=api_key,
+            notify_prefixes=notify_prefixes,
+            return_prefixes=return_prefixes,
         )
-        if updated.rowcount != 1:
-            conn.execute(
-                merchants.insert().values(
-                    id=merchant_id, created_at=to_epoch(datetime.now(UTC)), **values
-                )
-            )
-        known = set(
-            conn.execute(
-                sa.select(merchant_keys.c.serial).where(merchant_keys.c.merchant_id == merchant_id)
-            ).scalars()
-        )
-        for key in public_keys:
-            serial = serial_for(key)
-            if serial not in known:
-                known.add(serial)
-                conn.execute(
-                    merchant_keys.insert().values(
-                        merchant_id=merchant_id,
-                        serial=serial,
-                        public_pem=public_key_pem(key).decode(),
-                    )
-                )
 
     def merchant(self, merchant_id: str) -> Any:
-        with reading(self.engine) as conn:
-            return conn.execute(sa.select(merchants).where(merchants.c.id == merchant_id)).first()
+        return self.merchants.row(merchant_id)
 
     def merchant_keyring(self, merchant_id: str) -> KeyRing | None:
         """The merchant's public keys (None for an unknown merchant)."""
-        with self._lock:
-            cached = self._keyrings.get(merchant_id)
-        if cached is not None:
-            return cached
-        with reading(self.engine) as conn:
-            known = conn.execute(
-                sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
-            ).first()
-            if known is None:
-                return None
-            ring = KeyRing()
-            for row in conn.execute(
-                sa.select(merchant_keys).where(merchant_keys.c.merchant_id == merchant_id)
-            ):
-                ring.add(load_public_key(row.public_pem.encode()), serial=row.serial)
-        with self._lock:
-            self._keyrings[merchant_id] = ring
-        return ring
+        return self.merchants.keyring(merchant_id)
 
     def merchant_api_key(self, merchant_id: str) -> bytes:
-        row = self.merchant(merchant_id)
-        if row is None:
-            raise lifecycle.not_found("merchant", merchant_id)
-        key: str = row.api_key
-        return key.encode()
+        return self.merchants.api_key(merchant_id)
 
     def response_signer(self) -> ResponseSigner:
         return self.keys.signer()
@@ -431,55 +358,12 @@ class Issuer(OrderBook):
         path_prefix: str | None = None,
         count: int = 1,
     ) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}")
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-            raise ValueError("count must be an integer from 1 to 1000")
-        with self.engine.begin() as conn:
-            conn.execute(
-                faults.insert().values(
-                    kind=kind,
-                    method=method.upper() if method else None,
-                    path_prefix=path_prefix,
-                    remaining=count,
-                )
-            )
-        with self._lock:
-            self._faults_armed = True
-            self._faults_generation += 1
+        """Arm a test fault for the next ``count`` matching requests (see :mod:`.faults`)."""
+        self.faults.inject(kind, method=method, path_prefix=path_prefix, count=count)
 
     def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
         """Consume one matching fault (oldest first) and return its kind, or None."""
-        with self._lock:
-            if not self._faults_armed:
-                return None
-            generation = self._faults_generation
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(faults).where(faults.c.remaining > 0).order_by(faults.c.id)
-            ).all()
-            if not rows:
-                with self._lock:
-                    if generation == self._faults_generation:
-                        self._faults_armed = False
-                return None
-            for row in rows:
-                if row.kind not in kind_set:
-                    continue
-                if row.method and row.method != method.upper():
-                    continue
-                if row.path_prefix and not path.startswith(row.path_prefix):
-                    continue
-                done = conn.execute(
-                    faults.update()
-                    .where(faults.c.id == row.id, faults.c.remaining > 0)
-                    .values(remaining=faults.c.remaining - 1)
-                )
-                if done.rowcount == 1:
-                    conn.execute(faults.delete().where(faults.c.remaining <= 0))
-                    kind: str = row.kind
-                    return kind
-        return None
+        return self.faults.take(kind_set, method, path)
 
     def check_ledger(self) -> list[str]:
         with reading(self.engine) as conn:

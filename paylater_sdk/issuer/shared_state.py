@@ -12,10 +12,18 @@ import secrets
 
 import sqlalchemy as sa
 
-from .db import issuer_state, reading
+from .db import faults, issuer_state, reading
 from .locking import locked
 
-__all__ = ["CLOCK_OFFSET", "SESSION_SECRET", "add_to_int", "ensure", "read", "write"]
+__all__ = [
+    "CLOCK_OFFSET",
+    "SESSION_SECRET",
+    "add_to_int",
+    "ensure",
+    "read",
+    "read_test_state",
+    "write",
+]
 
 CLOCK_OFFSET = "clock_offset"
 SESSION_SECRET = "session_secret"  # noqa: S105 - the key of the row, not a secret
@@ -40,6 +48,18 @@ def read(engine: sa.Engine, key: str) -> str | None:
             sa.select(issuer_state.c.value).where(issuer_state.c.key == key)
         ).scalar()
     return None if value is None else str(value)
+
+
+def read_test_state(engine: sa.Engine) -> tuple[int, bool]:
+    """The test clock offset and whether any fault is armed, in one query (test mode reads
+    both before every request, so a change made through any process applies at once)."""
+    offset = (
+        sa.select(issuer_state.c.value).where(issuer_state.c.key == CLOCK_OFFSET).scalar_subquery()
+    )
+    armed = sa.exists().where(faults.c.remaining > 0)
+    with reading(engine) as conn:
+        row = conn.execute(sa.select(offset, armed)).one()
+    return int(row[0] or 0), bool(row[1])
 
 
 def write(conn: sa.Connection, key: str, value: str) -> None:

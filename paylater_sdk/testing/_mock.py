@@ -40,6 +40,7 @@ from ..errors import (
     PayLaterError,
 )
 from ..issuer import Issuer, TestBuyer, create_app, db, get_issuer
+from ..issuer.faults import fault_matches
 from ..money import Money
 from ..signing import generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow
@@ -74,9 +75,7 @@ class _WireFault:
     remaining: int
 
     def matches(self, method: str, path: str) -> bool:
-        if self.method and self.method != method.upper():
-            return False
-        return not (self.path_prefix and not path.startswith(self.path_prefix))
+        return fault_matches(self.method, self.path_prefix, method, path)
 
 
 def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:

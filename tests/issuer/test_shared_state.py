@@ -295,3 +295,18 @@ def test_processes_sharing_redis_refuse_each_others_replays(
     assert replayed.get_json()["code"] == "REPLAYED"
     for application in (one, two):
         get_issuer(application).engine.dispose()
+
+
+def test_a_fault_armed_through_one_process_hits_another(
+    app: Flask, second: Flask, issuer: Issuer, merchant_key: Any
+) -> None:
+    other = SignedClient(second.test_client(), get_issuer(second), MERCHANT_ID, merchant_key)
+    assert other.post("/v1/checkouts", checkout_body("F1")).status_code == 201  # none armed
+    armed = app.test_client().post(
+        "/_test/faults", json={"kind": "error_500", "path_prefix": "/v1/checkouts"}
+    )
+    assert armed.status_code == 201
+    failed = other.post("/v1/checkouts", checkout_body("F2"))
+    assert failed.status_code == 500
+    assert failed.get_json()["message"] == "injected test fault: error_500"
+    assert other.post("/v1/checkouts", checkout_body("F2")).status_code == 201  # used up
