@@ -103,6 +103,21 @@ def test_four_processes_share_one_database(
     for url in urls[1:] + urls[:1]:
         replay = api.send("GET", path, headers=headers, data=data, url=url)
         assert (replay.status, replay.code) == (401, "REPLAYED"), url
+    body = {
+        "out_trade_no": "MP-REPLAY",
+        "amount": cny(price),
+        "description": "replayed",
+        "notify_url": prefix + "notify",
+        "return_url": prefix + "return",
+    }
+    headers, data = api.signed("POST", "/v1/checkouts", body)
+    first = api.send("POST", "/v1/checkouts", headers=headers, data=data, url=urls[3])
+    assert first.status == 201
+    for url in urls:
+        replay = api.send("POST", "/v1/checkouts", headers=headers, data=data, url=url)
+        assert (replay.status, replay.code) == (401, "REPLAYED"), url
+    made = "SELECT count(*) FROM checkouts WHERE out_trade_no = 'MP-REPLAY'"
+    assert scalar(database_url, made) == 1
 
     # Every notification delivered, none lost; duplicates are the same event.
     expected = allowed + 3  # authorizations and captures
