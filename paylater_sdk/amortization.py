@@ -80,6 +80,7 @@ class Installment:
     paid: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The installment as JSON-ready values (amounts as minor-unit objects)."""
         return {
             "number": self.number,
             "due_date": self.due_date.isoformat(),
@@ -93,6 +94,7 @@ class Installment:
 
     @classmethod
     def from_json(cls, data: object) -> Installment:
+        """Rebuild from :meth:`to_json`'s output; raise ValueError on anything else."""
         fields = (
             *("number", "due_date", "principal", "interest", "fee", "amount"),
             *("remaining_principal", "paid"),

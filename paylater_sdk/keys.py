@@ -284,9 +284,11 @@ class KeyRing:
         return window[0]
 
     def serials(self) -> list[str]:
+        """The serials of the keys on the ring, in the order they were added."""
         return list(self._entries)
 
     def entries(self) -> list[KeyEntry]:
+        """The keys on the ring with their validity windows, in the order they were added."""
         return list(self._entries.values())
 
     def __contains__(self, serial: object) -> bool:

@@ -92,6 +92,8 @@ OrderState = CheckoutState
 
 
 class RefundState(_Tolerant):
+    """A refund's state; a value this SDK does not know yet reads as ``UNKNOWN``."""
+
     SUCCEEDED = "SUCCEEDED"
     PENDING = "PENDING"
     FAILED = "FAILED"

@@ -154,6 +154,7 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
+        """Zero in ``currency``: the start of a sum (``sum(amounts, Money.zero("CNY"))``)."""
         return cls.from_minor(0, currency)
 
     @classmethod
@@ -186,6 +187,7 @@ class Money:
 
     @property
     def exponent(self) -> int:
+        """Decimal places of the currency's minor unit (ISO 4217: 2 for CNY, 0 for JPY)."""
         return CURRENCY_EXPONENTS[self.currency]
 
     @property

@@ -45,6 +45,8 @@ class Method(enum.Enum):
 
 
 class Frequency(enum.Enum):
+    """How often installments fall due: every month, or every two weeks."""
+
     MONTHLY = "MONTHLY"
     BIWEEKLY = "BIWEEKLY"
 
@@ -52,10 +54,13 @@ class Frequency(enum.Enum):
 
     @property
     def periods_per_year(self) -> int:
+        """Payment periods in a year (12 or 26): the APR's unit periods per year."""
         return 12 if self is Frequency.MONTHLY else 26
 
 
 class FeePayer(enum.Enum):
+    """Who pays a plan's fee: the buyer (in the installments) or the merchant (免息, subsidy)."""
+
     BUYER = "BUYER"
     MERCHANT = "MERCHANT"
 
@@ -215,9 +220,11 @@ class PlanTerms:
 
     @property
     def periods_per_year(self) -> int:
+        """Payment periods in a year at this plan's frequency."""
         return self.frequency.periods_per_year
 
     def to_json(self) -> dict[str, Any]:
+        """The terms' wire form (rates as decimal strings, never floats)."""
         return {
             "method": self.method.value,
             "periods": self.periods,
@@ -231,6 +238,7 @@ class PlanTerms:
 
     @classmethod
     def from_json(cls, data: object) -> PlanTerms:
+        """Parse :meth:`to_json` output strictly (bad or unknown keys raise ``PlanError``)."""
         if not isinstance(data, dict):
             raise PlanError("plan terms must be an object")
         known = {

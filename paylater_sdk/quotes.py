@@ -114,6 +114,7 @@ class PlanOffer:
 
     @property
     def currency(self) -> str:
+        """The currency this offer lends in (that of its amount range)."""
         return self.min_amount.currency
 
     def accepts(self, amount: Money) -> bool:
@@ -140,14 +141,17 @@ class PlanQuote:
 
     @property
     def first_payment(self) -> Money:
+        """The first installment, which may differ from the rest (odd first period, rounding)."""
         return self.schedule.installments[0].amount
 
     @property
     def regular_payment(self) -> Money:
+        """The amount most installments ask for: the "¥X/期" a page shows."""
         return _regular(self.schedule)
 
     @property
     def total_amount(self) -> Money:
+        """Everything the buyer pays over the plan: principal, interest and buyer-paid fees."""
         return self.schedule.total_amount
 
     @property
@@ -157,10 +161,12 @@ class PlanQuote:
 
     @property
     def apr(self) -> Decimal:
+        """The disclosed annual percentage rate (Regulation Z actuarial method), a fraction."""
         return self.schedule.apr
 
     @property
     def effective_annual_rate(self) -> Decimal:
+        """The compound annual rate (EU APRC / PBOC IRR figure), a fraction."""
         return self.schedule.effective_annual_rate
 
     def to_json(self) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class InMemoryNonceStore:
         self._lock = threading.Lock()
 
     def check_and_store(self, nonce: str, timestamp: int) -> None:
+        """See :meth:`NonceStore.check_and_store`; thread-safe, expired nonces are dropped."""
         if not isinstance(nonce, str) or not nonce:
             raise ReplayError("a nonce must be a non-empty string")
         with self._lock:

@@ -111,27 +111,33 @@ class Schedule:
 
     @property
     def currency(self) -> str:
+        """The currency of every amount in the schedule."""
         return self.principal.currency
 
     @property
     def total_amount(self) -> Money:
+        """The sum of all installments (paid or not), exact to the minor unit."""
         return _sum(self.installments, "amount", self.currency)
 
     @property
     def total_interest(self) -> Money:
+        """The sum of the installments' interest."""
         return _sum(self.installments, "interest", self.currency)
 
     @property
     def total_fees(self) -> Money:
+        """The sum of the installments' buyer-paid fees."""
         return _sum(self.installments, "fee", self.currency)
 
     @property
     def outstanding_principal(self) -> Money:
+        """Principal of the unpaid installments: what the buyer's credit line still carries."""
         unpaid = tuple(i for i in self.installments if not i.paid)
         return _sum(unpaid, "principal", self.currency)
 
     @property
     def next_due(self) -> Installment | None:
+        """The first unpaid installment with something to pay, or None when all is paid."""
         return next((i for i in self.installments if not i.paid and i.amount.minor), None)
 
     def _unit(self) -> _apr.UnitPeriod | None:
@@ -295,6 +301,7 @@ class Schedule:
     # --- wire form ----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        """The Schedule object of docs/api.md: terms, installments, totals and rates."""
         data = {
             "principal": self.principal.to_json(),
             "start_date": self.start.isoformat(),

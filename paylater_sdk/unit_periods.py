@@ -123,10 +123,12 @@ class UnitPeriod:
 
     @classmethod
     def weeks(cls, count: int) -> UnitPeriod:
+        """The unit-period of ``count`` weeks (1..52)."""
         return cls(PeriodKind.WEEK, count)
 
     @classmethod
     def months(cls, count: int) -> UnitPeriod:
+        """The unit-period of ``count`` months (1..12)."""
         return cls(PeriodKind.MONTH, count)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -142,10 +144,12 @@ class UnitPeriod:
 
     @property
     def kind(self) -> PeriodKind:
+        """Day, week, semimonth or month: what ``count`` counts."""
         return self._kind
 
     @property
     def count(self) -> int:
+        """How many of ``kind`` make one unit-period (1 for a day or a semimonth)."""
         return self._count
 
     @property

@@ -25,7 +25,7 @@ CORE = {
     "lifecycle",
 }  # fmt: skip
 #: The issuer's HTTP face; every other issuer module is domain or storage.
-ISSUER_WEB = {"__init__", "admin", "api", "consent", "hooks", "testctl", "wire"}
+ISSUER_WEB = {"__init__", "admin", "api", "consent", "hooks", "landing", "testctl", "wire"}
 FRAMEWORKS = ("flask", "werkzeug", "jinja2", "waitress")
 
 

@@ -16,7 +16,8 @@ from paylater_sdk.errors import ConflictError, MoneyError, PayLaterError
 from paylater_sdk.money import Money
 
 from . import store
-from .app import get_client, get_engine
+from .app import format_yuan, get_client, get_engine
+from .labels import refusal
 from .payments import refresh_order
 from .reconcile import reconcile
 from .security import require_admin
@@ -63,7 +64,8 @@ def order(out_trade_no: str) -> str:
 
 
 def _amount(row: dict[str, Any], field: str, *, required: bool) -> Money | None:
-    raw = request.form.get(field, "").strip().lstrip("¥")
+    # The same format the pages show (¥1,299.00) is accepted back, as is 1299.00.
+    raw = request.form.get(field, "").strip().lstrip("¥").replace(",", "").strip()
     if not raw:
         if required:
             raise MoneyError("请输入金额 (enter an amount)")
@@ -86,7 +88,7 @@ def _act(row: dict[str, Any], action: str) -> None:
         captured = client.orders.capture(
             row["order_id"], amount=_amount(row, "amount", required=False)
         )
-        flash(f"已确认收款 captured {captured.captured_amount}", "success")
+        flash(f"已确认收款 {format_yuan(captured.captured_amount)} captured", "success")
     elif action == "void":
         client.orders.void(row["order_id"])
         flash("已取消授权 authorization voided", "success")
@@ -108,12 +110,12 @@ def _act(row: dict[str, Any], action: str) -> None:
                 refund_id=refund.id,
                 reason=reason,
             )
-        flash(f"已退款 refunded {refund.amount}", "success")
+        flash(f"已退款 {format_yuan(refund.amount)} refunded", "success")
 
 
 @bp.post("/orders/<out_trade_no>/<action>")
 @require_admin
-def act(out_trade_no: str, action: str) -> Response:
+def act(out_trade_no: str, action: str) -> Response | str:
     if action not in {"capture", "void", "refund", "refresh"}:
         abort(404)
     row = _row(out_trade_no)
@@ -121,17 +123,31 @@ def act(out_trade_no: str, action: str) -> Response:
         # The buyer may have authorized without the shop hearing yet: ask before acting.
         refresh_order(row)
         row = _row(out_trade_no)
+    if action == "void" and request.form.get("confirm") != "yes" and row["order_id"]:
+        # Voiding cannot be undone: the buyer's hold is released and the order is over.
+        return render_template("admin/confirm_void.html", order=row)
     try:
         if action != "refresh":
             _act(row, action)
     except MoneyError as exc:
-        flash(f"金额无效 invalid amount: {exc.message}", "error")
+        flash({"text": f"金额无效 (invalid amount): {exc.message}", "detail": None}, "error")
         return _done(out_trade_no)
+    except ConflictError as exc:
+        if exc.code is None:  # raised by this shop: its message is already a sentence
+            flash({"text": exc.message, "detail": None}, "error")
+        else:
+            _refused(exc)
     except PayLaterError as exc:
-        flash(f"分付拒绝了操作 the issuer refused: {exc.message} ({exc.code or 'error'})", "error")
+        _refused(exc)
     if row["checkout_id"]:
         refresh_order(row)
     return _done(out_trade_no)
+
+
+def _refused(exc: PayLaterError) -> None:
+    zh, en = refusal(exc.code)
+    detail = f"code {exc.code or '-'}; request {exc.request_id or '-'}; {exc.message}"
+    flash({"text": f"{zh} {en}", "detail": detail}, "error")
 
 
 @bp.get("/deliveries")

@@ -23,13 +23,14 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from paylater_sdk.client.models import Eligibility, Quote
-from paylater_sdk.errors import PayLaterError
+from paylater_sdk.errors import InvalidRequestError, NotFoundError, PayLaterError
 from paylater_sdk.money import Money
 
 from . import store
 from .app import get_client, get_engine
 from .cart import cart_lines, cart_total, clear_cart, set_quantity
 from .catalog import CATALOG, get_product
+from .labels import ORDER_STATES, REFUND_STATES, as_low_as_plan, cheapest_plan, label
 from .payments import refresh_order
 
 __all__ = ["bp"]
@@ -37,6 +38,21 @@ __all__ = ["bp"]
 bp = Blueprint("shop", __name__)
 
 _QUOTE_TTL = 300.0  # seconds; plan pricing for an amount changes rarely
+
+
+@bp.app_template_filter("state_label")
+def _state_label(state: object) -> tuple[str, str]:
+    return label(ORDER_STATES, state)
+
+
+@bp.app_template_filter("refund_label")
+def _refund_label(state: object) -> tuple[str, str]:
+    return label(REFUND_STATES, state)
+
+
+@bp.app_template_global("as_low_as_plan")
+def _as_low_as_plan(offer: Quote | None) -> Any:
+    return as_low_as_plan(offer.plans, offer.as_low_as) if offer else None
 
 
 def quote(amount: Money) -> Quote | None:
@@ -109,22 +125,33 @@ def cart() -> str:
     return render_template("cart.html", lines=lines, total=cart_total(lines))
 
 
-def _eligibility(amount: Money) -> Eligibility | None:
+def _eligibility(amount: Money) -> tuple[Eligibility | None, str | None]:
+    """The issuer's answer for the session's buyer token, or a sentence for the page.
+
+    The token is optional: without one the buyer simply signs in at the issuer.
+    """
     token = session.get("buyer_token")
     if not isinstance(token, str) or not token:
-        return None
+        return None, None
     try:
-        return get_client(current_app).credit.eligibility(token, amount)
-    except PayLaterError:
-        current_app.logger.warning("eligibility check failed", exc_info=True)
-        return None
+        return get_client(current_app).credit.eligibility(token, amount), None
+    except (NotFoundError, InvalidRequestError):
+        return None, (
+            "找不到这个分付账户令牌，请检查，或留空后在分付登录 "
+            "(unknown buyer token: check it, or leave it empty and sign in at 分付)"
+        )
+    except PayLaterError as exc:
+        current_app.logger.warning("eligibility check failed: %s", exc)  # one line, no token
+        return None, "暂时无法检查资格，可直接支付 (cannot check eligibility now; pay anyway)"
 
 
 def _render_checkout(error: str | None = None, status: int = 200) -> tuple[str, int]:
     lines = cart_lines()
     total = cart_total(lines)
     offer = quote(total) if total else None
-    eligibility = _eligibility(total) if total else None
+    eligibility, eligibility_error = _eligibility(total) if total else (None, None)
+    chosen = request.form.get("plan_id") if request.method == "POST" else None
+    preselected = cheapest_plan(offer.plans) if offer else None
     return (
         render_template(
             "checkout.html",
@@ -132,6 +159,8 @@ def _render_checkout(error: str | None = None, status: int = 200) -> tuple[str, 
             total=total,
             quote=offer,
             eligibility=eligibility,
+            eligibility_error=eligibility_error,
+            selected=chosen or (preselected.plan_id if preselected else None),
             buyer_token=session.get("buyer_token", ""),
             error=error,
         ),
@@ -177,7 +206,7 @@ def pay() -> Any:
     plan_id = request.form.get("plan_id", "")
     if plan_id not in {p.plan_id for p in offer.plans}:
         return _render_checkout("请选择一个分期方案 (choose one of the plans)", 400)
-    eligibility = _eligibility(total)
+    eligibility, _ = _eligibility(total)
     if eligibility is not None and not eligibility.eligible:
         return _render_checkout("分付暂不可用于此订单 (not eligible for this order)", 402)
 
@@ -225,5 +254,42 @@ def order(out_trade_no: str) -> str:
         row = store.get_order(engine, out_trade_no) or row
     if stale:
         flash("无法连接分付，显示的是上次同步的状态 (showing the last known state)", "warning")
+    cancelled = False
+    if row["state"] == "CREATED" and row["checkout_id"] and not stale:
+        # Only the issuer's redirect brings a buyer here before paying: they came back
+        # without confirming (cancelled, or left the consent page).
+        cancelled = _abandon(row)
+        row = store.get_order(engine, out_trade_no) or row
     planned = store.planned_installments(row["plan"]) if row["plan"] and not row["schedule"] else []
-    return render_template("order.html", order=row, planned=planned)
+    refunds = store.list_refunds(engine, out_trade_no)
+    refunded = sum(r["amount_minor"] for r in refunds if r["state"] == "SUCCEEDED")
+    return render_template(
+        "order.html",
+        order=row,
+        planned=planned,
+        refunds=refunds,
+        refunded_minor=max(refunded, row["refunded_minor"]),
+        cancelled=cancelled,
+    )
+
+
+def _abandon(row: dict[str, Any]) -> bool:
+    """Close the unconfirmed checkout at the issuer and put its lines back in the cart.
+
+    The buyer can try again at once; a checkout left open would otherwise stay payable until
+    it expires. If the issuer cannot be reached the cart is restored all the same, and the
+    checkout expires on its own (reconciliation then closes the order).
+    """
+    try:
+        closed = get_client(current_app).checkouts.close(row["checkout_id"])
+    except PayLaterError as exc:
+        current_app.logger.warning("could not close checkout of %s: %s", row["out_trade_no"], exc)
+    else:
+        with get_engine(current_app).begin() as conn:
+            store.apply_checkout(conn, closed.raw)
+    for line in row["lines"]:
+        try:
+            set_quantity(str(line["product_id"]), int(line["quantity"]))  # idempotent
+        except KeyError:
+            continue  # a product no longer sold
+    return True

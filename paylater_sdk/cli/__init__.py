@@ -7,9 +7,12 @@ starts without importing Flask or SQLAlchemy (which only the issuer commands nee
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 import click
+
+from ._common import OneLineGroup, run_one_line
 
 __all__ = ["main"]
 
@@ -22,7 +25,36 @@ _COMMANDS: dict[str, str] = {
 }
 
 
-class _LazyGroup(click.Group):
+# The root listing is written here, so that `paylater --help` stays one short line per
+# command whatever the length of each command's own docstring.
+_SHORT_HELP: dict[str, str] = {
+    "plan": "Print an installment schedule, its totals and APR.",
+    "keys": "Generate and inspect signing keys.",
+    "issuer": "Run and administer the mock issuer.",
+    "demo": "Run the mock issuer and the example shop on 127.0.0.1.",
+}
+
+
+class _LazyGroup(OneLineGroup):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Standalone mode with one-line errors (see :mod:`paylater_sdk.cli._common`)."""
+
+        def run() -> Any:
+            return super(_LazyGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+
+        if not standalone_mode:
+            return run()
+        run_one_line(run)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in _COMMANDS if self._load(name) is not None)
 
@@ -47,6 +79,7 @@ class _LazyGroup(click.Group):
             ) from exc
         command: Any = getattr(module, attr)
         assert isinstance(command, click.Command)
+        command.short_help = _SHORT_HELP.get(name, command.short_help)
         return command
 
 

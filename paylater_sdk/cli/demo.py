@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -130,6 +131,7 @@ class DemoStack:
                     "NOTIFY_WORKER": True,
                     "NOTIFY_SCHEDULE": DEMO_NOTIFY_SCHEDULE,
                     "PUBLIC_URL": self.issuer_url,
+                    "DEMO_SHOP_URL": self.shop_url,  # the landing page's way in
                     "MERCHANTS": [
                         {
                             "id": MERCHANT_ID,
@@ -206,6 +208,10 @@ class DemoStack:
         return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _engine_of(app: Any) -> Any:
     if app is None:
         return None
@@ -234,6 +240,9 @@ def _engine_of(app: Any) -> Any:
 )
 def demo(walkthrough: bool, issuer_port: int, merchant_port: int) -> None:
     """Run the mock issuer and the example shop locally (ports on 127.0.0.1 only)."""
+    # SIGTERM (kill, a closed terminal's supervisor, docker stop) ends like Ctrl-C, so the
+    # temporary folder, which holds the merchant's private key, is removed either way.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack = DemoStack(issuer_port=issuer_port, merchant_port=merchant_port)
     except OSError as exc:
@@ -241,21 +250,23 @@ def demo(walkthrough: bool, issuer_port: int, merchant_port: int) -> None:
             f"could not start the servers ({exc}); pick free ports with --issuer-port and "
             "--merchant-port (0 = any free port)"
         ) from exc
+    interrupted = False
     try:
         click.echo(stack.banner(interactive=not walkthrough))
         if walkthrough:
             from ._walkthrough import run_walkthrough
 
-            ok = run_walkthrough(stack, echo=click.echo)
-            if not ok:
+            if not run_walkthrough(stack, echo=click.echo):
                 raise SystemExit(1)
             return
         stop = threading.Event()
-        try:
-            while not stop.wait(1.0):
-                pass
-        except KeyboardInterrupt:
-            click.echo("\nstopping ...")
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, whenever it comes
+        interrupted = True
+        click.echo("\nstopping ...")
     finally:
         stack.close()
         click.echo("stopped; temporary data removed.")
+    if interrupted and walkthrough:
+        raise SystemExit(130)  # a walkthrough cut short did not prove anything

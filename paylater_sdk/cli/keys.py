@@ -21,6 +21,7 @@ from ..keys import (
     public_key_pem,
     serial_for,
 )
+from ._common import FAILED, OneLineGroup, fail, os_error_text, passphrase_from_env
 
 __all__ = ["keys"]
 
@@ -29,7 +30,7 @@ PUBLIC_NAME = "public_key.pem"
 SERIAL_NAME = "serial"
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def keys() -> None:
     """Generate and inspect signing keys."""
 
@@ -39,7 +40,9 @@ def _write(path: Path, data: bytes, mode: int, force: bool) -> None:
     try:
         fd = os.open(path, flags, mode)
     except FileExistsError:
-        raise click.ClickException(f"{path} exists; pass --force to overwrite it") from None
+        fail(f"{path} exists; pass --force to overwrite it", FAILED)
+    except OSError as exc:
+        fail(f"--out {path.parent}: cannot write {path.name}: {os_error_text(exc)}", FAILED)
     try:
         os.fchmod(fd, mode)  # also when --force reused an existing, looser file
         os.write(fd, data)
@@ -71,13 +74,12 @@ def _write(path: Path, data: bytes, mode: int, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing key files.")
 def generate(alg: str, out_dir: Path, passphrase_env: str | None, force: bool) -> None:
     """Generate a key pair; print its serial."""
-    password: bytes | None = None
-    if passphrase_env is not None:
-        value = os.environ.get(passphrase_env)
-        if not value:
-            raise click.ClickException(f"environment variable {passphrase_env} is empty or unset")
-        password = value.encode("utf-8")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    password = passphrase_from_env("--passphrase-env", passphrase_env)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        # /proc/nope, a path under a regular file, a read-only or full disk.
+        fail(f"--out {out_dir}: cannot create the folder: {os_error_text(exc)}", FAILED)
     key = generate_private_key(alg)
     serial = serial_for(key)
     _write(out_dir / PRIVATE_NAME, private_key_pem(key, password), 0o600, force)
@@ -96,13 +98,25 @@ def generate(alg: str, out_dir: Path, passphrase_env: str | None, force: bool) -
 @click.option("--passphrase-env", metavar="VAR", default=None, help="Passphrase variable.")
 def serial(pem_file: Path, passphrase_env: str | None) -> None:
     """Print the serial of a public or private key PEM file."""
-    data = pem_file.read_bytes()
     try:
-        if b"PRIVATE KEY" in data:
-            env = os.environ.get(passphrase_env) if passphrase_env else None
-            key = load_private_key(data, env.encode("utf-8") if env else None)
-            click.echo(serial_for(key))
-        else:
+        data = pem_file.read_bytes()
+    except OSError as exc:
+        fail(f"PEM_FILE {pem_file}: {os_error_text(exc)}", FAILED)
+    if b"PRIVATE KEY" not in data:
+        try:
             click.echo(serial_for(load_public_key(data)))
-    except PayLaterError as exc:
-        raise click.ClickException(str(exc)) from None
+        except PayLaterError as exc:
+            fail(f"PEM_FILE {pem_file}: {exc}", FAILED)
+        return
+    password = passphrase_from_env("--passphrase-env", passphrase_env)
+    if password is None and b"ENCRYPTED" in data:
+        fail(
+            f"PEM_FILE {pem_file} is encrypted: pass --passphrase-env VAR, VAR being the "
+            "environment variable that holds its passphrase"
+        )
+    try:
+        key = load_private_key(data, password)
+    except PayLaterError:
+        hint = f"the passphrase in {passphrase_env} is wrong, or " if password else ""
+        fail(f"PEM_FILE {pem_file}: {hint}the file is not a PEM private key", FAILED)
+    click.echo(serial_for(key))

@@ -105,14 +105,17 @@ class PayLaterClient:
 
     @property
     def base_url(self) -> str:
+        """The issuer's base URL, without a trailing slash."""
         return self._requester.base_url
 
     @property
     def timeout(self) -> tuple[float, float]:
+        """(connect, read) timeout in seconds of every request."""
         return self._requester.timeout
 
     @property
     def retry_policy(self) -> RetryPolicy:
+        """How failed requests are retried (attempts, backoff); see docs/client.md."""
         return self._requester.retry
 
     @property

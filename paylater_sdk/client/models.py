@@ -68,6 +68,7 @@ class Plan:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Plan:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "plan quote")
         return cls(
             plan_id=f.text("plan_id"),
@@ -122,6 +123,7 @@ class Order:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Order:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "order")
         plan = f.obj("plan")
         return cls(
@@ -161,6 +163,7 @@ class Checkout:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Checkout:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "checkout")
         order = f.obj("order")
         return cls(
@@ -182,6 +185,8 @@ class Checkout:
 
 @attrs.frozen
 class Refund:
+    """A refund of (part of) a captured order, as the issuer reports it."""
+
     id: str
     order_id: str
     out_refund_no: str
@@ -193,6 +198,7 @@ class Refund:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Refund:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "refund")
         return cls(
             id=f.text("id"),
@@ -217,6 +223,7 @@ class Eligibility:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Eligibility:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "eligibility answer")
         reasons = f.items("reasons")
         if not all(isinstance(r, str) for r in reasons):
@@ -240,6 +247,7 @@ class Quote:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Quote:
+        """Build from the issuer's JSON object; raise on a missing or mistyped field."""
         f = Fields(data, "plan quote answer")
         return cls(
             amount=f.money("amount"),
@@ -274,10 +282,12 @@ class Event:
 
     @property
     def checkout(self) -> Checkout | None:
+        """The checkout this event is about (None for a refund event)."""
         return self.resource if isinstance(self.resource, Checkout) else None
 
     @property
     def refund(self) -> Refund | None:
+        """The refund this event is about (None for a checkout or order event)."""
         return self.resource if isinstance(self.resource, Refund) else None
 
     @classmethod

@@ -21,7 +21,7 @@ from flask import Flask
 
 # The buyer-facing half: imported before the engine exists so that their tables are on
 # db.metadata when the schema is created.
-from . import admin, consent, outbox
+from . import admin, consent, landing, outbox
 from .config import IssuerConfig, load_config
 from .credit import TEST_CODE, TestBuyer
 from .db import make_engine
@@ -79,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(testctl.blueprint)
     app.register_blueprint(consent.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(landing.blueprint)
     if settings.notify_worker:
         worker = outbox.DeliveryWorker(issuer)
         worker.start()

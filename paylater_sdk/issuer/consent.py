@@ -169,16 +169,40 @@ def _secure(response: Response, nonce: str, return_url: str | None) -> Response:
     return response
 
 
+def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
+    """(phone, code) of the newest test buyers that can buy: the test-mode sign-in hint.
+
+    The magic buyers (19900000001.., seeded to show declines) are left out of the list.
+    """
+    import sqlalchemy as sa
+
+    from .credit import MAGIC_BUYERS
+    from .db import buyers
+
+    magic = [phone for phone, _ in MAGIC_BUYERS.values()]
+    with _issuer().engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(buyers.c.phone, buyers.c.test_code)
+            .where(buyers.c.status == "ACTIVE", buyers.c.phone.not_in(magic))
+            .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
+            .limit(limit)
+        ).all()
+    return [(row.phone, row.test_code) for row in rows]
+
+
 def _page(
     template: str, status: int = 200, *, view: Mapping[str, Any] | None = None, **context: Any
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
+    test_mode = bool(getattr(getattr(_issuer(), "config", None), "test_mode", False))
+    if test_mode and template == "consent_signin.html":
+        context.setdefault("test_buyers", _test_buyers())
     html = render_template(
         f"paylater_issuer/{template}",
         view=view,
         csrf_token=_csrf_token(),
         style_nonce=nonce,
-        test_mode=bool(getattr(getattr(_issuer(), "config", None), "test_mode", False)),
+        test_mode=test_mode,
         format_money=format_money,
         format_rate=format_rate,
         frequency_label=lambda f: _FREQUENCY_LABELS.get(str(getattr(f, "value", f)), (str(f),) * 2),

@@ -1,362 +1,318 @@
-"""Sending what the outbox holds: sealing, the transport, back-off, and the worker thread.
+"""Delivering what the outbox holds: claiming, concurrency, and the worker thread.
 
-Each attempt is claimed with a compare-and-set on the attempt counter before it is sent,
-so several workers (threads or processes) never send the same attempt, and a worker that
-dies mid-attempt leaves only a lease that expires. The issuer's clock drives every due
-time; signature timestamps use the wall clock (see :func:`_seal`).
+A worker claims due notifications and runs each attempt (:mod:`.notify_attempt`) on a
+bounded thread pool: at most ``per_merchant`` attempts in flight to one merchant and
+``max_in_flight`` in all. A merchant whose slots are full is left out of the next claim,
+so its slow endpoint only ever occupies its own slots and never delays another
+merchant's notifications by more than one poll. Within a merchant, attempts start in the
+order they fell due (``next_attempt_at``, then enqueue order ``seq``); with a bound of
+``n``, at most ``n`` run side by side, so a later one may finish first.
+
+Claiming is one transaction per batch: the due rows are selected ``FOR UPDATE SKIP
+LOCKED`` (PostgreSQL; SQLite ignores it, its ``BEGIN IMMEDIATE`` write lock serialises
+claims) and each is taken with a compare-and-set on its attempt counter whose row count
+is checked, which also moves ``next_attempt_at`` a lease ahead. So several workers, in
+threads or in separate issuer processes, never send the same attempt and do not queue
+up behind each other's rows; a worker that dies after claiming leaves only a lease that
+expires, after which the notification is due again (at least once, never lost). An
+attempt is claimed only when a slot is free for it, right before it is sent, so the
+lease never runs out while it waits in a queue.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import threading
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..notifications import seal_notification
-from ..signing import ResponseSigner
-from .db import from_epoch, to_epoch
-from .notify_store import DELIVERED, FAILED, PENDING, notification_attempts, notifications
+from .db import to_epoch
+from .notify_attempt import (
+    DEFAULT_NOTIFY_SCHEDULE,
+    DEFAULT_NOTIFY_TIMEOUT,
+    DeliveryIssuer,
+    NotifyTransport,
+    attempt,
+    requests_transport,
+    schedule_of,
+    transport_of,
+)
+from .notify_store import PENDING, notifications
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_NOTIFY_SCHEDULE",
     "DEFAULT_NOTIFY_TIMEOUT",
+    "DEFAULT_PER_MERCHANT",
+    "DeliveryIssuer",
     "DeliveryWorker",
     "NotifyTransport",
+    "claim",
     "deliver_due",
     "requests_transport",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Seconds to wait after the 1st, 2nd, ... failed attempt (WeChat Pay v3's schedule).
-DEFAULT_NOTIFY_SCHEDULE: tuple[int, ...] = (
-    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
-)  # fmt: skip
-#: Seconds a merchant gets to answer one delivery attempt.
-DEFAULT_NOTIFY_TIMEOUT = 5.0
+#: Attempts one worker has in flight to one merchant at most.
+DEFAULT_PER_MERCHANT = 2
+#: Attempts one worker has in flight in all at most (the size of its thread pool).
+DEFAULT_MAX_IN_FLIGHT = 16
 #: A claimed delivery whose worker died is retried after this many seconds.
-_LEASE_SECONDS = 120
+LEASE_SECONDS = 120
 _BATCH = 50
-_MAX_ERROR_CHARS = 300
-
-FAULT_DROP = "drop_notification"
-FAULT_DUPLICATE = "duplicate_notification"
-_FAULT_KINDS = frozenset({FAULT_DROP, FAULT_DUPLICATE})
+#: While attempts are in flight, a pass looks for newly due notifications this often.
+_POLL_SECONDS = 0.25
 
 
-class NotifyTransport(Protocol):
-    """Sends one sealed notification; returns the HTTP status, raises on network failure."""
+def _check_bounds(per_merchant: int, max_in_flight: int) -> None:
+    if per_merchant < 1:
+        raise ValueError("per_merchant must be >= 1")
+    if max_in_flight < 1:
+        raise ValueError("max_in_flight must be >= 1")
 
-    def __call__(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int: ...
+
+def claim(
+    engine: Engine,
+    now: int,
+    *,
+    slots: int,
+    per_merchant: int,
+    busy: Mapping[str, int] | None = None,
+    skip: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """Claim up to ``slots`` notifications due at ``now`` (epoch seconds), oldest first.
+
+    ``busy`` counts the attempts the caller already has in flight per merchant; no
+    merchant gets more than ``per_merchant`` in all, and merchants already at the bound
+    are left out of the query, so the others' rows are found behind theirs. ``skip``
+    leaves out ids (a pass attempts each notification once). Returns the claimed rows as
+    they were *before* the claim (``attempts`` is the count of earlier attempts).
+    """
+    taken = Counter({m: n for m, n in (busy or {}).items() if n > 0})
+    claimed: list[dict[str, Any]] = []
+    with engine.begin() as conn:
+        while len(claimed) < slots:
+            # Merchants at their bound are left out, so the query finds the others' rows
+            # behind theirs; rows claimed here are no longer due, so they drop out too.
+            full = [m for m, n in taken.items() if n >= per_merchant]
+            rows = conn.execute(_due(now, slots - len(claimed), full, skip)).all()
+            before = len(claimed)
+            for row in rows:
+                if taken[row.merchant_id] >= per_merchant or len(claimed) == slots:
+                    continue  # locked until this transaction ends, then free for others
+                if _take(conn, row, now):
+                    claimed.append(dict(row._mapping))
+                    taken[row.merchant_id] += 1
+            if len(claimed) == before:
+                break
+    return claimed
 
 
-class _Issuer(Protocol):
-    """What the outbox needs from :class:`paylater_sdk.issuer.Issuer` (and test doubles)."""
+def _due(now: int, limit: int, full: Collection[str], skip: Collection[str]) -> sa.Select[Any]:
+    """The due rows, oldest first, locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL)."""
+    query = (
+        sa.select(notifications)
+        .where(notifications.c.state == PENDING, notifications.c.next_attempt_at <= now)
+        .order_by(notifications.c.next_attempt_at, notifications.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if full:
+        query = query.where(notifications.c.merchant_id.not_in(list(full)))
+    if skip:
+        query = query.where(notifications.c.id.not_in(list(skip)))
+    return query
+
+
+def _take(conn: sa.Connection, row: sa.Row[Any], now: int) -> bool:
+    """The compare-and-set on the attempt counter; True when this caller got the attempt."""
+    result = conn.execute(
+        notifications.update()
+        .where(
+            notifications.c.id == row.id,
+            notifications.c.state == PENDING,
+            notifications.c.attempts == row.attempts,
+            notifications.c.next_attempt_at <= now,
+        )
+        .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE_SECONDS)
+    )
+    return result.rowcount == 1
+
+
+class _Dispatcher:
+    """Claims notifications into free slots and runs their attempts on ``pool``."""
+
+    def __init__(
+        self,
+        issuer: DeliveryIssuer,
+        pool: Executor,
+        *,
+        send: NotifyTransport,
+        steps: tuple[float, ...],
+        timeout: float,
+        per_merchant: int,
+        max_in_flight: int,
+    ) -> None:
+        self._issuer = issuer
+        self._pool = pool
+        self._send = send
+        self._steps = steps
+        self._timeout = timeout
+        self._per_merchant = per_merchant
+        self._max_in_flight = max_in_flight
+        self._changed = threading.Condition()
+        self._busy: Counter[str] = Counter()
+        #: Attempts finished (a counter that only grows: waiters compare against it).
+        self.finished = 0
+        #: Attempts claimed and started since this dispatcher was made.
+        self.started = 0
 
     @property
-    def engine(self) -> Engine: ...
+    def in_flight(self) -> int:
+        with self._changed:
+            return sum(self._busy.values())
 
-    def now(self) -> datetime: ...
+    def fill(self, *, budget: int | None = None, skip: set[str] | None = None) -> int:
+        """Claim attempts into the free slots (at most ``budget``) and start them."""
+        with self._changed:
+            busy = Counter(self._busy)
+        slots = self._max_in_flight - sum(busy.values())
+        if budget is not None:
+            slots = min(slots, budget)
+        if slots <= 0:
+            return 0
+        rows = claim(
+            self._issuer.engine,
+            to_epoch(self._issuer.now()),
+            slots=slots,
+            per_merchant=self._per_merchant,
+            busy=busy,
+            skip=() if skip is None else skip,
+        )
+        for row in rows:
+            if skip is not None:
+                skip.add(row["id"])
+            with self._changed:
+                self._busy[row["merchant_id"]] += 1
+            self._pool.submit(self._run, row)
+        self.started += len(rows)
+        return len(rows)
 
-    def response_signer(self) -> ResponseSigner: ...
+    def wait(self, finished: int, timeout: float) -> None:
+        """Wait until an attempt finishes after the count ``finished``, or ``timeout``."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.finished != finished, timeout)
 
-    def merchant_api_key(self, merchant_id: str) -> bytes: ...
-
-    def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None: ...
-
-
-# --- delivery -------------------------------------------------------------------------
-
-
-def requests_transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
-    """The default transport: one POST with ``requests``, never following redirects.
-
-    Redirects are not followed so that a merchant's notify URL can never bounce the issuer
-    to a host outside the merchant's registered prefixes.
-    """
-    import requests
-
-    response = requests.post(
-        url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-    )
-    return int(response.status_code)
-
-
-def _setting(issuer: _Issuer, name: str) -> Any:
-    """A setting from the issuer's config: an attrs ``IssuerConfig`` or a plain mapping."""
-    config = getattr(issuer, "config", None)
-    if isinstance(config, Mapping):
-        return config.get(name.upper())
-    return getattr(config, name, None)
-
-
-def _schedule(issuer: _Issuer, schedule: Sequence[int | float] | None) -> tuple[float, ...]:
-    if schedule is None:
-        schedule = _setting(issuer, "notify_schedule")
-    if schedule is None:
-        schedule = DEFAULT_NOTIFY_SCHEDULE
-    steps = tuple(float(step) for step in schedule)
-    if any(step < 0 for step in steps):
-        raise ValueError("NOTIFY_SCHEDULE steps must be >= 0 seconds")
-    return steps
-
-
-def _transport(issuer: _Issuer, transport: NotifyTransport | None) -> NotifyTransport:
-    if transport is not None:
-        return transport
-    configured = _setting(issuer, "notify_transport")
-    return configured if callable(configured) else requests_transport
-
-
-def _url_still_allowed(issuer: _Issuer, merchant_id: str, url: str) -> bool:
-    """Re-check the notify URL against the merchant's prefixes as registered *now*.
-
-    Checkouts are validated when created, but a merchant's prefixes can be narrowed later
-    (``paylater issuer add-merchant`` updates them); the issuer must then stop calling
-    the old host rather than keep POSTing to a URL nobody vouches for any more.
-    """
-    lookup = getattr(issuer, "merchant", None)
-    if not callable(lookup):
-        return True  # an issuer without a merchant registry (tests' doubles)
-    row = lookup(merchant_id)
-    raw = getattr(row, "notify_prefixes", None) if row is not None else None
-    prefixes = json.loads(raw) if isinstance(raw, str) else raw
-    if not isinstance(prefixes, list):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return False
-    return any(isinstance(p, str) and p and url.startswith(p) for p in prefixes)
-
-
-def _short_error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+    def _run(self, row: Mapping[str, Any]) -> None:
+        try:
+            attempt(self._issuer, row, self._send, self._steps, self._timeout)
+        except Exception:  # a database hiccup while recording: the lease brings it back
+            log.exception("notification %s: attempt failed; due again after the lease", row["id"])
+        finally:
+            with self._changed:
+                self._busy[row["merchant_id"]] -= 1
+                if self._busy[row["merchant_id"]] <= 0:
+                    del self._busy[row["merchant_id"]]
+                self.finished += 1
+                self._changed.notify_all()
 
 
 def deliver_due(
-    issuer: _Issuer,
+    issuer: DeliveryIssuer,
     *,
     transport: NotifyTransport | None = None,
     schedule: Sequence[int | float] | None = None,
     timeout: float | None = None,
     limit: int = _BATCH,
+    per_merchant: int = 1,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> int:
-    """Attempt every notification that is due by the issuer's clock; return the attempts made.
+    """Attempt what is due by the issuer's clock, concurrently; return the attempts made.
 
-    Safe to call from several threads or processes at once: each notification is claimed
-    with a compare-and-set on its attempt counter before it is sent, so exactly one caller
-    attempts it. A caller that dies after claiming leaves a lease that expires, after which
-    the notification is due again (at least once, never lost).
+    One pass: at most ``limit`` attempts, each notification at most once, up to
+    ``per_merchant`` at a time to one merchant and ``max_in_flight`` in all; returns when
+    every attempt it started has finished and recorded its outcome. Safe to call from
+    several threads or processes at once (see the module docstring).
+
+    A pass by hand (``Issuer.deliver_pending()``, the testing kit) sends one at a time per
+    merchant by default, so each merchant receives its notifications exactly in the order
+    they fell due, as tests expect; merchants are still served side by side. The
+    background :class:`DeliveryWorker` allows :data:`DEFAULT_PER_MERCHANT`.
     """
-    send = _transport(issuer, transport)
-    steps = _schedule(issuer, schedule)
-    if timeout is None:
-        timeout = float(_setting(issuer, "notify_timeout") or DEFAULT_NOTIFY_TIMEOUT)
-    now = to_epoch(issuer.now())
-    with issuer.engine.connect() as conn:
-        due = conn.execute(
-            sa.select(notifications)
-            .where(notifications.c.state == PENDING, notifications.c.next_attempt_at <= now)
-            .order_by(notifications.c.next_attempt_at, notifications.c.seq)
-            .limit(limit)
-        ).all()
-    made = 0
-    for row in due:
-        if _claim(issuer.engine, row.id, row.attempts, now):
-            _attempt(issuer, dict(row._mapping), send, steps, timeout)
-            made += 1
-    return made
-
-
-def _claim(engine: Engine, event_id: str, attempts: int, now: int) -> bool:
-    with engine.begin() as conn:
-        result = conn.execute(
-            notifications.update()
-            .where(
-                notifications.c.id == event_id,
-                notifications.c.state == PENDING,
-                notifications.c.attempts == attempts,
-                notifications.c.next_attempt_at <= now,
-            )
-            .values(attempts=attempts + 1, next_attempt_at=now + _LEASE_SECONDS)
-        )
-        return result.rowcount == 1
-
-
-def _seal(issuer: _Issuer, row: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
-    event = {
-        "id": row["id"],
-        "event_type": row["event_type"],
-        "original_type": row["original_type"],
-        "summary": row["summary"],
-        "resource": json.loads(row["resource"]),
-        "create_time": from_epoch(row["created_at"]),
-    }
-    api_key = issuer.merchant_api_key(row["merchant_id"])
-    # The signature's timestamp is wall time (the default), never the test clock: the
-    # merchant checks it against its own clock, which knows nothing of test time.
-    headers, body = seal_notification(event, api_key, issuer.response_signer())
-    headers = dict(headers)
-    headers["Content-Type"] = "application/json"
-    headers.setdefault("User-Agent", "paylater-issuer-notify/1")
-    return headers, body
-
-
-def _send_once(
-    issuer: _Issuer, row: Mapping[str, Any], send: NotifyTransport, timeout: float
-) -> tuple[str, int | None, str | None]:
-    try:
-        headers, body = _seal(issuer, row)
-    except Exception as exc:  # a deleted merchant, a missing key: retry later, log why
-        log.warning("cannot seal notification %s: %s", row["id"], type(exc).__name__)
-        return "ERROR", None, f"cannot seal: {_short_error(exc)}"
-    try:
-        status = send(row["notify_url"], headers, body, timeout)
-    except Exception as exc:  # connection refused, timeout, DNS: the merchant is unreachable
-        return "ERROR", None, _short_error(exc)
-    if 200 <= status < 300:
-        return "DELIVERED", status, None
-    return "REJECTED", status, f"HTTP {status}"
-
-
-def _attempt(
-    issuer: _Issuer,
-    row: Mapping[str, Any],
-    send: NotifyTransport,
-    steps: tuple[float, ...],
-    timeout: float,
-) -> None:
-    number = int(row["attempts"]) + 1
-    if not _url_still_allowed(issuer, row["merchant_id"], row["notify_url"]):
-        _record(
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    _check_bounds(per_merchant, max_in_flight)
+    send = transport_of(issuer, transport)
+    steps = schedule_of(issuer, schedule)
+    wait_for = DEFAULT_NOTIFY_TIMEOUT if timeout is None else timeout
+    workers = min(max_in_flight, limit)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paylater-notify") as pool:
+        dispatcher = _Dispatcher(
             issuer,
-            row["id"],
-            number,
-            outcome="BLOCKED",
-            values={
-                "state": FAILED,
-                "next_attempt_at": None,
-                "last_status": None,
-                "last_error": "notify_url is no longer under a registered prefix",
-            },
+            pool,
+            send=send,
+            steps=steps,
+            timeout=wait_for,
+            per_merchant=per_merchant,
+            max_in_flight=workers,
         )
-        log.warning("notification %s blocked: notify_url not allowed any more", row["id"])
-        return
-    path = urlsplit(row["notify_url"]).path or "/"
-    fault = issuer.take_fault(_FAULT_KINDS, "POST", path)
-    duplicated = False
-    outcome: str
-    status: int | None
-    error: str | None
-    if fault == FAULT_DROP:
-        outcome, status, error = "DROPPED", None, "dropped by a test fault"
-    else:
-        outcome, status, error = _send_once(issuer, row, send, timeout)
-        if fault == FAULT_DUPLICATE:
-            duplicated = True
-            # The copy is sealed anew with the same id, as a real duplicate delivery would be.
-            second = _send_once(issuer, row, send, timeout)
-            if outcome != "DELIVERED":
-                outcome, status, error = second
-    finished = to_epoch(issuer.now())
-    values: dict[str, Any] = {"last_status": status, "last_error": error}
-    if outcome == "DELIVERED":
-        values.update(state=DELIVERED, delivered_at=finished, next_attempt_at=None)
-    elif number - row["round_start"] > len(steps):
-        values.update(state=FAILED, next_attempt_at=None)
-        log.warning("notification %s gave up after %d attempts", row["id"], number)
-    else:
-        step = steps[number - row["round_start"] - 1]
-        values.update(next_attempt_at=finished + math.ceil(step))
-    _record(
-        issuer,
-        row["id"],
-        number,
-        outcome=outcome,
-        values=values,
-        status=status,
-        error=error,
-        duplicated=duplicated,
-        at=finished,
-    )
-
-
-def _record(
-    issuer: _Issuer,
-    event_id: str,
-    number: int,
-    *,
-    outcome: str,
-    values: dict[str, Any],
-    status: int | None = None,
-    error: str | None = None,
-    duplicated: bool = False,
-    at: int | None = None,
-) -> None:
-    """Log one attempt and update the notification, unless another worker took it over."""
-    if at is None:
-        at = to_epoch(issuer.now())
-    if error is None:
-        error = values.get("last_error")
-    with issuer.engine.begin() as conn:
-        conn.execute(
-            notification_attempts.insert().values(
-                notification_id=event_id,
-                number=number,
-                attempted_at=at,
-                outcome=outcome,
-                status_code=status,
-                error=error,
-                duplicated=duplicated,
-            )
-        )
-        conn.execute(
-            notifications.update()
-            .where(notifications.c.id == event_id, notifications.c.attempts == number)
-            .values(**values)
-        )
-
-
-# --- the background worker -------------------------------------------------------------
+        attempted: set[str] = set()
+        while True:
+            mark, busy = dispatcher.finished, dispatcher.in_flight
+            claimed = dispatcher.fill(budget=limit - dispatcher.started, skip=attempted)
+            # Done only when nothing was in flight *before* this claim found nothing: an
+            # attempt finishing meanwhile frees a slot the claim did not see.
+            if not claimed and not busy:
+                break
+            dispatcher.wait(mark, _POLL_SECONDS)
+    return dispatcher.started
 
 
 class DeliveryWorker:
-    """A daemon thread that calls :func:`deliver_due` every ``interval`` seconds.
+    """A daemon thread that keeps a bounded pool of delivery attempts going.
 
-    Pending deliveries live in the database, so stopping the worker (or the process) loses
+    It claims due notifications into free slots (see the module docstring), then waits
+    until an attempt finishes or ``interval`` seconds pass, and claims again. Pending
+    deliveries live in the database, so stopping the worker (or the process) loses
     nothing; the next worker picks them up. Expiries are applied by the issuer's own
-    sweeper thread (``paylater_sdk.issuer.sweeper``), so a slow merchant endpoint here never
-    delays an ``ORDER.EXPIRED``.
+    sweeper thread (``paylater_sdk.issuer.sweeper``), so a slow merchant endpoint here
+    never delays an ``ORDER.EXPIRED``.
     """
 
     def __init__(
         self,
-        issuer: _Issuer,
+        issuer: DeliveryIssuer,
         *,
         interval: float = 0.5,
-        deliver: Callable[[_Issuer], int] = deliver_due,
+        transport: NotifyTransport | None = None,
+        timeout: float = DEFAULT_NOTIFY_TIMEOUT,
+        per_merchant: int = DEFAULT_PER_MERCHANT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         if interval <= 0:
             raise ValueError("the delivery worker's interval must be > 0")
+        _check_bounds(per_merchant, max_in_flight)
         self._issuer = issuer
         self._interval = interval
-        self._deliver = deliver
+        self._transport = transport
+        self._timeout = timeout
+        self._per_merchant = per_merchant
+        self._max_in_flight = max_in_flight
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"DeliveryWorker(interval={self._interval}, running={self.running})"
+        return (
+            f"DeliveryWorker(interval={self._interval}, per_merchant={self._per_merchant}, "
+            f"max_in_flight={self._max_in_flight}, running={self.running})"
+        )
 
     @property
     def running(self) -> bool:
@@ -375,7 +331,7 @@ class DeliveryWorker:
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to finish its current attempt and wait for it (idempotent)."""
+        """Stop claiming, let the attempts in flight finish, and wait (idempotent)."""
         with self._lock:
             self._stop.set()
             thread, self._thread = self._thread, None
@@ -383,11 +339,22 @@ class DeliveryWorker:
             thread.join(timeout)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self._deliver(self._issuer)
-            except Exception:  # a database hiccup must not kill the worker
-                log.exception("notification delivery pass failed; retrying")
-            elapsed = time.monotonic() - started
-            self._stop.wait(max(0.0, self._interval - elapsed))
+        with ThreadPoolExecutor(
+            max_workers=self._max_in_flight, thread_name_prefix="paylater-notify"
+        ) as pool:
+            dispatcher = _Dispatcher(
+                self._issuer,
+                pool,
+                send=transport_of(self._issuer, self._transport),
+                steps=schedule_of(self._issuer, None),
+                timeout=self._timeout,
+                per_merchant=self._per_merchant,
+                max_in_flight=self._max_in_flight,
+            )
+            while not self._stop.is_set():
+                mark = dispatcher.finished
+                try:
+                    dispatcher.fill()
+                except Exception:  # a database hiccup must not kill the worker
+                    log.exception("claiming notifications failed; retrying")
+                dispatcher.wait(mark, self._interval)

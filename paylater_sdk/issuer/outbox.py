@@ -13,6 +13,10 @@ connection error or a timeout schedules the next attempt after the back-off sche
 (WeChat Pay's 15s, 15s, 30s, 3m, 10m, ... by default). After the last step the
 notification is marked ``FAILED`` and stays in the delivery log.
 
+Delivery is concurrent with a per-merchant bound (:mod:`.notify_delivery`), so one slow
+merchant endpoint never holds up another merchant's notifications, and claiming is safe
+across several issuer processes on one database.
+
 Every "now" comes from the issuer's clock, so the test clock (``/_test/clock/advance``)
 also makes retries due: a test compresses hours of back-off into one call.
 """
@@ -20,8 +24,10 @@ also makes retries due: a test compresses hours of back-off into one call.
 from __future__ import annotations
 
 from .notify_delivery import (
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NOTIFY_SCHEDULE,
     DEFAULT_NOTIFY_TIMEOUT,
+    DEFAULT_PER_MERCHANT,
     DeliveryWorker,
     NotifyTransport,
     deliver_due,
@@ -37,8 +43,10 @@ from .notify_store import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_NOTIFY_SCHEDULE",
     "DEFAULT_NOTIFY_TIMEOUT",
+    "DEFAULT_PER_MERCHANT",
     "NOTIFICATION_STATES",
     "DeliveryWorker",
     "NotifyTransport",

@@ -40,6 +40,7 @@ class IssuerProfile:
 
     @property
     def algorithms(self) -> tuple[Algorithm, ...]:
+        """The algorithms this profile accepts, in the order of its schemes."""
         return tuple(a for _, a in self.schemes)
 
     def scheme_for(self, algorithm: Algorithm) -> str:

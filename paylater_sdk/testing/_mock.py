@@ -252,6 +252,7 @@ class MockIssuer:
         return self.issuer.advance_clock(total)
 
     def now(self) -> datetime:
+        """The issuer's current time, as moved by :meth:`advance_clock`."""
         return self.issuer.now()
 
     def inject_fault(
@@ -321,6 +322,7 @@ class MockIssuer:
         }
 
     def assert_ledger_ok(self) -> None:
+        """Raise AssertionError listing every buyer whose ledger invariant is broken."""
         problems = self.check_ledger()
         if problems:
             raise AssertionError("ledger invariant broken:\n" + "\n".join(problems))

@@ -92,6 +92,37 @@ def test_demo_serves_both_apps_and_stops_on_ctrl_c() -> None:
     assert "stopped; temporary data removed." in out
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_demo_removes_its_folder_with_the_private_key_on_a_signal(signum: int) -> None:
+    proc = subprocess.Popen(
+        [*CMD, "--issuer-port", "0", "--merchant-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        found = re.search(r"data folder\s+(\S+) \(removed on exit\)", "".join(lines))
+        assert found is not None, lines
+        folder = Path(found.group(1))
+        assert (folder / "merchant_private.pem").is_file()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped; temporary data removed." in out
+    assert not folder.exists()
+
+
 def test_demo_help_lists_the_options() -> None:
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0

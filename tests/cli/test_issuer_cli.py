@@ -189,7 +189,7 @@ def test_serve_registers_merchants_from_a_file(
         (["--notify-schedule", "1,x"], "comma-separated whole seconds"),
         (["--notify-schedule", ","], "at least one step"),
         (["--notify-schedule", "5,-1"], ">= 0"),
-        (["--no-test-mode"], "SECRET_KEY is required"),
+        (["--no-test-mode"], "--secret-key is required"),
         (["--port", "70000"], "70000"),
     ],
 )

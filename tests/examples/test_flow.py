@@ -285,7 +285,11 @@ def test_void_releases_the_hold(shop: Any, mock_issuer: Any, buyer: Any) -> None
     _, checkout_id, no = start_checkout(shop)
     mock_issuer.authorize(checkout_id, buyer, "fenfu-6")
     assert mock_issuer.balances(buyer)["held"] == Money("1299.00", "CNY")
-    page = admin_post(shop, no, "void")
+    ask = admin_post(shop, no, "void")  # voiding cannot be undone: asked first
+    assert 'id="confirm-void"' in ask.text
+    assert order_row(shop, no)["state"] == "AUTHORIZED"
+    assert mock_issuer.balances(buyer)["held"] == Money("1299.00", "CNY")
+    page = admin_post(shop, no, "void", confirm="yes")
     assert 'data-state="VOIDED"' in page.text
     assert mock_issuer.balances(buyer)["held"] == Money("0.00", "CNY")
     mock_issuer.assert_ledger_ok()

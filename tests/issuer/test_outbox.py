@@ -1,16 +1,17 @@
-"""The notification outbox, against a real SQLite file and a fake issuer (no Flask).
+"""The notification outbox, against a real database and a fake issuer (no Flask).
 
-The fake issuer has exactly the methods the outbox uses, a clock the tests move by hand
-and a list of faults; the transport is a recorder, so every test sees the exact bytes a
-merchant would receive and opens them with the merchant-side ``open_notification``.
+The fake issuer (:mod:`.notify_fakes`) has exactly the interface delivery declares, a
+clock the tests move by hand and a list of faults; the transport is a recorder, so every
+test sees the exact bytes a merchant would receive and opens them with the merchant-side
+``open_notification``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,113 +23,36 @@ from sqlalchemy.engine import Engine
 from paylater_sdk.errors import ReplayError
 from paylater_sdk.issuer import notify_delivery, outbox
 from paylater_sdk.issuer.db import make_engine, metadata
-from paylater_sdk.keys import generate_private_key, serial_for
+from paylater_sdk.keys import generate_private_key
 from paylater_sdk.notifications import open_notification
 from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import KeyRing, ResponseSigner
 
-API_KEY = b"0123456789abcdef0123456789ABCDEF"
-START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-URL = "https://shop.example/paylater/notify"
-
-
-class FakeIssuer:
-    def __init__(self, engine: Engine, schedule: tuple[int, ...] = (15, 15, 30)) -> None:
-        self.engine = engine
-        self.clock = START
-        key = generate_private_key("ed25519")
-        self.serial = serial_for(key)
-        self.signer = ResponseSigner(key, self.serial)
-        self.keyring = KeyRing()
-        self.keyring.add(key.public_key())
-        self.faults: list[str] = []
-        self.fault_calls: list[tuple[str, str]] = []
-        self.config = {"NOTIFY_SCHEDULE": schedule}
-        self.api_key_error: Exception | None = None
-
-    def now(self) -> datetime:
-        return self.clock
-
-    def advance(self, seconds: int) -> None:
-        self.clock += timedelta(seconds=seconds)
-
-    def response_signer(self) -> ResponseSigner:
-        return self.signer
-
-    def merchant_api_key(self, merchant_id: str) -> bytes:
-        if self.api_key_error is not None:
-            raise self.api_key_error
-        assert merchant_id == "m1"
-        return API_KEY
-
-    def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
-        self.fault_calls.append((method, path))
-        for kind in self.faults:
-            if kind in kind_set:
-                self.faults.remove(kind)
-                return kind
-        return None
-
-
-class Recorder:
-    """A transport that records every call and answers from a script of outcomes."""
-
-    def __init__(self, *outcomes: int | Exception) -> None:
-        self.outcomes = list(outcomes)
-        self.calls: list[tuple[str, dict[str, str], bytes, float]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
-        with self.lock:
-            self.calls.append((url, headers, body, timeout))
-            outcome = self.outcomes.pop(0) if self.outcomes else 200
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+from .conftest import database_url
+from .notify_fakes import (
+    API_KEY,
+    START,
+    URL,
+    FakeConfig,
+    FakeIssuer,
+    Recorder,
+)
+from .notify_fakes import enqueue as _enqueue
+from .notify_fakes import open_sealed as _open
+from .notify_fakes import row as _row
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh database: a SQLite file, or PostgreSQL with PAYLATER_TEST_POSTGRES_URL."""
+    engine = make_engine(database_url(tmp_path))
     metadata.create_all(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
 def issuer(engine: Engine) -> FakeIssuer:
     return FakeIssuer(engine)
-
-
-def _enqueue(issuer: FakeIssuer, **overrides: Any) -> str:
-    fields: dict[str, Any] = {
-        "merchant_id": "m1",
-        "notify_url": URL,
-        "event_type": "CHECKOUT.AUTHORIZED",
-        "original_type": "checkout",
-        "resource": {"id": "co_1", "state": "AUTHORIZED", "amount": {"value": 12000}},
-        "summary": "checkout authorized",
-        "now": issuer.now(),
-    }
-    fields.update(overrides)
-    with issuer.engine.begin() as conn:
-        return outbox.enqueue(conn, **fields)
-
-
-def _row(issuer: FakeIssuer, event_id: str) -> Any:
-    with issuer.engine.connect() as conn:
-        return conn.execute(
-            sa.select(outbox.notifications).where(outbox.notifications.c.id == event_id)
-        ).one()
-
-
-def _open(issuer: FakeIssuer, headers: dict[str, str], body: bytes, store: Any = None) -> Any:
-    return open_notification(
-        headers,
-        body,
-        api_key=API_KEY,
-        keyring=issuer.keyring,
-        nonce_store=InMemoryNonceStore() if store is None else store,
-    )
 
 
 # --- enqueue ---------------------------------------------------------------------------
@@ -291,7 +215,7 @@ def test_redirects_are_not_acknowledgements(issuer: FakeIssuer) -> None:
 
 def test_the_schedule_and_transport_come_from_the_issuer_config(issuer: FakeIssuer) -> None:
     send = Recorder(500, 200)
-    issuer.config = {"NOTIFY_SCHEDULE": (2,), "NOTIFY_TRANSPORT": send}  # type: ignore[dict-item]
+    issuer.config = FakeConfig(notify_schedule=(2,), notify_transport=send)
     event_id = _enqueue(issuer)
     assert outbox.deliver_due(issuer) == 1
     assert _row(issuer, event_id).next_attempt_at == int(START.timestamp()) + 2
@@ -301,31 +225,19 @@ def test_the_schedule_and_transport_come_from_the_issuer_config(issuer: FakeIssu
     assert len(send.calls) == 2
 
 
-def test_attribute_style_config_is_read_too(issuer: FakeIssuer) -> None:
-    class Config:
-        notify_schedule = (7,)
-        notify_transport = Recorder(500)
-
-    issuer.config = Config()  # type: ignore[assignment]
-    event_id = _enqueue(issuer)
-    outbox.deliver_due(issuer)
-    assert _row(issuer, event_id).next_attempt_at == int(START.timestamp()) + 7
-    assert len(Config.notify_transport.calls) == 1
-
-
 def test_deliveries_go_out_in_the_order_they_fell_due(issuer: FakeIssuer) -> None:
     first = _enqueue(issuer, resource={"id": "co_a"})
     issuer.advance(1)
     second = _enqueue(issuer, resource={"id": "co_b"})
     send = Recorder()
-    assert outbox.deliver_due(issuer, transport=send) == 2
+    assert outbox.deliver_due(issuer, transport=send, per_merchant=1) == 2
     assert [_open(issuer, h, b).id for _, h, b, _ in send.calls] == [first, second]
 
 
 def test_events_of_the_same_second_go_out_in_enqueue_order(issuer: FakeIssuer) -> None:
     ids = [_enqueue(issuer, resource={"id": f"co_{n}"}) for n in range(6)]
     send = Recorder()
-    assert outbox.deliver_due(issuer, transport=send) == 6
+    assert outbox.deliver_due(issuer, transport=send, per_merchant=1) == 6
     assert [_open(issuer, h, b).id for _, h, b, _ in send.calls] == ids
     with issuer.engine.connect() as conn:
         assert [e["id"] for e in outbox.delivery_log(conn)] == ids[::-1]
@@ -395,6 +307,61 @@ def test_a_sealing_failure_is_logged_and_retried(issuer: FakeIssuer) -> None:
     assert _row(issuer, event_id).state == "DELIVERED"
 
 
+# --- the notify URL is re-checked before every attempt ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("http://127.0.0.1:2008", "http://127.0.0.1:20081/notify"),  # another port
+        ("https://shop.example", "https://shop.example.attacker.tld/notify"),  # another host
+        ("https://shop.example/paylater", "https://shop.example/paylater-evil/notify"),
+        ("https://shop.example/", "http://shop.example/notify"),  # another scheme
+        ("https://shop.example/", "https://user@shop.example/notify"),  # credentials
+    ],
+)
+def test_a_url_that_only_starts_like_a_prefix_is_blocked(
+    issuer: FakeIssuer, prefix: str, url: str
+) -> None:
+    issuer.prefixes["m1"] = [prefix]
+    event_id = _enqueue(issuer, notify_url=url)
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert send.calls == []
+    row = _row(issuer, event_id)
+    assert (row.state, row.next_attempt_at) == ("FAILED", None)
+    assert row.last_error == "notify_url is no longer under a registered prefix"
+    with issuer.engine.connect() as conn:
+        [entry] = outbox.delivery_log(conn)
+    assert [a["outcome"] for a in entry["attempts"]] == ["BLOCKED"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("http://127.0.0.1:2008", "http://127.0.0.1:2008/notify"),
+        ("https://shop.example", "https://shop.example/notify"),
+        ("https://shop.example/paylater", "https://shop.example/paylater/notify"),
+        ("https://Shop.Example:443/", "https://shop.example/notify"),  # default port, case
+    ],
+)
+def test_a_url_under_a_prefix_is_sent(issuer: FakeIssuer, prefix: str, url: str) -> None:
+    issuer.prefixes["m1"] = ["https://elsewhere.example/", prefix]
+    event_id = _enqueue(issuer, notify_url=url)
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert [call[0] for call in send.calls] == [url]
+    assert _row(issuer, event_id).state == "DELIVERED"
+
+
+def test_an_unknown_merchant_vouches_for_no_url(issuer: FakeIssuer) -> None:
+    event_id = _enqueue(issuer, merchant_id="m_gone")
+    send = Recorder()
+    assert outbox.deliver_due(issuer, transport=send) == 1
+    assert send.calls == []
+    assert _row(issuer, event_id).state == "FAILED"
+
+
 def test_the_api_key_never_reaches_the_log(issuer: FakeIssuer) -> None:
     _enqueue(issuer)
     outbox.deliver_due(issuer, transport=Recorder(ConnectionError("boom"), 500))
@@ -429,16 +396,21 @@ def test_concurrent_passes_attempt_each_notification_once(issuer: FakeIssuer) ->
 def test_a_claim_whose_worker_died_is_retried_after_the_lease(issuer: FakeIssuer) -> None:
     event_id = _enqueue(issuer)
     # A worker claims the notification, then the process dies before sending.
-    assert notify_delivery._claim(issuer.engine, event_id, 0, int(START.timestamp()))
+    [claimed] = notify_delivery.claim(
+        issuer.engine, int(START.timestamp()), slots=5, per_merchant=2
+    )
+    assert (claimed["id"], claimed["attempts"]) == (event_id, 0)
     send = Recorder()
     assert outbox.deliver_due(issuer, transport=send) == 0
-    issuer.advance(notify_delivery._LEASE_SECONDS)
+    issuer.advance(notify_delivery.LEASE_SECONDS - 1)
+    assert outbox.deliver_due(issuer, transport=send) == 0  # the lease still holds
+    issuer.advance(1)
     assert outbox.deliver_due(issuer, transport=send) == 1
     assert _row(issuer, event_id).state == "DELIVERED"
 
 
 def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    url = database_url(tmp_path)
     first = make_engine(url)
     metadata.create_all(first)
     event_id = _enqueue(FakeIssuer(first))
@@ -447,6 +419,7 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
     send = Recorder()
     assert outbox.deliver_due(restarted, transport=send) == 1
     assert _row(restarted, event_id).state == "DELIVERED"
+    restarted.engine.dispose()
 
 
 # --- the worker ------------------------------------------------------------------------
@@ -456,13 +429,12 @@ def test_the_worker_delivers_in_the_background_and_stops(issuer: FakeIssuer) -> 
     delivered = threading.Event()
     send = Recorder()
 
-    def deliver(target: Any) -> int:
-        made = outbox.deliver_due(target, transport=send)
-        if made:
-            delivered.set()
-        return made
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        status = send(url, headers, body, timeout)
+        delivered.set()
+        return status
 
-    worker = outbox.DeliveryWorker(issuer, interval=0.05, deliver=deliver)
+    worker = outbox.DeliveryWorker(issuer, interval=0.05, transport=transport)
     assert not worker.running
     worker.start()
     worker.start()  # idempotent: still one thread
@@ -472,35 +444,80 @@ def test_the_worker_delivers_in_the_background_and_stops(issuer: FakeIssuer) -> 
     assert not worker.running
     worker.stop()  # idempotent
     assert _row(issuer, event_id).state == "DELIVERED"
+    assert len(send.calls) == 1
     assert "running=False" in repr(worker)
+    assert "per_merchant=2" in repr(worker)
 
 
-def test_the_worker_survives_a_failing_pass(issuer: FakeIssuer) -> None:
-    calls: list[int] = []
-    recovered = threading.Event()
+class FlakyClockIssuer(FakeIssuer):
+    """Its clock raises once, as a database hiccup in the middle of a claim would."""
 
-    def deliver(_: Any) -> int:
-        calls.append(1)
-        if len(calls) == 1:
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.fail_next = False
+        self.calls = 0
+
+    def now(self) -> datetime:
+        self.calls += 1
+        if self.fail_next:
+            self.fail_next = False
             raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
-        recovered.set()
-        return 0
+        return super().now()
 
-    worker = outbox.DeliveryWorker(issuer, interval=0.01, deliver=deliver)
+
+def test_the_worker_survives_a_failing_claim(engine: Engine) -> None:
+    issuer = FlakyClockIssuer(engine)
+    event_id = _enqueue(issuer)
+    issuer.fail_next = True  # the worker's first claim fails
+    delivered = threading.Event()
+
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        delivered.set()
+        return 200
+
+    worker = outbox.DeliveryWorker(issuer, interval=0.01, transport=transport)
     worker.start()
     try:
-        assert recovered.wait(10)
+        assert delivered.wait(10)
     finally:
         worker.stop()
-    assert len(calls) >= 2
+    assert not issuer.fail_next
+    assert issuer.calls >= 3  # the enqueue, the failed claim, the next claim
+    assert _row(issuer, event_id).state == "DELIVERED"
 
 
-@pytest.mark.parametrize("kwargs", [{"interval": 0}, {"interval": -1}])
-def test_the_worker_refuses_a_non_positive_interval(
-    issuer: FakeIssuer, kwargs: dict[str, float]
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"interval": 0}, "interval"),
+        ({"interval": -1}, "interval"),
+        ({"per_merchant": 0}, "per_merchant"),
+        ({"max_in_flight": 0}, "max_in_flight"),
+    ],
+)
+def test_the_worker_refuses_bad_bounds(
+    issuer: FakeIssuer, kwargs: dict[str, float], message: str
 ) -> None:
-    with pytest.raises(ValueError, match="interval"):
-        outbox.DeliveryWorker(issuer, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        outbox.DeliveryWorker(issuer, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"per_merchant": 0}, "per_merchant"),
+        ({"max_in_flight": -1}, "max"),
+    ],
+)
+def test_a_pass_refuses_bad_bounds(
+    issuer: FakeIssuer, kwargs: dict[str, int], message: str
+) -> None:
+    _enqueue(issuer)
+    send = Recorder()
+    with pytest.raises(ValueError, match=message):
+        outbox.deliver_due(issuer, transport=send, **kwargs)  # type: ignore[arg-type]
+    assert send.calls == []
 
 
 # --- the delivery log ------------------------------------------------------------------
@@ -537,13 +554,30 @@ def test_delivery_log_refuses_bad_arguments(
 # --- with the real issuer (create_app) -------------------------------------------------
 
 
+@pytest.fixture
+def real_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Makes the real issuer's app (at most one per test); its engine is disposed after."""
+    made: list[Any] = []
+
+    def make(transport: Any, **config: Any) -> Any:
+        made.append(_real_app(tmp_path, transport, **config))
+        return made[-1]
+
+    yield make
+    from paylater_sdk.issuer import get_issuer, stop_background
+
+    for app in made:
+        stop_background(app)
+        get_issuer(app).engine.dispose()
+
+
 def _real_app(tmp_path: Path, transport: Any, **config: Any) -> Any:
     from paylater_sdk.issuer import create_app
     from paylater_sdk.keys import public_key_pem
 
     settings: dict[str, Any] = {
         "TEST_MODE": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",
+        "DATABASE_URL": database_url(tmp_path),
         "NOTIFY_TRANSPORT": transport,
         "NOTIFY_SCHEDULE": [60, 60],
         "MERCHANTS": [
@@ -596,11 +630,11 @@ def _open_real(app: Any, headers: dict[str, str], body: bytes, store: Any = None
     )
 
 
-def test_the_issuer_delivers_the_authorized_checkout(tmp_path: Path) -> None:
+def test_the_issuer_delivers_the_authorized_checkout(real_app: Callable[..., Any]) -> None:
     from paylater_sdk.issuer import get_issuer
 
     send = Recorder()
-    app = _real_app(tmp_path, send)
+    app = real_app(send)
     checkout_id = _authorized_checkout(app)
     assert get_issuer(app).deliver_pending() == 1
     [(url, headers, body, _)] = send.calls
@@ -614,11 +648,11 @@ def test_the_issuer_delivers_the_authorized_checkout(tmp_path: Path) -> None:
     assert get_issuer(app).deliver_pending() == 0
 
 
-def test_injected_faults_drop_then_duplicate(tmp_path: Path) -> None:
+def test_injected_faults_drop_then_duplicate(real_app: Callable[..., Any]) -> None:
     from paylater_sdk.issuer import get_issuer
 
     send = Recorder()
-    app = _real_app(tmp_path, send)
+    app = real_app(send)
     issuer = get_issuer(app)
     issuer.inject_fault("drop_notification", path_prefix="/paylater/")
     issuer.inject_fault("duplicate_notification", method="POST")
@@ -637,12 +671,14 @@ def test_injected_faults_drop_then_duplicate(tmp_path: Path) -> None:
     assert [a["outcome"] for a in entry["attempts"]] == ["DROPPED", "DELIVERED"]
 
 
-def test_a_url_outside_the_merchants_current_prefixes_is_never_called(tmp_path: Path) -> None:
+def test_a_url_outside_the_merchants_current_prefixes_is_never_called(
+    real_app: Callable[..., Any],
+) -> None:
     from paylater_sdk.issuer import get_issuer
     from paylater_sdk.keys import public_key_pem
 
     send = Recorder()
-    app = _real_app(tmp_path, send)
+    app = real_app(send)
     _authorized_checkout(app)
     issuer = get_issuer(app)
     issuer.add_merchant(  # the merchant moves its endpoint to another host
@@ -663,18 +699,18 @@ def test_a_url_outside_the_merchants_current_prefixes_is_never_called(tmp_path: 
     assert issuer.deliver_pending() == 0
 
 
-def test_a_fault_for_another_path_is_left_alone(tmp_path: Path) -> None:
+def test_a_fault_for_another_path_is_left_alone(real_app: Callable[..., Any]) -> None:
     from paylater_sdk.issuer import get_issuer
 
     send = Recorder()
-    app = _real_app(tmp_path, send)
+    app = real_app(send)
     get_issuer(app).inject_fault("drop_notification", path_prefix="/other/")
     _authorized_checkout(app)
     get_issuer(app).deliver_pending()
     assert len(send.calls) == 1
 
 
-def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
+def test_the_apps_worker_delivers_without_being_asked(real_app: Callable[..., Any]) -> None:
     from paylater_sdk.issuer import get_issuer, stop_background
 
     arrived = threading.Event()
@@ -683,7 +719,7 @@ def test_the_apps_worker_delivers_without_being_asked(tmp_path: Path) -> None:
         arrived.set()
         return 200
 
-    app = _real_app(tmp_path, transport, NOTIFY_WORKER=True)
+    app = real_app(transport, NOTIFY_WORKER=True)
     worker = app.extensions["paylater_delivery_worker"]
     try:
         assert worker.running
