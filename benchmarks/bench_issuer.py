@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paylater_sdk.issuer import create_app, get_issuer, ledger
-from paylater_sdk.keys import generate_private_key, public_key_pem, serial_for
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.domain import ledger
 from paylater_sdk.money import Money
-from paylater_sdk.signing import RequestSigner
+from paylater_sdk.signing import RequestSigner, generate_private_key, public_key_pem, serial_for
 
 N = int(__import__("os").environ.get("BENCH_N", "300"))
 

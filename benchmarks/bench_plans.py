@@ -19,9 +19,10 @@ from decimal import Decimal
 
 import numpy_financial as npf
 
-from paylater_sdk import amortization, unit_periods
-from paylater_sdk import apr as apr_module
 from paylater_sdk.installments import Method, PlanTerms, actuarial_apr, build_schedule
+from paylater_sdk.installments import _amortization as amortization
+from paylater_sdk.installments import _apr as apr_module
+from paylater_sdk.installments import _unit_periods as unit_periods
 from paylater_sdk.money import Money
 
 ROUNDS = 61

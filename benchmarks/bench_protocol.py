@@ -31,15 +31,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from paylater_sdk.notifications import open_notification, seal_notification
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
     WECHATPAY_V3,
+    InMemoryNonceStore,
     KeyRing,
     RequestSigner,
     ResponseSigner,
     generate_private_key,
+    open_notification,
     request_message,
+    seal_notification,
     serial_for,
     verify_request,
 )

@@ -7,16 +7,7 @@ never pulls in Flask or SQLAlchemy.
 
 from __future__ import annotations
 
-from .client import (
-    Checkout,
-    CheckoutState,
-    Event,
-    EventType,
-    Order,
-    PayLaterClient,
-    Plan,
-    Refund,
-)
+from .client import Checkout, CheckoutState, Event, EventType, Order, PayLaterClient, Plan, Refund
 from .errors import PayLaterError
 from .money import Money
 

@@ -18,10 +18,10 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from paylater_sdk.apr import UnitPeriod, actuarial_apr, common_unit_period
 from paylater_sdk.installments import Method, PlanTerms, Schedule, build_schedule
+from paylater_sdk.installments._apr import UnitPeriod, actuarial_apr, common_unit_period
+from paylater_sdk.installments._unit_periods import PeriodKind, position, series_day
 from paylater_sdk.money import Money
-from paylater_sdk.unit_periods import PeriodKind, position, series_day
 
 Flow = tuple[date, int]  # (date, minor units)
 Placed = tuple[int, Fraction, int]  # (whole unit-periods t, odd fraction f, amount)

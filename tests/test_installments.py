@@ -9,7 +9,6 @@ from decimal import ROUND_HALF_UP, Decimal, getcontext
 import pytest
 
 from paylater_sdk import installments
-from paylater_sdk.amortization import equal_parts
 from paylater_sdk.errors import PlanError
 from paylater_sdk.installments import (
     FeePayer,
@@ -20,8 +19,9 @@ from paylater_sdk.installments import (
     build_schedule,
     due_dates,
 )
+from paylater_sdk.installments._amortization import equal_parts
+from paylater_sdk.installments._terms import FRACTIONS_HINT
 from paylater_sdk.money import Money
-from paylater_sdk.plan_terms import FRACTIONS_HINT
 
 START = date(2026, 1, 15)
 

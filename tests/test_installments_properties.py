@@ -9,14 +9,16 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from paylater_sdk.apr import UnitPeriod, actuarial_apr, effective_annual_rate
 from paylater_sdk.installments import (
     FeePayer,
     Frequency,
     Method,
     PlanTerms,
     Schedule,
+    UnitPeriod,
+    actuarial_apr,
     build_schedule,
+    effective_annual_rate,
 )
 from paylater_sdk.money import Money
 

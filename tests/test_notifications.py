@@ -16,15 +16,18 @@ from paylater_sdk.errors import (
     TimestampError,
     UnknownKeyError,
 )
-from paylater_sdk.notifications import (
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    KeyRing,
     Notification,
+    ResponseSigner,
     decrypt_resource,
     encrypt_resource,
+    generate_private_key,
     open_notification,
     seal_notification,
+    serial_for,
 )
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import KeyRing, ResponseSigner, generate_private_key, serial_for
 
 API_KEY = b"0123456789abcdef0123456789abcdef"
 NOW = datetime(2026, 11, 29, 19, 2, 25, tzinfo=UTC)

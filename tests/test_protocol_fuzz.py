@@ -10,14 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylater_sdk.errors import PayLaterError
-from paylater_sdk.notifications import decrypt_resource, open_notification, seal_notification
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
+    InMemoryNonceStore,
     KeyRing,
     RequestSigner,
     ResponseSigner,
+    decrypt_resource,
     generate_private_key,
     get_header,
+    open_notification,
+    seal_notification,
     serial_for,
     verify_request,
     verify_response,

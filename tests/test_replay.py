@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from paylater_sdk.errors import ConfigurationError, ReplayError
-from paylater_sdk.replay import InMemoryNonceStore, NonceStore
+from paylater_sdk.signing import InMemoryNonceStore, NonceStore
 
 T = 1_796_000_000
 

@@ -9,9 +9,10 @@ import fakeredis
 import pytest
 
 from paylater_sdk.errors import ConfigurationError, ReplayError
-from paylater_sdk.replay import NonceStore, RedisNonceStore
 from paylater_sdk.signing import (
     KeyRing,
+    NonceStore,
+    RedisNonceStore,
     RequestSigner,
     generate_private_key,
     serial_for,

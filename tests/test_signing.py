@@ -17,12 +17,12 @@ from paylater_sdk.errors import (
     TimestampError,
     UnknownKeyError,
 )
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
     DEFAULT_PROFILE,
     ED25519,
     RSA_SHA256,
     WECHATPAY_V3,
+    InMemoryNonceStore,
     IssuerProfile,
     KeyRing,
     RequestSigner,

@@ -11,15 +11,17 @@ import re
 import pytest
 
 from paylater_sdk.errors import PayLaterError
-from paylater_sdk.notifications import decrypt_resource, open_notification, seal_notification
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
+    InMemoryNonceStore,
     KeyRing,
     RequestSigner,
     ResponseSigner,
+    decrypt_resource,
     generate_private_key,
     load_private_key,
+    open_notification,
     private_key_pem,
+    seal_notification,
     serial_for,
     verify_request,
     verify_response,

@@ -9,22 +9,20 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from paylater_sdk.notifications import (
-    decrypt_resource,
-    encrypt_resource,
-    open_notification,
-    seal_notification,
-)
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
+    InMemoryNonceStore,
     KeyRing,
     RequestSigner,
     ResponseSigner,
+    decrypt_resource,
+    encrypt_resource,
     load_private_key,
     load_public_key,
+    open_notification,
     private_key_pem,
     public_key_pem,
     request_message,
+    seal_notification,
     serial_for,
     verify_request,
     verify_response,

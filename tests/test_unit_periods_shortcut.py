@@ -8,15 +8,15 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylater_sdk import apr as apr_module
-from paylater_sdk.apr import actuarial_apr
-from paylater_sdk.money import Money
-from paylater_sdk.unit_periods import (
+from paylater_sdk.installments import _apr as apr_module
+from paylater_sdk.installments import actuarial_apr
+from paylater_sdk.installments._unit_periods import (
     UnitPeriod,
     anchored_monthly_positions,
     common_unit_period,
     position,
 )
+from paylater_sdk.money import Money
 
 starts = st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31))
 

@@ -13,21 +13,19 @@ from wechatpayv3.core import Core  # the dev extra installs it; a missing one mu
 from wechatpayv3.utils import aes_decrypt, build_authorization, rsa_sign, rsa_verify
 
 from paylater_sdk.errors import InvalidSignatureError
-from paylater_sdk.notifications import (
-    decrypt_resource,
-    encrypt_resource,
-    open_notification,
-    seal_notification,
-)
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
     WECHATPAY_V3,
+    InMemoryNonceStore,
     KeyRing,
     RequestSigner,
     ResponseSigner,
+    decrypt_resource,
+    encrypt_resource,
     generate_private_key,
+    open_notification,
     private_key_pem,
     public_key_pem,
+    seal_notification,
     serial_for,
     verify_request,
     verify_response,

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import PayLaterError
+from ..signing import API_KEY_BYTES
 from ._common import OneLineGroup, fail
 
 if TYPE_CHECKING:
@@ -313,9 +314,9 @@ def migrate(database_url: str | None) -> None:
 
     The schema becomes the one this version of paylater-sdk expects.
     """
-    from ..issuer import migrate as migrations
-    from ..issuer.db import make_engine
-    from ..issuer.locking import startup_lock
+    from ..issuer.storage import migrate as migrations
+    from ..issuer.storage.locking import startup_lock
+    from ..issuer.storage.schema import make_engine
 
     if not database_url:
         _fail("give --database (or PAYLATER_DATABASE_URL): the database to migrate")
@@ -415,7 +416,9 @@ def add_merchant(
 
     merchant_id = _checked_merchant_id(merchant_id)
     name = _checked_name(name)
-    if api_key is not None and len(api_key.encode()) != 32:
+    from ..issuer.config import is_api_key
+
+    if api_key is not None and not is_api_key(api_key):
         _fail("--api-key must be exactly 32 bytes (WeChat Pay v3 style APIv3 key)")
     notify = _http_prefixes("--notify-prefix", notify_prefixes)
     returns = _http_prefixes("--return-prefix", return_prefixes)
@@ -479,7 +482,7 @@ def _merchant_state(issuer: Any, merchant_id: str) -> dict[str, Any] | None:
     """What add-merchant may change, as stored now (None: no such merchant)."""
     import sqlalchemy as sa
 
-    from ..issuer.db import merchant_keys
+    from ..issuer.storage.schema import merchant_keys
 
     row = issuer.merchant(merchant_id)
     if row is None:
@@ -501,7 +504,7 @@ def _merchant_state(issuer: Any, merchant_id: str) -> dict[str, Any] | None:
 def _api_key_to_store(before: dict[str, Any] | None, given: str | None, rotate: bool) -> str | None:
     """The new API key, or None to keep the stored one; never a silent replacement."""
     if before is None or rotate:
-        return given or "".join(secrets.choice(_API_KEY_ALPHABET) for _ in range(32))
+        return given or "".join(secrets.choice(_API_KEY_ALPHABET) for _ in range(API_KEY_BYTES))
     if given is not None and given != before["api_key"]:
         _fail(
             "--api-key differs from the API key the merchant already has; pass --rotate-api-key "

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import PayLaterError
-from ..keys import (
+from ..signing import (
     generate_private_key,
     load_private_key,
     load_public_key,

@@ -17,14 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from ..errors import PayLaterError
-from ..installments import (
-    FeePayer,
-    Frequency,
-    Method,
-    PlanTerms,
-    Schedule,
-    build_schedule,
-)
+from ..installments import FeePayer, Frequency, Method, PlanTerms, Schedule, build_schedule
 from ..money import Money
 
 __all__ = ["plan"]

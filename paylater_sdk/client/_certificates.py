@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from ..errors import InvalidSignatureError, PayLaterError
-from ..notifications import decrypt_resource
-from ..signing import KeyRing, load_public_key, serial_for
+from ..signing import KeyRing, decrypt_resource, load_public_key, serial_for
 
 __all__ = ["keyring_from_certificates"]
 

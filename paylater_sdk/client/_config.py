@@ -14,9 +14,15 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from ..algorithms import MIN_RSA_BITS, PrivateKey
 from ..errors import ConfigurationError, PayLaterError
-from ..signing import KeyRing, load_private_key, load_public_key
+from ..signing import (
+    API_KEY_BYTES,
+    MIN_RSA_BITS,
+    KeyRing,
+    PrivateKey,
+    load_private_key,
+    load_public_key,
+)
 
 __all__ = [
     "check_api_key",
@@ -118,10 +124,10 @@ def check_api_key(value: object) -> bytes:
     raw = value.encode("utf-8") if isinstance(value, str) else value
     if not isinstance(raw, bytes):
         raise ConfigurationError(f"api_key must be str or bytes, not {type(value).__name__}")
-    if len(raw) != 32:
+    if len(raw) != API_KEY_BYTES:
         raise ConfigurationError(
-            f"api_key must be exactly 32 bytes (AES-256), got {len(raw)}; copy the API key "
-            "the issuer gave you for this merchant"
+            f"api_key must be exactly {API_KEY_BYTES} bytes (AES-256), got {len(raw)}; "
+            "copy the API key the issuer gave you for this merchant"
         )
     return raw
 

@@ -29,7 +29,6 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 import requests
 
-from ..algorithms import PrivateKey
 from ..errors import (
     APIError,
     InvalidRequestError,
@@ -38,10 +37,11 @@ from ..errors import (
     PayLaterError,
     UnknownKeyError,
 )
-from ..replay import InMemoryNonceStore
 from ..signing import (
+    InMemoryNonceStore,
     IssuerProfile,
     KeyRing,
+    PrivateKey,
     RequestSigner,
     verify_response,
 )

@@ -12,8 +12,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError, MoneyError, UnknownKeyError
 from ..money import Money
-from ..notifications import open_notification
-from ..replay import InMemoryNonceStore, NonceStore
+from ..signing import InMemoryNonceStore, NonceStore, open_notification
 from ._requester import Requester, mask
 from .models import Checkout, Eligibility, Event, Order, Quote, Refund
 
@@ -198,7 +197,7 @@ class NotificationsService(_Service):
     Replay protection uses this service's own nonce store, in memory, per process: behind
     several workers, a replay that lands on another worker is still stopped by the
     timestamp window, and the event ``id`` is what you deduplicate on anyway. Pass a shared
-    :class:`~paylater_sdk.replay.NonceStore` (``client.notifications.nonce_store = ...``)
+    :class:`~paylater_sdk.signing.NonceStore` (``client.notifications.nonce_store = ...``)
     to close that gap.
     """
 

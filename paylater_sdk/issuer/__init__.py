@@ -19,14 +19,14 @@ from typing import Any
 
 from flask import Flask
 
-# The buyer-facing half: imported before the engine exists so that their tables are on
-# db.metadata when the schema is created.
-from . import admin, consent, landing, outbox
 from .config import IssuerConfig, load_config
-from .credit import TEST_CODE, TestBuyer
-from .db import make_engine
-from .service import Issuer
-from .sweeper import Sweeper
+from .delivery import outbox
+from .delivery.sweeper import Sweeper
+from .domain.credit import TEST_CODE, TestBuyer
+from .domain.issuer import Issuer
+from .storage.schema import make_engine
+from .web import admin, consent, landing
+from .web._context import EXTENSION
 
 __all__ = [
     "TEST_CODE",
@@ -37,8 +37,6 @@ __all__ = [
     "get_issuer",
     "stop_background",
 ]
-
-_EXTENSION = "paylater_issuer"
 
 
 def _database_url(app: Flask, config: IssuerConfig) -> str:
@@ -63,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for key, value in (config or {}).items():
         app.config.setdefault(key, value)
-    from . import api, hooks, testctl
+    from .web import api, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
     try:
@@ -72,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         engine.dispose()  # a refused database (schema version, ...) leaves no connection open
         raise
     app.config["SECRET_KEY"] = issuer.session_secret  # the same in every process
-    app.extensions[_EXTENSION] = issuer
+    app.extensions[EXTENSION] = issuer
     hooks.install_error_handling(app)
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
@@ -106,7 +104,7 @@ def stop_background(app: Flask) -> None:
 def get_issuer(app: Flask) -> Issuer:
     """The :class:`Issuer` behind an app made by :func:`create_app`."""
     try:
-        issuer: Issuer = app.extensions[_EXTENSION]
+        issuer: Issuer = app.extensions[EXTENSION]
     except KeyError:
         raise LookupError("this Flask app was not made by paylater_sdk.issuer.create_app") from None
     return issuer

@@ -14,6 +14,8 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigurationError
+from ..installments import DEFAULT_APR_CAP
+from ..signing import API_KEY_BYTES
 
 __all__ = [
     "DEFAULTS",
@@ -21,6 +23,7 @@ __all__ = [
     "IssuerConfig",
     "MerchantConfig",
     "NotifyTransport",
+    "is_api_key",
     "load_config",
 ]
 
@@ -38,7 +41,7 @@ DEFAULTS: Mapping[str, Any] = {
     "PUBLIC_URL": None,
     "SIGNING_KEYS": None,
     "PLAN_OFFERS": None,
-    "APR_CAP": Decimal("0.24"),
+    "APR_CAP": DEFAULT_APR_CAP,
     "AUTHORIZATION_TTL": 7 * 24 * 3600,
     "CHECKOUT_TTL": 1800,
     "MAX_SKEW": 300,
@@ -100,6 +103,11 @@ class IssuerConfig:
         )
 
 
+def is_api_key(value: object) -> bool:
+    """A merchant API key: a string of exactly 32 bytes (the AES-256 key of notifications)."""
+    return isinstance(value, str) and len(value.encode()) == API_KEY_BYTES
+
+
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer number of seconds")
@@ -124,7 +132,7 @@ def _merchant(entry: object) -> MerchantConfig:
     if not isinstance(mid, str) or not mid:
         raise ConfigurationError("merchant 'id' must be a non-empty string")
     api_key = entry["api_key"]
-    if not isinstance(api_key, str) or len(api_key.encode()) != 32:
+    if not is_api_key(api_key):
         raise ConfigurationError(f"merchant {mid}: 'api_key' must be a 32-byte string")
     return MerchantConfig(
         id=mid,

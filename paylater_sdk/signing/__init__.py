@@ -18,7 +18,7 @@ genuine sender's nonces. No HTTP library is imported here.
 
 from __future__ import annotations
 
-from ..algorithms import (
+from ._algorithms import (
     ED25519,
     MIN_RSA_BITS,
     RSA_SHA256,
@@ -28,7 +28,14 @@ from ..algorithms import (
     PublicKey,
     RSASHA256Algorithm,
 )
-from ..keys import (
+from ._framing import (
+    DEFAULT_MAX_SKEW,
+    MAX_HEADER_BYTES,
+    get_header,
+    request_message,
+    response_message,
+)
+from ._keys import (
     KeyEntry,
     KeyRing,
     algorithm_for_key,
@@ -39,19 +46,23 @@ from ..keys import (
     public_key_pem,
     serial_for,
 )
-from ..replay import InMemoryNonceStore, NonceStore
-from ._framing import (
-    DEFAULT_MAX_SKEW,
-    MAX_HEADER_BYTES,
-    get_header,
-    request_message,
-    response_message,
+from ._notifications import (
+    AEAD_ALGORITHM,
+    API_KEY_BYTES,
+    Notification,
+    decrypt_resource,
+    encrypt_resource,
+    open_notification,
+    seal_notification,
 )
 from ._profiles import DEFAULT_PROFILE, WECHATPAY_V3, IssuerProfile
+from ._replay import InMemoryNonceStore, NonceStore, RedisNonceStore
 from ._requests import RequestSigner, verify_request
 from ._responses import ResponseSigner, verify_response
 
 __all__ = [
+    "AEAD_ALGORITHM",
+    "API_KEY_BYTES",
     "DEFAULT_MAX_SKEW",
     "DEFAULT_PROFILE",
     "ED25519",
@@ -66,20 +77,26 @@ __all__ = [
     "KeyEntry",
     "KeyRing",
     "NonceStore",
+    "Notification",
     "PrivateKey",
     "PublicKey",
     "RSASHA256Algorithm",
+    "RedisNonceStore",
     "RequestSigner",
     "ResponseSigner",
     "algorithm_for_key",
+    "decrypt_resource",
+    "encrypt_resource",
     "generate_private_key",
     "get_header",
     "load_private_key",
     "load_public_key",
+    "open_notification",
     "private_key_pem",
     "public_key_pem",
     "request_message",
     "response_message",
+    "seal_notification",
     "serial_for",
     "verify_request",
     "verify_response",

@@ -10,11 +10,11 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Final
 
-from ..algorithms import Algorithm, PrivateKey, PublicKey
 from ..errors import ConfigurationError, InvalidSignatureError, PayLaterError, TimestampError
-from ..keys import KeyRing, algorithm_for_key
-from ..replay import NonceStore
+from ._algorithms import Algorithm, PrivateKey, PublicKey
+from ._keys import KeyRing, algorithm_for_key
 from ._profiles import IssuerProfile
+from ._replay import NonceStore
 
 __all__ = [
     "DEFAULT_MAX_SKEW",

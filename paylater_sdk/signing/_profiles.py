@@ -7,8 +7,8 @@ from typing import Final
 
 import attrs
 
-from ..algorithms import ED25519, RSA_SHA256, Algorithm
 from ..errors import ConfigurationError, InvalidSignatureError
+from ._algorithms import ED25519, RSA_SHA256, Algorithm
 
 __all__ = ["DEFAULT_PROFILE", "WECHATPAY_V3", "IssuerProfile"]
 

@@ -11,10 +11,8 @@ from typing import Final
 
 import attrs
 
-from ..algorithms import Algorithm, PrivateKey
 from ..errors import ConfigurationError, InvalidSignatureError, SignatureError
-from ..keys import KeyRing
-from ..replay import NonceStore
+from ._algorithms import Algorithm, PrivateKey
 from ._framing import (
     DEFAULT_MAX_SKEW,
     MAX_HEADER_BYTES,
@@ -29,7 +27,9 @@ from ._framing import (
     _now_ts,
     request_message,
 )
+from ._keys import KeyRing
 from ._profiles import DEFAULT_PROFILE, IssuerProfile
+from ._replay import NonceStore
 
 __all__ = ["RequestSigner", "verify_request"]
 

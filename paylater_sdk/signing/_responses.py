@@ -10,10 +10,8 @@ from datetime import datetime
 
 import attrs
 
-from ..algorithms import Algorithm, PrivateKey
 from ..errors import ConfigurationError, InvalidSignatureError, SignatureError, TimestampError
-from ..keys import KeyRing
-from ..replay import NonceStore
+from ._algorithms import Algorithm, PrivateKey
 from ._framing import (
     DEFAULT_MAX_SKEW,
     _allowed,
@@ -28,7 +26,9 @@ from ._framing import (
     get_header,
     response_message,
 )
+from ._keys import KeyRing
 from ._profiles import DEFAULT_PROFILE, IssuerProfile
+from ._replay import NonceStore
 
 __all__ = ["ResponseSigner", "verify_response"]
 

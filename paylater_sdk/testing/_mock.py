@@ -34,13 +34,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ..client import Event, PayLaterClient, Plan, RetryPolicy
-from ..errors import (
-    ConfigurationError,
-    NotFoundError,
-    PayLaterError,
-)
-from ..issuer import Issuer, TestBuyer, create_app, db, get_issuer
-from ..issuer.faults import fault_matches
+from ..errors import ConfigurationError, NotFoundError, PayLaterError
+from ..issuer import Issuer, TestBuyer, create_app, get_issuer
+from ..issuer.domain.faults import fault_matches
+from ..issuer.storage import schema as db
 from ..money import Money
 from ..signing import generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow

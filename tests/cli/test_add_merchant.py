@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from paylater_sdk.cli import main
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.keys import generate_private_key, public_key_pem, serial_for
+from paylater_sdk.signing import generate_private_key, public_key_pem, serial_for
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from paylater_sdk.cli import main
 from paylater_sdk.issuer import create_app
-from paylater_sdk.keys import generate_private_key, private_key_pem, public_key_pem
+from paylater_sdk.signing import generate_private_key, private_key_pem, public_key_pem
 
 
 def _walk(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

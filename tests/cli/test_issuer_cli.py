@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from paylater_sdk.cli import main
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.issuer.db import buyers
-from paylater_sdk.keys import generate_private_key, public_key_pem
+from paylater_sdk.issuer.storage.schema import buyers
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, public_key_pem
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_serve_builds_the_app_from_the_options(
 def test_serve_takes_the_nonce_store(
     runner: CliRunner, fake_server: type[FakeServer], tmp_path: Path
 ) -> None:
-    from paylater_sdk.replay import RedisNonceStore
+    from paylater_sdk.signing import RedisNonceStore
 
     url = f"sqlite:///{tmp_path / 'nonces.db'}"
     args = ["issuer", "serve", "--database", url, "--test-mode", "--no-worker"]

@@ -17,8 +17,8 @@ import requests
 import responses
 
 from paylater_sdk.client import PayLaterClient, RetryPolicy
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
+    InMemoryNonceStore,
     KeyRing,
     ResponseSigner,
     generate_private_key,
@@ -231,8 +231,7 @@ def client(sleeps: list[float]) -> Iterator[PayLaterClient]:
 
 def certificates_body(*keys: Any, api_key: bytes = API_KEY, **overrides: Any) -> dict[str, Any]:
     """The ``/v1/certificates`` answer: each public key PEM encrypted to the API key."""
-    from paylater_sdk.notifications import encrypt_resource
-    from paylater_sdk.signing import public_key_pem
+    from paylater_sdk.signing import encrypt_resource, public_key_pem
 
     data = []
     for key in keys:

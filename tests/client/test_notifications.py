@@ -24,8 +24,7 @@ from paylater_sdk.errors import (
     ReplayError,
     SignatureError,
 )
-from paylater_sdk.notifications import seal_notification
-from paylater_sdk.signing import ResponseSigner, generate_private_key, serial_for
+from paylater_sdk.signing import ResponseSigner, generate_private_key, seal_notification, serial_for
 
 
 def _authorized_event(fake_issuer: FakeIssuer, **event: object) -> tuple[dict[str, str], bytes]:

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paylater_sdk.client import PayLaterClient, RetryPolicy
 from paylater_sdk.errors import ConfigurationError, InvalidSignatureError
-from paylater_sdk.replay import InMemoryNonceStore
 from paylater_sdk.signing import (
     WECHATPAY_V3,
+    InMemoryNonceStore,
     KeyRing,
     ResponseSigner,
     generate_private_key,

@@ -22,7 +22,7 @@ from shop_server import ShopServer
 from examples.merchant_flask import create_app, db, store
 from examples.merchant_flask.reconcile import differences
 from paylater_sdk.money import Money
-from paylater_sdk.notifications import seal_notification
+from paylater_sdk.signing import seal_notification
 
 ORDERS = 8
 COPIES = 3  # deliveries of each notification id, all in flight together

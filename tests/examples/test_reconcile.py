@@ -15,7 +15,7 @@ import pytest
 from examples.merchant_flask import create_app, store
 from examples.merchant_flask.reconcile import differences, reconcile
 from paylater_sdk.money import Money
-from paylater_sdk.notifications import seal_notification
+from paylater_sdk.signing import seal_notification
 
 AMOUNT = Money("500.00", "CNY")
 

@@ -13,10 +13,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
-from paylater_sdk.keys import generate_private_key, public_key_pem, serial_for
 from paylater_sdk.money import Money
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import RequestSigner, verify_response
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    RequestSigner,
+    generate_private_key,
+    public_key_pem,
+    serial_for,
+    verify_response,
+)
 
 MERCHANT_ID = "m_shop"
 OTHER_ID = "m_other"
@@ -190,7 +195,7 @@ def authorized(
 def balances(issuer: Issuer, buyer_id: str) -> dict[str, int]:
     import sqlalchemy as sa
 
-    from paylater_sdk.issuer.db import buyers
+    from paylater_sdk.issuer.storage.schema import buyers
 
     with issuer.engine.connect() as conn:
         row = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).one()

@@ -1,7 +1,7 @@
 """Test doubles for notification delivery: a fake issuer, a recording transport, helpers.
 
 The fake issuer implements the public interface delivery declares
-(:class:`paylater_sdk.issuer.notify_attempt.DeliveryIssuer`) over a real database, with a
+(:class:`paylater_sdk.issuer.delivery.attempt.DeliveryIssuer`) over a real database, with a
 clock the tests move by hand and a list of faults.
 """
 
@@ -17,11 +17,15 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paylater_sdk.issuer import outbox
-from paylater_sdk.keys import generate_private_key, serial_for
-from paylater_sdk.notifications import open_notification
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import KeyRing, ResponseSigner
+from paylater_sdk.issuer.delivery import outbox
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    KeyRing,
+    ResponseSigner,
+    generate_private_key,
+    open_notification,
+    serial_for,
+)
 
 API_KEY = b"0123456789abcdef0123456789ABCDEF"
 START = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)

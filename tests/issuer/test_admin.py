@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.issuer.outbox import enqueue
+from paylater_sdk.issuer.delivery.outbox import enqueue
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 
@@ -106,7 +106,7 @@ def test_failed_attempts_appear_in_the_log(app: Flask) -> None:
         return 200
 
     issuer = get_issuer(app)
-    from paylater_sdk.issuer.outbox import deliver_due
+    from paylater_sdk.issuer.delivery.outbox import deliver_due
 
     event_id = _notify(app)
     assert deliver_due(issuer, transport=transport) == 1  # m1 is unknown: no prefixes
@@ -170,8 +170,8 @@ def test_outside_test_mode_the_admin_token_is_required(
 
 def _delivered(app: Flask) -> tuple[str, list[str]]:
     """A notification for a registered merchant, delivered once; returns (id, urls sent)."""
-    from paylater_sdk.issuer.outbox import deliver_due
-    from paylater_sdk.keys import generate_private_key, public_key_pem
+    from paylater_sdk.issuer.delivery.outbox import deliver_due
+    from paylater_sdk.signing import generate_private_key, public_key_pem
 
     get_issuer(app).add_merchant(
         "m1",
@@ -195,7 +195,7 @@ def _delivered(app: Flask) -> tuple[str, list[str]]:
 
 
 def test_redeliver_sends_a_delivered_notification_again(app: Flask) -> None:
-    from paylater_sdk.issuer.outbox import deliver_due
+    from paylater_sdk.issuer.delivery.outbox import deliver_due
 
     event_id, sent = _delivered(app)
     client = app.test_client()
@@ -224,7 +224,7 @@ def test_redeliver_from_the_html_page_redirects_back(app: Flask) -> None:
 
 
 def test_a_failed_notification_can_be_redelivered(app: Flask) -> None:
-    from paylater_sdk.issuer.outbox import deliver_due
+    from paylater_sdk.issuer.delivery.outbox import deliver_due
 
     event_id = _notify(app)  # m1 is not registered: the attempt is BLOCKED and gives up
     deliver_due(get_issuer(app))

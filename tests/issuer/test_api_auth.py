@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from paylater_sdk.issuer import Issuer
-from paylater_sdk.issuer.db import checkouts, idempotency_keys
-from paylater_sdk.keys import generate_private_key, serial_for
+from paylater_sdk.issuer.storage.schema import checkouts, idempotency_keys
 from paylater_sdk.money import Money
-from paylater_sdk.signing import RequestSigner
+from paylater_sdk.signing import RequestSigner, generate_private_key, serial_for
 
 from .conftest import MERCHANT_ID, SignedClient, checkout_body
 

@@ -9,12 +9,16 @@ import pytest
 
 from paylater_sdk.errors import UnknownKeyError
 from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
-from paylater_sdk.issuer import Issuer, create_app, get_issuer, keystore
-from paylater_sdk.keys import load_public_key, serial_for
+from paylater_sdk.issuer import Issuer, create_app, get_issuer
+from paylater_sdk.issuer.storage import keystore
 from paylater_sdk.money import Money
-from paylater_sdk.notifications import decrypt_resource
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import verify_response
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    decrypt_resource,
+    load_public_key,
+    serial_for,
+    verify_response,
+)
 
 from .conftest import API_KEY, MERCHANT_ID, SignedClient, checkout_body, cny, merchant_config
 

@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from paylater_sdk.issuer import Issuer, TestBuyer, idempotency, orderbook
-from paylater_sdk.issuer.db import checkouts, idempotency_keys
+from paylater_sdk.issuer import Issuer, TestBuyer
+from paylater_sdk.issuer.domain import orderbook
+from paylater_sdk.issuer.storage import idempotency
+from paylater_sdk.issuer.storage.schema import checkouts, idempotency_keys
 
 from .conftest import MERCHANT_ID, SignedClient, authorized, balances, checkout_body, cny
 

@@ -88,7 +88,7 @@ def test_16_concurrent_partial_refunds_never_exceed_the_capture(
 def authorized_checkout(issuer: Issuer, order_id: str) -> str:
     import sqlalchemy as sa
 
-    from paylater_sdk.issuer.db import orders
+    from paylater_sdk.issuer.storage.schema import orders
 
     with issuer.engine.connect() as conn:
         return str(
@@ -183,7 +183,7 @@ def test_64_threads_never_overspend_one_buyer(api: SignedClient, issuer: Issuer)
 def test_concurrent_sweeps_expire_each_authorization_once(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
-    from paylater_sdk.issuer import lifecycle
+    from paylater_sdk.issuer.domain import lifecycle
 
     for i in range(6):
         authorized(api, issuer, buyer, out_trade_no=f"E{i}", amount=100_00)
@@ -199,7 +199,7 @@ def test_concurrent_sweeps_expire_each_authorization_once(
 def test_a_failing_sweep_never_fails_the_request(
     api: SignedClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from paylater_sdk.issuer import lifecycle
+    from paylater_sdk.issuer.domain import lifecycle
 
     checkout = api.post(
         "/v1/checkouts",

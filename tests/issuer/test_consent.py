@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.issuer.consent import decline_message, format_money, format_rate
-from paylater_sdk.keys import generate_private_key, public_key_pem
+from paylater_sdk.issuer.web.consent import decline_message, format_money, format_rate
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, public_key_pem
 
 API_KEY = "0123456789abcdef0123456789ABCDEF"
 RETURN_URL = "https://shop.example/return?lang=zh"
@@ -245,7 +245,7 @@ def test_confirm_places_the_hold_redirects_and_notifies(app: Flask, client: Flas
     assert checkout["state"] == "AUTHORIZED"
     assert checkout["order"]["plan"]["plan_id"] == plan_id
     assert issuer.check_ledger() == []
-    from paylater_sdk.issuer.outbox import delivery_log
+    from paylater_sdk.issuer.delivery.outbox import delivery_log
 
     with issuer.engine.connect() as conn:
         [event] = delivery_log(conn)
@@ -438,7 +438,7 @@ def test_no_form_input_yields_a_5xx(
     ],
 )
 def test_only_plain_http_origins_reach_the_csp_or_a_redirect(url: str, origin: str | None) -> None:
-    from paylater_sdk.issuer.consent import _origin
+    from paylater_sdk.issuer.web.consent import _origin
 
     assert _origin(url) == origin
 

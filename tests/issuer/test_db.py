@@ -13,11 +13,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from paylater_sdk.errors import ConfigurationError
-from paylater_sdk.issuer import create_app, get_issuer, migrate
+from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.config import load_config
-from paylater_sdk.issuer.db import buyers, make_engine, metadata
-from paylater_sdk.keys import generate_private_key, private_key_pem, serial_for
+from paylater_sdk.issuer.storage import migrate
+from paylater_sdk.issuer.storage.schema import buyers, make_engine, metadata
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, private_key_pem, serial_for
 
 
 def test_the_schema_compiles_for_postgresql() -> None:
@@ -139,7 +140,7 @@ def test_database_errors_never_show_bound_parameters(tmp_path: Any, caplog: Any)
     """An API key or buyer token in a failing statement must not reach logs or messages."""
     import logging
 
-    from paylater_sdk.issuer.db import make_engine, merchants
+    from paylater_sdk.issuer.storage.schema import make_engine, merchants
 
     engine = make_engine(f"sqlite:///{tmp_path / 'hidden.db'}")
     secret = "0123456789abcdefSECRETSECRET0000"
@@ -162,7 +163,7 @@ def test_a_logged_database_error_never_quotes_a_value(issuer: Any, caplog: Any) 
     """PostgreSQL's own detail quotes the duplicate key (a buyer token is a credential)."""
     import logging
 
-    from paylater_sdk.issuer.db import log_failure
+    from paylater_sdk.issuer.storage.schema import log_failure
 
     token = "bt_" + "S3CRET" * 6
     row = {

@@ -10,10 +10,12 @@ import pytest
 from flask import Flask
 
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.keys import generate_private_key, public_key_pem
 from paylater_sdk.money import Money
+from paylater_sdk.signing import generate_private_key, public_key_pem
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "paylater_sdk/issuer/templates/paylater_issuer"
+TEMPLATES = (
+    Path(__file__).resolve().parents[2] / "paylater_sdk/issuer/web/templates/paylater_issuer"
+)
 
 
 def _app(tmp_path: Path, **extra: object) -> Flask:

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylater_sdk.errors import CreditDeclinedError, PayLaterError
-from paylater_sdk.issuer import Issuer, create_app, get_issuer, ledger
-from paylater_sdk.issuer.db import buyers, ledger_entries
+from paylater_sdk.issuer import Issuer, create_app, get_issuer
+from paylater_sdk.issuer.domain import ledger
+from paylater_sdk.issuer.storage.schema import buyers, ledger_entries
 from paylater_sdk.money import Money
 
 from .conftest import SignedClient, balances, new_checkout

@@ -10,17 +10,11 @@ import sqlalchemy as sa
 
 from paylater_sdk.errors import ConflictError, CreditDeclinedError, InvalidRequestError
 from paylater_sdk.installments import Schedule
-from paylater_sdk.issuer import (
-    Issuer,
-    TestBuyer,
-    create_app,
-    get_issuer,
-    shared_state,
-    stop_background,
-)
-from paylater_sdk.issuer.db import checkouts
-from paylater_sdk.issuer.outbox import notifications
-from paylater_sdk.issuer.sweeper import Sweeper
+from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer, stop_background
+from paylater_sdk.issuer.delivery.outbox import notifications
+from paylater_sdk.issuer.delivery.sweeper import Sweeper
+from paylater_sdk.issuer.storage import shared_state
+from paylater_sdk.issuer.storage.schema import checkouts
 from paylater_sdk.money import Money
 
 from .conftest import (

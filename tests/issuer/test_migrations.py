@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from paylater_sdk.cli import main
 from paylater_sdk.errors import ConfigurationError
-from paylater_sdk.issuer import create_app, get_issuer, migrate
-from paylater_sdk.issuer.db import issuer_keys, make_engine, metadata
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.storage import migrate
+from paylater_sdk.issuer.storage.schema import issuer_keys, make_engine, metadata
 
 from .conftest import database_url
 

@@ -26,9 +26,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paylater_sdk.issuer import notify_delivery, outbox
-from paylater_sdk.issuer.db import make_engine, metadata
-from paylater_sdk.issuer.notify_store import notification_attempts, notifications
+from paylater_sdk.issuer.delivery import outbox
+from paylater_sdk.issuer.delivery import sender as notify_delivery
+from paylater_sdk.issuer.delivery.store import notification_attempts, notifications
+from paylater_sdk.issuer.storage.schema import make_engine, metadata
 
 from .conftest import POSTGRES_URL, database_url
 from .notify_fakes import START, FakeConfig, FakeIssuer, enqueue

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from paylater_sdk.issuer import create_app
-from paylater_sdk.issuer.openapi import openapi_document
+from paylater_sdk.issuer.web.openapi import openapi_document
 
 from .conftest import SignedClient
 

@@ -21,11 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paylater_sdk.errors import ReplayError
-from paylater_sdk.issuer import notify_delivery, outbox
-from paylater_sdk.issuer.db import make_engine, metadata
-from paylater_sdk.keys import generate_private_key
-from paylater_sdk.notifications import open_notification
-from paylater_sdk.replay import InMemoryNonceStore
+from paylater_sdk.issuer.delivery import outbox
+from paylater_sdk.issuer.delivery import sender as notify_delivery
+from paylater_sdk.issuer.storage.schema import make_engine, metadata
+from paylater_sdk.signing import InMemoryNonceStore, generate_private_key, open_notification
 
 from .conftest import database_url
 from .notify_fakes import (
@@ -573,7 +572,7 @@ def real_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
 def _real_app(tmp_path: Path, transport: Any, **config: Any) -> Any:
     from paylater_sdk.issuer import create_app
-    from paylater_sdk.keys import public_key_pem
+    from paylater_sdk.signing import public_key_pem
 
     settings: dict[str, Any] = {
         "TEST_MODE": True,
@@ -675,7 +674,7 @@ def test_a_url_outside_the_merchants_current_prefixes_is_never_called(
     real_app: Callable[..., Any],
 ) -> None:
     from paylater_sdk.issuer import get_issuer
-    from paylater_sdk.keys import public_key_pem
+    from paylater_sdk.signing import public_key_pem
 
     send = Recorder()
     app = real_app(send)

@@ -24,11 +24,10 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from paylater_sdk.issuer import create_app, get_issuer
-from paylater_sdk.issuer.db import faults
-from paylater_sdk.issuer.openapi import openapi_document
-from paylater_sdk.keys import serial_for
+from paylater_sdk.issuer.storage.schema import faults
+from paylater_sdk.issuer.web.openapi import openapi_document
 from paylater_sdk.money import Money
-from paylater_sdk.signing import RequestSigner
+from paylater_sdk.signing import RequestSigner, serial_for
 
 from .conftest import API_KEY, MERCHANT_ID, merchant_config
 

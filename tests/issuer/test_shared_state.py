@@ -20,9 +20,9 @@ from flask import Flask
 from paylater_sdk.errors import ReplayError
 from paylater_sdk.issuer import Issuer, create_app, get_issuer
 from paylater_sdk.issuer.config import load_config
-from paylater_sdk.issuer.credit import preview_amount
-from paylater_sdk.issuer.db import issuer_keys, make_engine, rate_counters, seen_nonces
-from paylater_sdk.issuer.nonces import DatabaseNonceStore
+from paylater_sdk.issuer.domain.credit import preview_amount
+from paylater_sdk.issuer.storage.nonces import DatabaseNonceStore
+from paylater_sdk.issuer.storage.schema import issuer_keys, make_engine, rate_counters, seen_nonces
 from paylater_sdk.money import Money
 
 from .conftest import (
@@ -252,8 +252,8 @@ def test_bad_rate_limits_fail_at_start(value: Any) -> None:
 
 def test_the_nonce_store_setting(issuer: Issuer) -> None:
     from paylater_sdk.errors import ConfigurationError
-    from paylater_sdk.issuer.nonces import build_nonce_store
-    from paylater_sdk.replay import InMemoryNonceStore, RedisNonceStore
+    from paylater_sdk.issuer.storage.nonces import build_nonce_store
+    from paylater_sdk.signing import InMemoryNonceStore, RedisNonceStore
 
     assert isinstance(build_nonce_store("database", issuer.engine, 300), DatabaseNonceStore)
     assert isinstance(build_nonce_store(None, issuer.engine, 300), DatabaseNonceStore)

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from paylater_sdk.errors import CreditDeclinedError
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
-from paylater_sdk.issuer.db import buyers, checkouts, merchants
+from paylater_sdk.issuer.storage.schema import buyers, checkouts, merchants
 from paylater_sdk.money import Money
 
 from .conftest import SignedClient, authorized, balances, checkout_body, cny

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paylater_sdk.issuer.urls import url_allowed, url_under_prefix
+from paylater_sdk.issuer.domain.urls import url_allowed, url_under_prefix
 
 from .conftest import SignedClient, checkout_body
 

@@ -1,0 +1,52 @@
+"""Installment plans: terms, fen-exact schedules, APR disclosure, offers and quotes.
+
+This is the public face of the plan engine; the work is split over small private modules
+(``_terms`` what a plan is, ``_amortization`` the integer arithmetic and due dates,
+``_schedule`` schedules and re-planning, ``_quotes`` offers and quotes, ``_apr`` and
+``_unit_periods`` the Regulation Z APR) and every public name is exported here.
+
+>>> from datetime import date
+>>> from paylater_sdk.money import Money
+>>> terms = PlanTerms(12, Method.EQUAL_PAYMENT, annual_rate="0.0435")
+>>> schedule = build_schedule(Money("100000", "CNY"), terms, start=date(2026, 1, 15))
+>>> schedule.installments[0].amount
+Money('8530.99', 'CNY')
+"""
+
+from __future__ import annotations
+
+from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
+from ._quotes import (
+    DEFAULT_APR_CAP,
+    STANDARD_OFFERS,
+    CapBasis,
+    PlanOffer,
+    PlanQuote,
+    as_low_as,
+    quote_plans,
+)
+from ._schedule import Installment, Schedule, build_schedule, due_dates
+from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
+
+__all__ = [
+    "DEFAULT_APR_CAP",
+    "MAX_PERIODS",
+    "STANDARD_OFFERS",
+    "CapBasis",
+    "FeePayer",
+    "Frequency",
+    "Installment",
+    "Method",
+    "PlanOffer",
+    "PlanQuote",
+    "PlanTerms",
+    "Schedule",
+    "UnitPeriod",
+    "actuarial_apr",
+    "as_low_as",
+    "build_schedule",
+    "common_unit_period",
+    "due_dates",
+    "effective_annual_rate",
+    "quote_plans",
+]

@@ -1,0 +1,283 @@
+"""One delivery attempt: re-check the URL, seal the envelope, send it, record the outcome.
+
+The attempt starts once a worker has claimed it (:mod:`.notify_delivery` owns claiming
+and concurrency). Every attempt seals the envelope anew (fresh signature timestamp and
+nonce) with the same envelope id, and is recorded with a compare-and-set on the attempt
+number, so a worker whose lease expired cannot overwrite the outcome of a newer attempt.
+The issuer's clock drives every due time; signature timestamps use the wall clock (see
+:func:`_seal`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+
+from ...signing import ResponseSigner, seal_notification
+from ..config import WECHAT_NOTIFY_SCHEDULE
+from ..domain.urls import url_allowed
+from ..storage.schema import from_epoch, to_epoch
+from .store import DELIVERED, FAILED, notification_attempts, notifications
+
+__all__ = [
+    "DEFAULT_NOTIFY_SCHEDULE",
+    "DEFAULT_NOTIFY_TIMEOUT",
+    "DeliveryIssuer",
+    "NotifyTransport",
+    "attempt",
+    "requests_transport",
+]
+
+# One logger for all of delivery, under the name it always had (operators filter on it).
+log = logging.getLogger("paylater_sdk.issuer.delivery.sender")
+
+#: Seconds to wait after the 1st, 2nd, ... failed attempt (WeChat Pay v3's schedule).
+DEFAULT_NOTIFY_SCHEDULE = WECHAT_NOTIFY_SCHEDULE
+#: Seconds a merchant gets to answer one delivery attempt.
+DEFAULT_NOTIFY_TIMEOUT = 5.0
+_MAX_ERROR_CHARS = 300
+
+FAULT_DROP = "drop_notification"
+FAULT_DUPLICATE = "duplicate_notification"
+_FAULT_KINDS = frozenset({FAULT_DROP, FAULT_DUPLICATE})
+
+
+class NotifyTransport(Protocol):
+    """Sends one sealed notification; returns the HTTP status, raises on network failure."""
+
+    def __call__(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int: ...
+
+
+class MerchantRecord(Protocol):
+    """The part of a merchant's row delivery reads: its notify prefixes, as stored (JSON)."""
+
+    @property
+    def notify_prefixes(self) -> str: ...
+
+
+class DeliveryConfig(Protocol):
+    """The settings delivery reads (:class:`~paylater_sdk.issuer.config.IssuerConfig`)."""
+
+    @property
+    def notify_schedule(self) -> Sequence[int]: ...
+
+    @property
+    def notify_transport(self) -> NotifyTransport | None: ...
+
+
+class DeliveryIssuer(Protocol):
+    """What delivery needs from :class:`paylater_sdk.issuer.Issuer`, and nothing more."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def config(self) -> DeliveryConfig: ...
+
+    def now(self) -> datetime: ...
+
+    def response_signer(self) -> ResponseSigner: ...
+
+    def merchant(self, merchant_id: str) -> MerchantRecord | None: ...
+
+    def merchant_api_key(self, merchant_id: str) -> bytes: ...
+
+    def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None: ...
+
+
+def requests_transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+    """The default transport: one POST with ``requests``, never following redirects.
+
+    Redirects are not followed so that a merchant's notify URL can never bounce the issuer
+    to a host outside the merchant's registered prefixes.
+    """
+    import requests
+
+    response = requests.post(
+        url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+    )
+    return int(response.status_code)
+
+
+def schedule_of(
+    issuer: DeliveryIssuer, schedule: Sequence[int | float] | None
+) -> tuple[float, ...]:
+    """The back-off steps: ``schedule`` if given, else the issuer's ``NOTIFY_SCHEDULE``."""
+    steps = tuple(
+        float(s) for s in (issuer.config.notify_schedule if schedule is None else schedule)
+    )
+    if any(step < 0 for step in steps):
+        raise ValueError("NOTIFY_SCHEDULE steps must be >= 0 seconds")
+    return steps
+
+
+def transport_of(issuer: DeliveryIssuer, transport: NotifyTransport | None) -> NotifyTransport:
+    """``transport`` if given, else the issuer's ``NOTIFY_TRANSPORT``, else HTTP."""
+    if transport is not None:
+        return transport
+    return issuer.config.notify_transport or requests_transport
+
+
+def _url_still_allowed(issuer: DeliveryIssuer, merchant_id: str, url: str) -> bool:
+    """Re-check the notify URL against the merchant's prefixes as registered *now*.
+
+    Checkouts are validated when created, but a merchant's prefixes can be narrowed later
+    (``paylater issuer add-merchant`` updates them); the issuer must then stop calling
+    the old host rather than keep POSTing to a URL nobody vouches for any more. An
+    unknown merchant vouches for nothing.
+    """
+    row = issuer.merchant(merchant_id)
+    if row is None:
+        return False
+    try:
+        prefixes = json.loads(row.notify_prefixes)
+    except (TypeError, ValueError):
+        return False
+    return url_allowed(url, prefixes)
+
+
+def _short_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def _seal(issuer: DeliveryIssuer, row: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+    event = {
+        "id": row["id"],
+        "event_type": row["event_type"],
+        "original_type": row["original_type"],
+        "summary": row["summary"],
+        "resource": json.loads(row["resource"]),
+        "create_time": from_epoch(row["created_at"]),
+    }
+    api_key = issuer.merchant_api_key(row["merchant_id"])
+    # The signature's timestamp is wall time (the default), never the test clock: the
+    # merchant checks it against its own clock, which knows nothing of test time.
+    headers, body = seal_notification(event, api_key, issuer.response_signer())
+    headers = dict(headers)
+    headers["Content-Type"] = "application/json"
+    headers.setdefault("User-Agent", "paylater-issuer-notify/1")
+    return headers, body
+
+
+def _send_once(
+    issuer: DeliveryIssuer, row: Mapping[str, Any], send: NotifyTransport, timeout: float
+) -> tuple[str, int | None, str | None]:
+    try:
+        headers, body = _seal(issuer, row)
+    except Exception as exc:  # a deleted merchant, a missing key: retry later, log why
+        log.warning("cannot seal notification %s: %s", row["id"], type(exc).__name__)
+        return "ERROR", None, f"cannot seal: {_short_error(exc)}"
+    try:
+        status = send(row["notify_url"], headers, body, timeout)
+    except Exception as exc:  # connection refused, timeout, DNS: the merchant is unreachable
+        return "ERROR", None, _short_error(exc)
+    if 200 <= status < 300:
+        return "DELIVERED", status, None
+    return "REJECTED", status, f"HTTP {status}"
+
+
+def attempt(
+    issuer: DeliveryIssuer,
+    row: Mapping[str, Any],
+    send: NotifyTransport,
+    steps: tuple[float, ...],
+    timeout: float,
+) -> None:
+    """Make the attempt claimed on ``row`` (its values as read *before* the claim)."""
+    number = int(row["attempts"]) + 1
+    if not _url_still_allowed(issuer, row["merchant_id"], row["notify_url"]):
+        _record(
+            issuer,
+            row["id"],
+            number,
+            outcome="BLOCKED",
+            values={
+                "state": FAILED,
+                "next_attempt_at": None,
+                "last_status": None,
+                "last_error": "notify_url is no longer under a registered prefix",
+            },
+        )
+        log.warning("notification %s blocked: notify_url not allowed any more", row["id"])
+        return
+    path = urlsplit(row["notify_url"]).path or "/"
+    fault = issuer.take_fault(_FAULT_KINDS, "POST", path)
+    duplicated = False
+    outcome: str
+    status: int | None
+    error: str | None
+    if fault == FAULT_DROP:
+        outcome, status, error = "DROPPED", None, "dropped by a test fault"
+    else:
+        outcome, status, error = _send_once(issuer, row, send, timeout)
+        if fault == FAULT_DUPLICATE:
+            duplicated = True
+            # The copy is sealed anew with the same id, as a real duplicate delivery would be.
+            second = _send_once(issuer, row, send, timeout)
+            if outcome != "DELIVERED":
+                outcome, status, error = second
+    finished = to_epoch(issuer.now())
+    values: dict[str, Any] = {"last_status": status, "last_error": error}
+    if outcome == "DELIVERED":
+        values.update(state=DELIVERED, delivered_at=finished, next_attempt_at=None)
+    elif number - row["round_start"] > len(steps):
+        values.update(state=FAILED, next_attempt_at=None)
+        log.warning("notification %s gave up after %d attempts", row["id"], number)
+    else:
+        step = steps[number - row["round_start"] - 1]
+        values.update(next_attempt_at=finished + math.ceil(step))
+    _record(
+        issuer,
+        row["id"],
+        number,
+        outcome=outcome,
+        values=values,
+        status=status,
+        error=error,
+        duplicated=duplicated,
+        at=finished,
+    )
+
+
+def _record(
+    issuer: DeliveryIssuer,
+    event_id: str,
+    number: int,
+    *,
+    outcome: str,
+    values: dict[str, Any],
+    status: int | None = None,
+    error: str | None = None,
+    duplicated: bool = False,
+    at: int | None = None,
+) -> None:
+    """Log one attempt and update the notification, unless another worker took it over."""
+    if at is None:
+        at = to_epoch(issuer.now())
+    if error is None:
+        error = values.get("last_error")
+    with issuer.engine.begin() as conn:
+        conn.execute(
+            notification_attempts.insert().values(
+                notification_id=event_id,
+                number=number,
+                attempted_at=at,
+                outcome=outcome,
+                status_code=status,
+                error=error,
+                duplicated=duplicated,
+            )
+        )
+        conn.execute(
+            notifications.update()
+            .where(notifications.c.id == event_id, notifications.c.attempts == number)
+            .values(**values)
+        )

@@ -1,0 +1,443 @@
+"""The order book: checkouts, orders and refunds, as the merchant and the buyer see them.
+
+A mixin of :class:`paylater_sdk.issuer.domain.issuer.Issuer`, kept apart so that each module
+stays about one thing: this one is the lifecycle's entry points (validation of the
+business rules, then one transaction through :mod:`.lifecycle` and :mod:`.ledger`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from ...errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
+from ...installments import PlanOffer, PlanQuote, Schedule, quote_plans
+from ...lifecycle import CheckoutState, EventType
+from ...money import Money
+from ..config import IssuerConfig
+from ..storage import idempotency
+from ..storage.locking import locked
+from ..storage.schema import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
+from . import credit, ledger, lifecycle
+from .urls import url_allowed
+from .views import checkout_json, checkout_json_by_id, refund_json
+
+__all__ = ["OrderBook"]
+
+
+class OrderBook:
+    """Checkout, order and refund operations; each public method is one transaction."""
+
+    engine: Engine
+    config: IssuerConfig
+    offers: tuple[PlanOffer, ...]
+
+    def now(self) -> datetime:  # provided by Issuer
+        raise NotImplementedError
+
+    def sweep(self) -> None:  # provided by Issuer
+        raise NotImplementedError
+
+    def merchant(self, merchant_id: str) -> Any:  # provided by Issuer
+        raise NotImplementedError
+
+    def _quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
+        same = [o for o in offers if o.min_amount.currency == amount.currency]
+        return quote_plans(amount, same, start=on.date(), apr_cap=self.config.apr_cap)
+
+    # --- checkouts (the merchant's side) ----------------------------------------------------
+
+    def create_checkout(
+        self,
+        merchant_id: str,
+        *,
+        out_trade_no: str,
+        amount: Money,
+        description: str,
+        notify_url: str,
+        return_url: str,
+        plan_ids: Sequence[str] | None,
+        expires_in: int | None,
+        base_url: str,
+    ) -> dict[str, Any]:
+        self._check_urls(merchant_id, notify_url=notify_url, return_url=return_url)
+        offers = self._requested_offers(amount, plan_ids)
+        now = self.now()
+        quotes = self._quotes(amount, offers, now)
+        if not quotes:
+            raise InvalidRequestError(
+                f"no plan is offered for {amount}: check the plans' amount ranges",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        ttl = expires_in if expires_in is not None else self.config.checkout_ttl
+        checkout_id = lifecycle.new_id("co")
+        base = (self.config.public_url or base_url).rstrip("/")
+        try:
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
+                duplicate = conn.execute(
+                    sa.select(checkouts.c.id).where(
+                        checkouts.c.merchant_id == merchant_id,
+                        checkouts.c.out_trade_no == out_trade_no,
+                    )
+                ).first()
+                if duplicate is not None:
+                    raise _duplicate_trade_no(out_trade_no)
+                conn.execute(
+                    checkouts.insert().values(
+                        id=checkout_id,
+                        merchant_id=merchant_id,
+                        out_trade_no=out_trade_no,
+                        state=CheckoutState.CREATED,
+                        amount=amount.minor,
+                        currency=amount.currency,
+                        description=description,
+                        notify_url=notify_url,
+                        return_url=return_url,
+                        plans_json=json.dumps([q.to_json() for q in quotes]),
+                        authorize_url=f"{base}/authorize/{checkout_id}",
+                        created_at=to_epoch(now),
+                        expires_at=to_epoch(now + timedelta(seconds=ttl)),
+                    )
+                )
+                return tx.done(checkout_json_by_id(conn, checkout_id))
+        except IntegrityError:
+            raise _duplicate_trade_no(out_trade_no) from None
+
+    def _check_urls(self, merchant_id: str, *, notify_url: str, return_url: str) -> None:
+        """Both URLs under a prefix the merchant registered (:mod:`.urls`), or 400."""
+        merchant = self.merchant(merchant_id)
+        if merchant is None:
+            raise _not_found("merchant", merchant_id)
+        for field, url, prefixes in (
+            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
+            ("return_url", return_url, json.loads(merchant.return_prefixes)),
+        ):
+            if not url_allowed(url, prefixes):
+                exc = InvalidRequestError(
+                    f"{field} is not under a URL prefix registered for merchant {merchant_id}",
+                    code="URL_NOT_ALLOWED",
+                )
+                exc.field = field  # type: ignore[attr-defined]
+                raise exc
+
+    def _requested_offers(self, amount: Money, plan_ids: Sequence[str] | None) -> list[PlanOffer]:
+        """The offers a checkout may use: all, or the ones the merchant named."""
+        if not any(o.min_amount.currency == amount.currency for o in self.offers):
+            lends = self.offers[0].min_amount.currency if self.offers else "-"
+            raise InvalidRequestError(
+                f"this issuer lends in {lends}, not {amount.currency}", code="CURRENCY_MISMATCH"
+            )
+        if plan_ids is None:
+            return list(self.offers)
+        by_id = {o.plan_id: o for o in self.offers}
+        unknown = [p for p in plan_ids if p not in by_id]
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown plan ids: {', '.join(p[:40] for p in unknown[:5])}",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        return [by_id[p] for p in dict.fromkeys(plan_ids)]
+
+    def _checkout_row(
+        self, conn: sa.Connection, merchant_id: str | None, checkout_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
+
+    def _order_row(
+        self, conn: sa.Connection, merchant_id: str | None, order_id: str, *, lock: bool = False
+    ) -> Any:
+        return _owned_row(conn, orders, "order", merchant_id, order_id, lock=lock)
+
+    def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
+        with reading(self.engine) as conn:
+            return checkout_json(conn, self._checkout_row(conn, merchant_id, checkout_id))
+
+    def find_checkout(self, merchant_id: str, out_trade_no: str) -> dict[str, Any]:
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                sa.select(checkouts).where(
+                    checkouts.c.merchant_id == merchant_id,
+                    checkouts.c.out_trade_no == out_trade_no,
+                )
+            ).first()
+            if row is None:
+                raise _not_found("checkout with out_trade_no", out_trade_no)
+            return checkout_json(conn, row)
+
+    def close_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
+        with idempotency.transaction(self.engine) as tx:
+            row = self._checkout_row(tx.conn, merchant_id, checkout_id, lock=True)
+            return tx.done(lifecycle.close_checkout(tx.conn, row, self.now()))
+
+    def capture(self, merchant_id: str, order_id: str, amount: Money | None) -> dict[str, Any]:
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
+            offer = self._offer(order.plan_id)
+            return tx.done(lifecycle.capture_order(tx.conn, order, amount, offer, self.now()))
+
+    def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
+        with idempotency.transaction(self.engine) as tx:
+            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
+            return tx.done(lifecycle.void_order(tx.conn, order, self.now()))
+
+    def create_refund(
+        self,
+        merchant_id: str,
+        *,
+        order_id: str,
+        amount: Money,
+        out_refund_no: str,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        try:
+            with idempotency.transaction(self.engine) as tx:
+                conn = tx.conn
+                order = self._order_row(conn, merchant_id, order_id, lock=True)
+                now = self.now()
+                refund = lifecycle.create_refund(
+                    conn,
+                    order,
+                    amount=amount,
+                    out_refund_no=out_refund_no,
+                    reason=reason,
+                    now=now,
+                )
+                credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
+                return tx.done(refund)
+        except IntegrityError:
+            raise ConflictError(
+                f"out_refund_no {out_refund_no!r} was already used",
+                code="DUPLICATE_OUT_REFUND_NO",
+            ) from None
+
+    def get_refund(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                sa.select(refunds).where(
+                    refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id
+                )
+            ).first()
+        if row is None:
+            raise _not_found("refund", refund_id)
+        return refund_json(row)
+
+    def _offer(self, plan_id: str) -> PlanOffer:
+        for offer in self.offers:
+            if offer.plan_id == plan_id:
+                return offer
+        raise InvalidRequestError(
+            f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE"
+        )
+
+    # --- the buyer's side (consent page, test controls) --------------------------------------
+
+    def consent_view(self, checkout_id: str) -> dict[str, Any]:
+        self.sweep()
+        with reading(self.engine) as conn:
+            row = self._checkout_row(conn, None, checkout_id)
+            merchant = conn.execute(
+                sa.select(merchants.c.name).where(merchants.c.id == row.merchant_id)
+            ).scalar_one()
+        amount = Money.from_minor(row.amount, row.currency)
+        plan_ids = [p["plan_id"] for p in json.loads(row.plans_json)]
+        created = datetime.fromtimestamp(row.created_at, self.now().tzinfo)
+        offers = [o for o in self.offers if o.plan_id in plan_ids]
+        return {
+            "id": row.id,
+            "state": row.state,
+            "merchant_name": merchant,
+            "description": row.description,
+            "amount": amount,
+            "plans": self._quotes(amount, offers, created),
+            "return_url": row.return_url,
+            "out_trade_no": row.out_trade_no,
+            "expired": row.state == CheckoutState.EXPIRED or row.expires_at <= to_epoch(self.now()),
+        }
+
+    def authorize(self, checkout_id: str, *, buyer_id: str, plan_id: str) -> dict[str, Any]:
+        """The buyer approves: checks again, places the hold, opens the order, notifies.
+
+        Raises :class:`CreditDeclinedError` (``reason``) on a decline and
+        :class:`ConflictError` when the checkout is not awaiting authorization.
+        """
+        self.sweep()
+        now = self.now()
+        with self.engine.begin() as conn:
+            row = self._checkout_row(conn, None, checkout_id, lock=True)
+            quote = self._approve(conn, row, buyer_id, plan_id, now)
+            claimed = conn.execute(
+                checkouts.update()
+                .where(checkouts.c.id == row.id, checkouts.c.state == CheckoutState.CREATED)
+                .values(state=CheckoutState.AUTHORIZED)
+            )
+            if claimed.rowcount != 1:
+                raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
+            self._open_order(conn, row, buyer_id, quote, now)
+            resource = checkout_json_by_id(conn, row.id)
+            lifecycle.emit(
+                conn,
+                merchant_id=row.merchant_id,
+                notify_url=row.notify_url,
+                event_type=EventType.CHECKOUT_AUTHORIZED,
+                original_type="checkout",
+                resource=resource,
+                summary="checkout authorized",
+                now=now,
+            )
+            return resource
+
+    def _approve(
+        self, conn: sa.Connection, row: Any, buyer_id: str, plan_id: str, now: datetime
+    ) -> PlanQuote:
+        """The credit decision on a locked checkout row: the chosen plan's quote, or why not."""
+        lifecycle.require_state(
+            "checkout", row.id, row.state, (CheckoutState.CREATED,), "authorized"
+        )
+        if plan_id not in [p["plan_id"] for p in json.loads(row.plans_json)]:
+            raise InvalidRequestError(
+                f"plan {plan_id[:40]!r} is not offered for this checkout",
+                code="PLAN_NOT_AVAILABLE",
+            )
+        amount = Money.from_minor(row.amount, row.currency)
+        quotes = self._quotes(amount, [self._offer(plan_id)], now)
+        buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
+        if buyer is None:
+            raise _not_found("buyer", buyer_id)
+        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
+        if reasons:
+            raise _declined(reasons[0])
+        return quotes[0]
+
+    def _open_order(
+        self, conn: sa.Connection, row: Any, buyer_id: str, quote: PlanQuote, now: datetime
+    ) -> str:
+        """Hold the credit (the conditional UPDATE decides) and insert the order."""
+        order_id = lifecycle.new_id("ord")
+        if not ledger.hold(
+            conn,
+            buyer_id=buyer_id,
+            amount=row.amount,
+            currency=row.currency,
+            reference=order_id,
+            now=now,
+        ):
+            raise _declined("INSUFFICIENT_LIMIT")
+        conn.execute(
+            orders.insert().values(
+                id=order_id,
+                checkout_id=row.id,
+                merchant_id=row.merchant_id,
+                buyer_id=buyer_id,
+                state=CheckoutState.AUTHORIZED,
+                currency=row.currency,
+                amount=row.amount,
+                held=row.amount,
+                captured_amount=0,
+                refunded_amount=0,
+                plan_id=quote.plan_id,
+                plan_json=json.dumps(quote.to_json()),
+                schedule_json=None,
+                authorized_at=to_epoch(now),
+                authorization_expires_at=lifecycle.authorization_expiry(
+                    now, self.config.authorization_ttl
+                ),
+            )
+        )
+        return order_id
+
+    def repay(self, buyer_id: str, order_id: str, amount: Money | None = None) -> dict[str, Any]:
+        """The buyer pays the next installment(s); the principal frees credit again."""
+        now = self.now()
+        with self.engine.begin() as conn:
+            order = self._order_row(conn, None, order_id, lock=True)
+            if order.buyer_id != buyer_id:
+                raise _not_found("order", order_id)
+            lifecycle.require_state("order", order.id, order.state, lifecycle.REFUNDABLE, "repaid")
+            schedule = Schedule.from_json(json.loads(order.schedule_json))
+            due = [i for i in schedule.installments if not i.paid]
+            if not due:
+                raise ConflictError(
+                    f"order {order.id} has nothing left to repay",
+                    code="INVALID_STATE",
+                )
+            count, paid, principal = 0, 0, 0
+            target = due[0].amount.minor if amount is None else amount.minor
+            if amount is not None and amount.currency != order.currency:
+                raise InvalidRequestError(
+                    "repayment currency differs from the order's",
+                    code="CURRENCY_MISMATCH",
+                )
+            while count < len(due) and paid < target:
+                paid += due[count].amount.minor
+                principal += due[count].principal.minor
+                count += 1
+            if paid != target or target <= 0:
+                raise InvalidRequestError(
+                    "a repayment must equal the next installment or several whole installments",
+                    code="INVALID_AMOUNT",
+                )
+            for _ in range(count):
+                schedule = schedule.record_payment(on=now.date())
+            lifecycle.update_order(conn, order, **lifecycle.schedule_fields(schedule))
+            ledger.restore_principal(
+                conn,
+                buyer_id=buyer_id,
+                amount=principal,
+                currency=order.currency,
+                reference=order.id,
+                reason="REPAY",
+                now=now,
+            )
+            credit.refresh_overdue(conn, now.date(), buyer_id)
+            return {
+                "order_id": order.id,
+                "paid": Money.from_minor(paid, order.currency).to_json(),
+                "schedule": schedule.to_json(),
+            }
+
+
+def _not_found(kind: str, obj_id: str) -> NotFoundError:
+    return lifecycle.not_found(kind, obj_id)
+
+
+def _owned_row(
+    conn: sa.Connection,
+    table: sa.Table,
+    kind: str,
+    merchant_id: str | None,
+    obj_id: str,
+    *,
+    lock: bool = False,
+) -> Any:
+    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing).
+
+    ``lock``: the row is locked until the transaction ends (``FOR UPDATE``), for a read
+    that a state change is computed from (see :mod:`.locking`).
+    """
+    query = sa.select(table).where(table.c.id == obj_id)
+    if merchant_id is not None:
+        query = query.where(table.c.merchant_id == merchant_id)
+    if lock:
+        query = locked(query)
+    row = conn.execute(query).first()
+    if row is None:
+        raise _not_found(kind, obj_id)
+    return row
+
+
+def _declined(reason: str) -> CreditDeclinedError:
+    return CreditDeclinedError(f"credit declined: {reason}", reason=reason, code="CREDIT_DECLINED")
+
+
+def _duplicate_trade_no(out_trade_no: str) -> ConflictError:
+    return ConflictError(
+        f"out_trade_no {out_trade_no[:64]!r} was already used by another checkout",
+        code="DUPLICATE_OUT_TRADE_NO",
+    )

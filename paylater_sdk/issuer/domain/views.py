@@ -1,0 +1,105 @@
+"""JSON views of stored rows, exactly in the shapes of docs/api.md.
+
+One place builds each wire object, so the API responses, the notification resources and
+the consent page all show the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..storage.schema import checkouts, orders, refunds, rfc3339
+
+__all__ = [
+    "checkout_json",
+    "checkout_json_by_id",
+    "money_json",
+    "order_json",
+    "order_json_by_id",
+    "refund_json",
+    "refund_json_by_id",
+    "rfc3339",
+]
+
+
+def money_json(minor: int, currency: str) -> dict[str, Any]:
+    return {"value": int(minor), "currency": currency}
+
+
+def order_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "checkout_id": row.checkout_id,
+        "out_trade_no": row.out_trade_no,
+        "state": row.state,
+        "amount": money_json(row.amount, row.currency),
+        "captured_amount": money_json(row.captured_amount, row.currency),
+        "refunded_amount": money_json(row.refunded_amount, row.currency),
+        "plan": json.loads(row.plan_json),
+        "schedule": json.loads(row.schedule_json) if row.schedule_json else None,
+        "authorized_at": rfc3339(row.authorized_at),
+        "authorization_expires_at": rfc3339(row.authorization_expires_at),
+        "captured_at": rfc3339(row.captured_at),
+    }
+
+
+def _order_row(conn: sa.Connection, checkout_id: str) -> Any:
+    return conn.execute(
+        sa.select(orders, checkouts.c.out_trade_no)
+        .join(checkouts, checkouts.c.id == orders.c.checkout_id)
+        .where(orders.c.checkout_id == checkout_id)
+    ).first()
+
+
+def order_json_by_id(conn: sa.Connection, order_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(orders, checkouts.c.out_trade_no)
+        .join(checkouts, checkouts.c.id == orders.c.checkout_id)
+        .where(orders.c.id == order_id)
+    ).one()
+    return order_json(row)
+
+
+def checkout_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
+    """The Checkout object; its ``state`` is the order's once an order exists."""
+    order_row = _order_row(conn, row.id)
+    order = order_json(order_row) if order_row is not None else None
+    return {
+        "id": row.id,
+        "out_trade_no": row.out_trade_no,
+        "state": order["state"] if order else row.state,
+        "amount": money_json(row.amount, row.currency),
+        "description": row.description,
+        "notify_url": row.notify_url,
+        "return_url": row.return_url,
+        "plans": json.loads(row.plans_json),
+        "authorize_url": row.authorize_url,
+        "created_at": rfc3339(row.created_at),
+        "expires_at": rfc3339(row.expires_at),
+        "order": order,
+    }
+
+
+def checkout_json_by_id(conn: sa.Connection, checkout_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(checkouts).where(checkouts.c.id == checkout_id)).one()
+    return checkout_json(conn, row)
+
+
+def refund_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "order_id": row.order_id,
+        "out_refund_no": row.out_refund_no,
+        "amount": money_json(row.amount, row.currency),
+        "reason": row.reason,
+        "state": row.state,
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def refund_json_by_id(conn: sa.Connection, refund_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
+    return refund_json(row)

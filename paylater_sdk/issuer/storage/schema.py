@@ -1,0 +1,355 @@
+"""Storage: SQLAlchemy Core tables and engine creation (migrations: :mod:`.migrate`).
+
+Portable SQL only (SQLite by default, and PostgreSQL): money is BigInteger minor units
+plus a currency column, times are integer epoch seconds (UTC), JSON documents are text.
+SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` transactions: a deferred
+transaction that reads and then writes can fail with "database is locked" when another
+writer got in between, which a busy timeout does not cure; taking the write lock at
+``BEGIN`` serialises writers cleanly instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+__all__ = [
+    "buyers",
+    "checkouts",
+    "faults",
+    "from_epoch",
+    "idempotency_keys",
+    "issuer_keys",
+    "issuer_state",
+    "ledger_entries",
+    "log_failure",
+    "make_engine",
+    "merchant_keys",
+    "merchants",
+    "metadata",
+    "notification_attempts",
+    "notifications",
+    "orders",
+    "rate_counters",
+    "reading",
+    "refunds",
+    "rfc3339",
+    "seen_nonces",
+    "to_epoch",
+]
+
+metadata = sa.MetaData()
+
+#: Small key/value facts about the issuer itself (the test clock offset).
+issuer_state = sa.Table(
+    "issuer_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+issuer_keys = sa.Table(
+    "issuer_keys",
+    metadata,
+    sa.Column("serial", sa.String(64), primary_key=True),
+    sa.Column("algorithm", sa.String(32), nullable=False),
+    sa.Column("private_pem", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("not_after", sa.BigInteger, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=False),
+)
+
+#: At most one active signing key, enforced by the database (two processes starting at
+#: once, or a rotation racing a start-up, can never leave two keys signing).
+_ONE_ACTIVE_KEY = sa.Index(
+    "uq_issuer_keys_one_active",
+    issuer_keys.c.active,
+    unique=True,
+    sqlite_where=issuer_keys.c.active == sa.true(),
+    postgresql_where=issuer_keys.c.active == sa.true(),
+)
+
+#: Nonces of signed requests already accepted, shared by every process on the database.
+#: ``signed_at`` is the message's own timestamp: rows older than twice the skew window
+#: can be forgotten (such a message is refused by its timestamp alone).
+seen_nonces = sa.Table(
+    "seen_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("signed_at", sa.BigInteger, nullable=False, index=True),
+)
+
+#: Fixed-window request counters (eligibility rate limits), shared by every process.
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("scope", sa.String(160), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+)
+
+merchants = sa.Table(
+    "merchants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("api_key", sa.String(64), nullable=False),
+    sa.Column("notify_prefixes", sa.Text, nullable=False),  # JSON list
+    sa.Column("return_prefixes", sa.Text, nullable=False),  # JSON list
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+merchant_keys = sa.Table(
+    "merchant_keys",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), primary_key=True),
+    sa.Column("serial", sa.String(64), primary_key=True),
+    sa.Column("public_pem", sa.Text, nullable=False),
+)
+
+buyers = sa.Table(
+    "buyers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("buyer_token", sa.String(80), nullable=False, unique=True),
+    sa.Column("phone", sa.String(32), nullable=False, unique=True),
+    sa.Column("test_code", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("credit_limit", sa.BigInteger, nullable=False),
+    sa.Column("available", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False),
+    sa.Column("outstanding", sa.BigInteger, nullable=False),
+    sa.Column("single_purchase_max", sa.BigInteger, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("overdue_flag", sa.Boolean, nullable=False),  # set at creation
+    sa.Column("overdue", sa.Boolean, nullable=False),  # flag OR an installment past due
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: Append-only: every change of a buyer's balances, with the three deltas.
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(80), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("limit_delta", sa.BigInteger, nullable=False),
+    sa.Column("available_delta", sa.BigInteger, nullable=False),
+    sa.Column("held_delta", sa.BigInteger, nullable=False),
+    sa.Column("outstanding_delta", sa.BigInteger, nullable=False),
+)
+
+checkouts = sa.Table(
+    "checkouts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("out_trade_no", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("description", sa.String(256), nullable=False),
+    sa.Column("notify_url", sa.String(512), nullable=False),
+    sa.Column("return_url", sa.String(512), nullable=False),
+    sa.Column("plans_json", sa.Text, nullable=False),  # PlanQuote JSON list, priced at creation
+    sa.Column("authorize_url", sa.String(600), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    sa.UniqueConstraint("merchant_id", "out_trade_no", name="uq_checkout_out_trade_no"),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("checkout_id", sa.String(40), sa.ForeignKey("checkouts.id"), unique=True),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("state", sa.String(24), nullable=False, index=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False),  # hold still placed for this order
+    sa.Column("captured_amount", sa.BigInteger, nullable=False),
+    sa.Column("refunded_amount", sa.BigInteger, nullable=False),
+    sa.Column("plan_id", sa.String(64), nullable=False),
+    sa.Column("plan_json", sa.Text, nullable=False),
+    sa.Column("schedule_json", sa.Text, nullable=True),
+    # ISO date of the first unpaid, non-zero installment: overdue checks are one query
+    sa.Column("next_due_on", sa.String(10), nullable=True, index=True),
+    sa.Column("authorized_at", sa.BigInteger, nullable=False),
+    sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
+    sa.Column("captured_at", sa.BigInteger, nullable=True),
+    # Bumped by every update: each UPDATE is guarded on the version it read.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False),
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("out_refund_no", sa.String(64), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(256), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("merchant_id", "out_refund_no", name="uq_refund_out_refund_no"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # IN_PROGRESS | DONE
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+faults = sa.Table(
+    "faults",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("method", sa.String(8), nullable=True),
+    sa.Column("path_prefix", sa.String(256), nullable=True),
+    sa.Column("remaining", sa.Integer, nullable=False),
+)
+
+
+#: The notification outbox (paylater_sdk.issuer.delivery): written in the transaction of the
+#: state change it announces, delivered later.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("notify_url", sa.Text, nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("original_type", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),  # the JSON of the resource, unencrypted
+    # times are epoch seconds (UTC), as everywhere in the issuer's schema
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # attempts made before the current round of retries (an operator's redeliver starts one)
+    sa.Column("round_start", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Wall-clock nanoseconds at enqueue: orders events of the same second (FIFO delivery).
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=True),
+    sa.Column("delivered_at", sa.BigInteger, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_notifications_due", "state", "next_attempt_at"),
+)
+
+notification_attempts = sa.Table(
+    "notification_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.String(64), sa.ForeignKey("notifications.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("attempted_at", sa.BigInteger, nullable=False),
+    # DELIVERED (2xx), REJECTED (other status), ERROR (no answer), DROPPED (test fault),
+    # BLOCKED (the URL is no longer under a registered prefix: not sent, given up)
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duplicated", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_notification_attempts_notification", "notification_id"),
+)
+
+
+def to_epoch(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass a timezone-aware UTC datetime")
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def rfc3339(epoch: int | None) -> str | None:
+    """A stored epoch as the API's RFC 3339 time (``2026-11-29T19:02:25+00:00``), or None."""
+    return None if epoch is None else from_epoch(epoch).isoformat()
+
+
+_READ_ONLY = "paylater_read_only"
+
+
+def reading(engine: Engine) -> sa.Connection:
+    """A connection for reads only (``with reading(engine) as conn: ...``).
+
+    On SQLite its transaction is a plain deferred ``BEGIN``, a consistent WAL snapshot that
+    runs alongside writers; every other transaction takes the write lock at ``BEGIN``.
+    """
+    return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+def log_failure(logger: logging.Logger, message: str, exc: BaseException, *args: object) -> None:
+    """Log an unexpected error; a database error without its message or traceback.
+
+    ``hide_parameters`` keeps bound values out of SQLAlchemy's messages, but the driver's
+    own text can still quote them (PostgreSQL: ``Key (buyer_token)=(bt_...) already
+    exists``), and so can a traceback's rendering of the exception. For those, only the
+    error class, the SQLSTATE and the statement (with placeholders) are logged.
+    """
+    if isinstance(exc, sa.exc.DBAPIError):
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+        logger.error(
+            message + ": database error %s (%s) in: %s",
+            *args,
+            type(orig).__name__,
+            state or "-",
+            (exc.statement or "")[:300],
+        )
+    else:
+        logger.error(message, *args, exc_info=exc)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
+    # hide_parameters: a database error must never log bound values (API keys, tokens).
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError(
+            "an in-memory SQLite database cannot be shared between threads; "
+            "use a file URL such as sqlite:////tmp/issuer.db"
+        )
+    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for a writer
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

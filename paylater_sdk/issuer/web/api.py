@@ -1,0 +1,339 @@
+"""The ``/v1`` JSON API: every request verified, every response (errors too) signed.
+
+Order of checks for each request: a test fault (``error_500``), the body size (413),
+the merchant's signature (401), then the route's own validation (4xx). The signature is
+verified over the raw body bytes and the request target exactly as sent, before any
+parsing. A retried POST with the same ``Idempotency-Key`` gets the stored answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import Blueprint, Response, g, request
+
+from ...errors import PayLaterError, ReplayError, SignatureError, TimestampError, UnknownKeyError
+from ...lifecycle import FaultKind
+from ...signing import verify_request
+from ..storage import idempotency
+from ._context import current_issuer as _issuer
+from .openapi import openapi_document
+from .wire import (
+    bad,
+    error_response,
+    fields,
+    json_response,
+    money,
+    opt_int,
+    opt_text,
+    parse_json_body,
+    status_and_body,
+    text,
+    url,
+)
+
+__all__ = ["blueprint"]
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("paylater_api", __name__, url_prefix="/v1")
+
+_MCHID_RE = re.compile(r'(?:^|[\s,])mchid="([^"]{1,64})"')
+_ID_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_TRADE_NO = r"[A-Za-z0-9_\-|*.]{1,64}"
+_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+_MAX_QUERY = 2048
+_UNSIGNED = {"paylater_api.openapi"}
+
+
+def _target() -> str:
+    """The request target exactly as the client sent it (path and query)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        if not raw.startswith("/"):
+            parts = urlsplit(raw)
+            raw = parts.path + (f"?{parts.query}" if parts.query else "")
+        return raw
+    path = quote(request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", ""))
+    query = request.environ.get("QUERY_STRING", "")
+    return path + (f"?{query}" if query else "")
+
+
+def _signature_error(exc: SignatureError) -> PayLaterError:
+    if isinstance(exc, TimestampError):
+        code = "TIMESTAMP_OUT_OF_RANGE"
+    elif isinstance(exc, ReplayError):
+        code = "REPLAYED"
+    elif isinstance(exc, UnknownKeyError):
+        code = "UNKNOWN_KEY"
+    else:
+        code = "SIGNATURE_INVALID"
+    return bad(code, str(exc.message)[:300])
+
+
+@blueprint.before_request
+def _authenticate() -> Response | None:
+    issuer = _issuer()
+    fault = None
+    if g.get("faults_armed"):
+        fault = issuer.take_fault(
+            {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
+        )
+    if fault == FaultKind.ERROR_500:
+        return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
+    if fault == FaultKind.TIMEOUT:
+        g.delay_response = issuer.config.fault_timeout
+    if len(request.query_string) > _MAX_QUERY:
+        raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
+    body = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
+    if request.endpoint in _UNSIGNED:
+        return None
+    authorization = request.headers.get("Authorization")
+    if not authorization:
+        raise bad("SIGNATURE_MISSING", "sign the request: the Authorization header is missing")
+    found = _MCHID_RE.search(authorization[:4096])
+    keyring = issuer.merchant_keyring(found.group(1)) if found else None
+    if found is None or keyring is None:
+        raise bad("UNKNOWN_MERCHANT", "the Authorization mchid is not a registered merchant")
+    try:
+        merchant_id = verify_request(
+            authorization,
+            request.method,
+            _target(),
+            body,
+            keyring=keyring,
+            nonce_store=issuer.nonce_store,
+            max_skew=issuer.config.max_skew,
+        )
+    except SignatureError as exc:
+        raise _signature_error(exc) from None
+    if merchant_id != found.group(1):
+        raise bad("SIGNATURE_INVALID", "ambiguous mchid in the Authorization header")
+    g.merchant_id = merchant_id
+    issuer.sweep()
+    return None
+
+
+def _no_query(*allowed: str) -> dict[str, str]:
+    args = request.args
+    values: dict[str, str] = {}
+    for name in args:
+        if name not in allowed:
+            raise bad("INVALID_QUERY", f"unknown query parameter {name[:40]!r}", field=name[:40])
+        items = args.getlist(name)
+        if len(items) != 1:
+            raise bad("INVALID_QUERY", f"the query parameter {name!r} is repeated", field=name)
+        values[name] = items[0]
+    return values
+
+
+def _object_id(value: str) -> str:
+    if not _ID_RE.fullmatch(value):
+        raise bad("NOT_FOUND", "no such object")
+    return value
+
+
+def _post(handler: Callable[[dict[str, Any]], Any], status: int = 200) -> Response:
+    """Run a POST handler under the request's ``Idempotency-Key`` (if any).
+
+    See :mod:`.idempotency`: the answer of a request with an effect is stored in the
+    effect's own transaction; others are stored after the handler returns.
+    """
+    _no_query()
+    data = parse_json_body()
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return json_response(handler(data), status)
+    if not _KEY_RE.fullmatch(key):
+        raise bad(
+            "INVALID_FIELD",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    issuer = _issuer()
+    merchant_id: str = g.merchant_id
+    fp = idempotency.fingerprint(request.method, request.path, data)
+    stored = idempotency.lookup(issuer.engine, merchant_id=merchant_id, key=key, fp=fp)
+    if stored is not None:
+        return _replayed(stored)
+    call = idempotency.IdempotentCall(merchant_id, key, fp, status, issuer.now())
+    token = idempotency.CURRENT.set(call)
+    try:
+        result = handler(data)
+    except idempotency.Replay as replay:
+        return _replayed(replay.stored)
+    except PayLaterError as exc:
+        answer = status_and_body(exc)
+        if answer is None or call.answered is not None:
+            raise
+        if not idempotency.storable(answer[0], answer[1].get("code")):
+            raise
+        refused = idempotency.StoredResponse(answer[0], idempotency.encode(answer[1]))
+        return _answer(idempotency.store_answer(issuer.engine, call, refused))
+    finally:
+        idempotency.CURRENT.reset(token)
+    if call.answered is not None:
+        return _answer(call.answered)
+    fresh = idempotency.StoredResponse(status, idempotency.encode(result))
+    return _answer(idempotency.store_answer(issuer.engine, call, fresh))
+
+
+def _answer(stored: idempotency.StoredResponse) -> Response:
+    return Response(stored.body, status=stored.status, mimetype="application/json")
+
+
+def _replayed(stored: idempotency.StoredResponse) -> Response:
+    replay = _answer(stored)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    _no_query()
+    return json_response(openapi_document(include_test_controls=_issuer().config.test_mode))
+
+
+@blueprint.get("/certificates")
+def certificates() -> Response:
+    _no_query()
+    return json_response({"data": _issuer().certificates(g.merchant_id)})
+
+
+@blueprint.get("/plans/quote")
+def plans_quote() -> Response:
+    args = _no_query("amount", "currency")
+    if "amount" not in args or "currency" not in args:
+        raise bad(
+            "INVALID_QUERY",
+            "give amount (minor units) and currency, e.g. amount=12000&currency=CNY",
+        )
+    if not re.fullmatch(r"[0-9]{1,14}", args["amount"]):
+        raise bad("INVALID_QUERY", "amount must be a whole number of minor units", field="amount")
+    if not re.fullmatch(r"[A-Za-z]{3}", args["currency"]):
+        raise bad("INVALID_QUERY", "currency must be an ISO 4217 code", field="currency")
+    amount = money("amount", {"value": int(args["amount"]), "currency": args["currency"].upper()})
+    return json_response(_issuer().quote(amount))
+
+
+@blueprint.post("/credit/eligibility")
+def eligibility() -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        body = fields(data, {"buyer_token": text(80), "amount": money})
+        return _issuer().eligibility(body["buyer_token"], body["amount"], merchant_id=g.merchant_id)
+
+    return _post(handle)
+
+
+@blueprint.post("/checkouts")
+def create_checkout() -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        body = fields(
+            data,
+            {
+                "out_trade_no": text(64, _TRADE_NO),
+                "amount": money,
+                "description": text(256),
+                "notify_url": url,
+                "return_url": url,
+            },
+            {"plans": _plan_ids, "expires_in": opt_int(60, 7 * 24 * 3600)},
+        )
+        checkout = _issuer().create_checkout(
+            g.merchant_id,
+            out_trade_no=body["out_trade_no"],
+            amount=body["amount"],
+            description=body["description"],
+            notify_url=body["notify_url"],
+            return_url=body["return_url"],
+            plan_ids=body["plans"],
+            expires_in=body["expires_in"],
+            base_url=request.host_url,
+        )
+        return checkout
+
+    return _post(handle, 201)
+
+
+def _plan_ids(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 20:
+        raise bad("INVALID_FIELD", f"{name} must be a list of 1 to 20 plan ids", field=name)
+    check = text(64)
+    return [check(name, item) for item in value]
+
+
+@blueprint.get("/checkouts")
+def find_checkout() -> Response:
+    args = _no_query("out_trade_no")
+    if "out_trade_no" not in args:
+        raise bad("INVALID_QUERY", "give out_trade_no, e.g. /v1/checkouts?out_trade_no=A1001")
+    value = args["out_trade_no"]
+    if not re.fullmatch(_TRADE_NO, value):
+        raise bad("INVALID_QUERY", f"out_trade_no must match {_TRADE_NO}", field="out_trade_no")
+    return json_response(_issuer().find_checkout(g.merchant_id, value))
+
+
+@blueprint.get("/checkouts/<checkout_id>")
+def get_checkout(checkout_id: str) -> Response:
+    _no_query()
+    return json_response(_issuer().get_checkout(g.merchant_id, _object_id(checkout_id)))
+
+
+@blueprint.post("/checkouts/<checkout_id>/close")
+def close_checkout(checkout_id: str) -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        fields(data, {})
+        return _issuer().close_checkout(g.merchant_id, _object_id(checkout_id))
+
+    return _post(handle)
+
+
+@blueprint.post("/orders/<order_id>/capture")
+def capture(order_id: str) -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        body = fields(data, {}, {"amount": money})
+        return _issuer().capture(g.merchant_id, _object_id(order_id), body["amount"])
+
+    return _post(handle)
+
+
+@blueprint.post("/orders/<order_id>/void")
+def void(order_id: str) -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        fields(data, {})
+        return _issuer().void(g.merchant_id, _object_id(order_id))
+
+    return _post(handle)
+
+
+@blueprint.post("/refunds")
+def create_refund() -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        body = fields(
+            data,
+            {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
+            {"reason": opt_text(256)},
+        )
+        refund = _issuer().create_refund(
+            g.merchant_id,
+            order_id=_object_id(body["order_id"]),
+            amount=body["amount"],
+            out_refund_no=body["out_refund_no"],
+            reason=body["reason"],
+        )
+        return refund
+
+    return _post(handle, 201)
+
+
+@blueprint.get("/refunds/<refund_id>")
+def get_refund(refund_id: str) -> Response:
+    _no_query()
+    return json_response(_issuer().get_refund(g.merchant_id, _object_id(refund_id)))
