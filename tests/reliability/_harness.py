@@ -91,15 +91,8 @@ def issuer_server(
 
 def remember_issuer_keys(database_url: str) -> None:
     """Add the issuer's signing keys (stored in its database) to SECRETS."""
-    from paylater_sdk.issuer.db import issuer_keys
-
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            for (pem,) in conn.execute(sa.select(issuer_keys.c.private_pem)):
-                SECRETS.add(_pem_body(pem.encode()))
-    finally:
-        engine.dispose()
+    for (pem,) in rows(database_url, "SELECT private_pem FROM issuer_keys"):
+        SECRETS.add(_pem_body(pem.encode()))
 
 
 def check_ledger(database_url: str) -> None:

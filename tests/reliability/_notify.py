@@ -18,10 +18,15 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from paylater_sdk.keys import KeyRing, load_private_key, serial_for
-from paylater_sdk.notifications import Notification, open_notification
-from paylater_sdk.replay import InMemoryNonceStore
-from paylater_sdk.signing import ResponseSigner
+from paylater_sdk.signing import (
+    InMemoryNonceStore,
+    KeyRing,
+    Notification,
+    ResponseSigner,
+    load_private_key,
+    open_notification,
+    serial_for,
+)
 
 __all__ = ["Delivery", "Receiver", "issuer_keyring", "issuer_signer", "open_all", "receiver"]
 
@@ -88,15 +93,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _issuer_private_keys(database_url: str, *, active_only: bool) -> list[Any]:
-    from paylater_sdk.issuer.db import issuer_keys
-
+    # The table is read with plain SQL: its name and columns are the storage contract,
+    # the module that defines it is not.
+    query = "SELECT private_pem FROM issuer_keys" + (" WHERE active" if active_only else "")
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as conn:
-            query = sa.select(issuer_keys.c.private_pem)
-            if active_only:
-                query = query.where(issuer_keys.c.active == sa.true())
-            return [load_private_key(row[0].encode()) for row in conn.execute(query)]
+            return [load_private_key(row[0].encode()) for row in conn.execute(sa.text(query))]
     finally:
         engine.dispose()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from paylater_sdk.notifications import Notification, seal_notification
+from paylater_sdk.signing import Notification, seal_notification
 
 from ._harness import Merchant, check_ledger
 from ._http import Api, cny, control, create_buyer
