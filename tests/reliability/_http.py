@@ -8,8 +8,10 @@ retries and raises; the client is used where its behaviour is the point (notific
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,8 +20,8 @@ from typing import Any
 import attrs
 import requests
 
+from paylater_sdk.errors import ConflictError, CreditDeclinedError
 from paylater_sdk.signing import RequestSigner, serial_for
-from paylater_sdk.testing._consent import consent_flow
 
 from ._harness import SECRETS
 
@@ -155,20 +157,17 @@ def create_buyer(url: str, limit: int) -> dict[str, Any]:
     return buyer
 
 
-class _Page:
-    """What consent_flow reads from a response (the Flask test client's shape)."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self._text = response.text
-
-    def get_data(self, as_text: bool = False) -> str:
-        return self._text
+_CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+_DECLINE = re.compile(r'<p class="decline" data-reason="([A-Za-z0-9_]+)"')
 
 
 class Browser:
-    """A buyer's browser on the consent page; several issuer URLs are used in turn."""
+    """A buyer's browser on the consent page; several issuer URLs are used in turn.
+
+    It follows the form contract of docs/api.md ("Consent page"): a CSRF token in every
+    form, ``step=signin`` with phone and code, ``step=confirm`` with a plan, then a 303
+    back to the merchant or a ``<p class="decline" data-reason="...">``.
+    """
 
     def __init__(self, urls: Sequence[str]) -> None:
         self.urls = list(urls)
@@ -178,20 +177,41 @@ class Browser:
     def _url(self) -> str:
         return self.urls[next(self._turn) % len(self.urls)]
 
-    def get(self, path: str) -> _Page:
-        return _Page(self.session.get(self._url() + path, timeout=TIMEOUT, allow_redirects=False))
+    def _send(self, path: str, data: Mapping[str, str] | None = None) -> requests.Response:
+        url = self._url() + path
+        if data is None:
+            return self.session.get(url, timeout=TIMEOUT, allow_redirects=False)
+        return self.session.post(url, data=dict(data), timeout=TIMEOUT, allow_redirects=False)
 
-    def post(self, path: str, data: Mapping[str, str]) -> _Page:
-        response = self.session.post(
-            self._url() + path, data=dict(data), timeout=TIMEOUT, allow_redirects=False
-        )
-        return _Page(response)
+    def _form(self, path: str, data: Mapping[str, str] | None = None) -> str:
+        """The CSRF token of the form page that ``path`` answers with."""
+        page = self._send(path, data)
+        found = _CSRF.search(page.text) if page.status_code == 200 else None
+        if found is None:
+            raise ConflictError(f"the consent page answered HTTP {page.status_code}")
+        return html.unescape(found.group(1))
 
     def authorize(self, checkout_id: str, buyer: Mapping[str, Any], plan_id: str = "free-3") -> str:
         """The buyer signs in and confirms; returns the redirect back (raises on a decline)."""
-        return consent_flow(
-            self, checkout_id, phone=buyer["phone"], code=buyer["test_code"], plan_id=plan_id
+        page = f"/authorize/{checkout_id}"
+        token = self._form(page)
+        token = self._form(
+            page,
+            {
+                "csrf_token": token,
+                "step": "signin",
+                "phone": buyer["phone"],
+                "code": buyer["test_code"],
+            },
         )
+        confirmed = self._send(page, {"csrf_token": token, "step": "confirm", "plan_id": plan_id})
+        if confirmed.status_code == 303:
+            return str(confirmed.headers["Location"])
+        declined = _DECLINE.search(confirmed.text)
+        if confirmed.status_code == 200 and declined:
+            reason = declined.group(1)
+            raise CreditDeclinedError(f"declined: {reason}", reason=reason, code="CREDIT_DECLINED")
+        raise ConflictError(f"the consent page refused to confirm (HTTP {confirmed.status_code})")
 
 
 def retry_in_progress(send: Callable[[], Answer], timeout: float = 10) -> Answer:
