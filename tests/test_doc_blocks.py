@@ -37,7 +37,7 @@ PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.
 OWN_RUNNERS = {
     "docs/client.md": "tests/client/test_docs.py",
     "docs/issuer.md": "tests/issuer/test_issuer_docs.py",
-    "docs/plans.md": "tests/test_installments_docs.py",
+    "docs/plans.md": "tests/installments/test_installments_docs.py",
 }
 RUNNABLE = {"python", "pycon", "bash"}
 _FENCE = re.compile(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from client_fakes import client, fake_issuer, mock, sleeps
+from tests._support.client_fakes import client, fake_issuer, mock, sleeps
 
 __all__ = ["client", "fake_issuer", "mock", "sleeps"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_fakes import API_KEY, BASE, MERCHANT, issuer_key, make_client
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paylater_sdk.client import PayLaterClient
 from paylater_sdk.client._config import is_loopback_host
 from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.signing import KeyRing, generate_private_key, private_key_pem, public_key_pem
+from tests._support.client_fakes import API_KEY, BASE, MERCHANT, issuer_key, make_client
 
 
 @pytest.mark.parametrize(

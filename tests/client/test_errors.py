@@ -6,7 +6,6 @@ import json
 
 import pytest
 import responses
-from client_fakes import BASE, FakeIssuer, checkout_json, make_client
 
 from paylater_sdk import Money
 from paylater_sdk.client import PayLaterClient
@@ -25,6 +24,7 @@ from paylater_sdk.errors import (
     ReplayError,
     TimestampError,
 )
+from tests._support.client_fakes import BASE, FakeIssuer, checkout_json, make_client
 
 
 def _error(code: str, message: str = "nope", **extra: str) -> dict[str, str]:

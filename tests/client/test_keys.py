@@ -7,13 +7,6 @@ from typing import Any
 
 import pytest
 import responses
-from client_fakes import (
-    FakeIssuer,
-    certificates_body,
-    checkout_json,
-    issuer_key,
-    make_client,
-)
 
 from paylater_sdk.errors import (
     AuthenticationError,
@@ -22,6 +15,13 @@ from paylater_sdk.errors import (
     UnknownKeyError,
 )
 from paylater_sdk.signing import ResponseSigner, generate_private_key, serial_for
+from tests._support.client_fakes import (
+    FakeIssuer,
+    certificates_body,
+    checkout_json,
+    issuer_key,
+    make_client,
+)
 
 
 def _fetching_client(sleeps: list[float]) -> Any:

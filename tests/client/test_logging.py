@@ -7,12 +7,12 @@ import logging
 import pytest
 import requests
 import responses
-from client_fakes import API_KEY, FakeIssuer, plan_json
 
 from paylater_sdk import Money
 from paylater_sdk.client import PayLaterClient
 from paylater_sdk.client._requester import mask
 from paylater_sdk.errors import NetworkError
+from tests._support.client_fakes import API_KEY, FakeIssuer, plan_json
 
 TOKEN = "bt_live_9f8e7d6c5b4a3210"
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from client_fakes import checkout_json, order_json, plan_json, refund_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from paylater_sdk.client import (
     RefundState,
 )
 from paylater_sdk.errors import APIError
+from tests._support.client_fakes import checkout_json, order_json, plan_json, refund_json
 
 
 def test_unknown_fields_and_states_are_tolerated() -> None:

@@ -4,16 +4,6 @@ from __future__ import annotations
 
 import pytest
 import responses
-from client_fakes import (
-    API_KEY,
-    FakeIssuer,
-    certificates_body,
-    checkout_json,
-    issuer_key,
-    make_client,
-    order_json,
-    refund_json,
-)
 
 from paylater_sdk import Money
 from paylater_sdk.client import Checkout, CheckoutState, EventType, PayLaterClient, Refund
@@ -25,6 +15,16 @@ from paylater_sdk.errors import (
     SignatureError,
 )
 from paylater_sdk.signing import ResponseSigner, generate_private_key, seal_notification, serial_for
+from tests._support.client_fakes import (
+    API_KEY,
+    FakeIssuer,
+    certificates_body,
+    checkout_json,
+    issuer_key,
+    make_client,
+    order_json,
+    refund_json,
+)
 
 
 def _authorized_event(fake_issuer: FakeIssuer, **event: object) -> tuple[dict[str, str], bytes]:

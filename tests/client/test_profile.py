@@ -6,7 +6,6 @@ import json
 
 import pytest
 import responses
-from client_fakes import API_KEY, BASE, MERCHANT, checkout_json
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paylater_sdk.client import PayLaterClient, RetryPolicy
@@ -20,6 +19,7 @@ from paylater_sdk.signing import (
     serial_for,
     verify_request,
 )
+from tests._support.client_fakes import API_KEY, BASE, MERCHANT, checkout_json
 
 
 def test_wechatpay_v3_profile_end_to_end(mock: responses.RequestsMock) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import requests
 import responses
-from client_fakes import FakeIssuer, Seen, checkout_json, make_client
 
 from paylater_sdk import Money
 from paylater_sdk.client import PayLaterClient, RetryPolicy
@@ -20,6 +19,7 @@ from paylater_sdk.errors import (
     NetworkError,
     RateLimitError,
 )
+from tests._support.client_fakes import FakeIssuer, Seen, checkout_json, make_client
 
 
 def _create(client: PayLaterClient) -> Any:

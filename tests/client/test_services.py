@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 import responses
-from client_fakes import FakeIssuer, checkout_json, money, order_json, plan_json, refund_json
 
 from paylater_sdk import Money
 from paylater_sdk.client import (
@@ -21,6 +20,14 @@ from paylater_sdk.client import (
     RefundState,
 )
 from paylater_sdk.errors import InvalidRequestError, MoneyError
+from tests._support.client_fakes import (
+    FakeIssuer,
+    checkout_json,
+    money,
+    order_json,
+    plan_json,
+    refund_json,
+)
 
 CNY = "CNY"
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from shop_fakes import FakeClient
+
+from tests._support.shop_fakes import FakeClient
 
 
 @pytest.fixture

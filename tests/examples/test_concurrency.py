@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-from shop_server import ShopServer
 
 from examples.merchant_flask import create_app, db, store
 from examples.merchant_flask.reconcile import differences
 from paylater_sdk.money import Money
 from paylater_sdk.signing import seal_notification
+from tests._support.shop_server import ShopServer
 
 ORDERS = 8
 COPIES = 3  # deliveries of each notification id, all in flight together

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from shop_fakes import csrf_of
 
 from examples.merchant_flask import create_app, db, store
 from paylater_sdk.money import Money
+from tests._support.shop_fakes import csrf_of
 
 ADMIN = ("admin", "admin-password")
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import requests
-from shop_server import ShopServer
 from werkzeug.test import EnvironBuilder
 
 from examples.merchant_flask import create_app
 from examples.merchant_flask.payments import NOTIFY_MAX_BYTES
+from tests._support.shop_server import ShopServer
 
 HUGE = 300 * 1024 * 1024
 

@@ -7,11 +7,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shop_fakes import csrf_of
-from test_flow import admin_post, buyer, come_back, engine, order_row, shop, start_checkout
-
 from examples.merchant_flask import store
 from examples.merchant_flask.labels import ORDER_STATES
+from tests._support.shop_fakes import csrf_of
+from tests.examples.test_flow import (
+    admin_post,
+    buyer,
+    come_back,
+    engine,
+    order_row,
+    shop,
+    start_checkout,
+)
 
 __all__ = ["buyer", "shop"]  # fixtures used by the tests below
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shop_fakes import FakeClient, checkout_json, csrf_of
 
 from examples.merchant_flask import create_app, store
 from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.money import Money
+from tests._support.shop_fakes import FakeClient, checkout_json, csrf_of
 
 BASE = {
     "SECRET_KEY": "test-secret-key-0123456789",

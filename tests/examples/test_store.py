@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shop_fakes import checkout_json
 
 from examples.merchant_flask import db, store
 from examples.merchant_flask.app import format_minor, format_percent, format_yuan
 from paylater_sdk.money import Money
+from tests._support.shop_fakes import checkout_json
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from shop_fakes import checkout_json
 
 from examples.merchant_flask import db, store
 from paylater_sdk.money import Money
+from tests._support.shop_fakes import checkout_json
 
 THREADS = 12
 

@@ -15,8 +15,7 @@ from paylater_sdk.issuer import Issuer
 from paylater_sdk.issuer.storage.schema import checkouts, idempotency_keys
 from paylater_sdk.money import Money
 from paylater_sdk.signing import RequestSigner, generate_private_key, serial_for
-
-from .conftest import MERCHANT_ID, SignedClient, checkout_body
+from tests._support.issuer import MERCHANT_ID, SignedClient, checkout_body
 
 
 def _rows(issuer: Issuer) -> int:

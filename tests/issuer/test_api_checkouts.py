@@ -19,8 +19,14 @@ from paylater_sdk.signing import (
     serial_for,
     verify_response,
 )
-
-from .conftest import API_KEY, MERCHANT_ID, SignedClient, checkout_body, cny, merchant_config
+from tests._support.issuer import (
+    API_KEY,
+    MERCHANT_ID,
+    SignedClient,
+    checkout_body,
+    cny,
+    merchant_config,
+)
 
 
 def test_create_checkout_answers_201_with_the_full_object(

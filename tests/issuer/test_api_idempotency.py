@@ -14,8 +14,14 @@ from paylater_sdk.issuer import Issuer, TestBuyer
 from paylater_sdk.issuer.domain import orderbook
 from paylater_sdk.issuer.storage import idempotency
 from paylater_sdk.issuer.storage.schema import checkouts, idempotency_keys
-
-from .conftest import MERCHANT_ID, SignedClient, authorized, balances, checkout_body, cny
+from tests._support.issuer import (
+    MERCHANT_ID,
+    SignedClient,
+    authorized,
+    balances,
+    checkout_body,
+    cny,
+)
 
 
 def _count(issuer: Issuer) -> int:

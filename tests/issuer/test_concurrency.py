@@ -17,8 +17,7 @@ import pytest
 from paylater_sdk.errors import PayLaterError
 from paylater_sdk.issuer import Issuer, TestBuyer
 from paylater_sdk.money import Money
-
-from .conftest import MERCHANT_ID, SignedClient, authorized, balances
+from tests._support.issuer import MERCHANT_ID, SignedClient, authorized, balances
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 

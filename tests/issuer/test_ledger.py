@@ -17,8 +17,7 @@ from paylater_sdk.issuer import Issuer, create_app, get_issuer
 from paylater_sdk.issuer.domain import ledger
 from paylater_sdk.issuer.storage.schema import buyers, ledger_entries
 from paylater_sdk.money import Money
-
-from .conftest import SignedClient, balances, new_checkout
+from tests._support.issuer import SignedClient, balances, new_checkout
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

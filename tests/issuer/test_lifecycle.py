@@ -16,8 +16,7 @@ from paylater_sdk.issuer.delivery.sweeper import Sweeper
 from paylater_sdk.issuer.storage import shared_state
 from paylater_sdk.issuer.storage.schema import checkouts
 from paylater_sdk.money import Money
-
-from .conftest import (
+from tests._support.issuer import (
     API_KEY,
     MERCHANT_ID,
     SignedClient,

@@ -16,8 +16,7 @@ from paylater_sdk.errors import ConfigurationError
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.storage import migrate
 from paylater_sdk.issuer.storage.schema import issuer_keys, make_engine, metadata
-
-from .conftest import database_url
+from tests._support.issuer import database_url
 
 
 def _version_1_database(url: str) -> None:

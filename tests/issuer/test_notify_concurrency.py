@@ -30,9 +30,8 @@ from paylater_sdk.issuer.delivery import outbox
 from paylater_sdk.issuer.delivery import sender as notify_delivery
 from paylater_sdk.issuer.delivery.store import notification_attempts, notifications
 from paylater_sdk.issuer.storage.schema import make_engine, metadata
-
-from .conftest import POSTGRES_URL, database_url
-from .notify_fakes import START, FakeConfig, FakeIssuer, enqueue
+from tests._support.issuer import POSTGRES_URL, database_url
+from tests._support.notify_fakes import START, FakeConfig, FakeIssuer, enqueue
 
 NOW = int(START.timestamp())
 

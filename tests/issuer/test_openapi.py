@@ -11,8 +11,7 @@ from flask import Flask
 
 from paylater_sdk.issuer import create_app
 from paylater_sdk.issuer.web.openapi import openapi_document
-
-from .conftest import SignedClient
+from tests._support.issuer import SignedClient
 
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -25,9 +25,8 @@ from paylater_sdk.issuer.delivery import outbox
 from paylater_sdk.issuer.delivery import sender as notify_delivery
 from paylater_sdk.issuer.storage.schema import make_engine, metadata
 from paylater_sdk.signing import InMemoryNonceStore, generate_private_key, open_notification
-
-from .conftest import database_url
-from .notify_fakes import (
+from tests._support.issuer import database_url
+from tests._support.notify_fakes import (
     API_KEY,
     START,
     URL,
@@ -35,9 +34,9 @@ from .notify_fakes import (
     FakeIssuer,
     Recorder,
 )
-from .notify_fakes import enqueue as _enqueue
-from .notify_fakes import open_sealed as _open
-from .notify_fakes import row as _row
+from tests._support.notify_fakes import enqueue as _enqueue
+from tests._support.notify_fakes import open_sealed as _open
+from tests._support.notify_fakes import row as _row
 
 
 @pytest.fixture

@@ -28,8 +28,7 @@ from paylater_sdk.issuer.storage.schema import faults
 from paylater_sdk.issuer.web.openapi import openapi_document
 from paylater_sdk.money import Money
 from paylater_sdk.signing import RequestSigner, serial_for
-
-from .conftest import API_KEY, MERCHANT_ID, merchant_config
+from tests._support.issuer import API_KEY, MERCHANT_ID, merchant_config
 
 
 class _SignEverything:

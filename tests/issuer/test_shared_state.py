@@ -24,8 +24,7 @@ from paylater_sdk.issuer.domain.credit import preview_amount
 from paylater_sdk.issuer.storage.nonces import DatabaseNonceStore
 from paylater_sdk.issuer.storage.schema import issuer_keys, make_engine, rate_counters, seen_nonces
 from paylater_sdk.money import Money
-
-from .conftest import (
+from tests._support.issuer import (
     API_KEY,
     MERCHANT_ID,
     SignedClient,

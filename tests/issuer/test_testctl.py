@@ -13,8 +13,7 @@ from paylater_sdk.errors import CreditDeclinedError
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
 from paylater_sdk.issuer.storage.schema import buyers, checkouts, merchants
 from paylater_sdk.money import Money
-
-from .conftest import SignedClient, authorized, balances, checkout_body, cny
+from tests._support.issuer import SignedClient, authorized, balances, checkout_body, cny
 
 
 @pytest.fixture

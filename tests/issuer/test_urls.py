@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paylater_sdk.issuer.domain.urls import url_allowed, url_under_prefix
-
-from .conftest import SignedClient, checkout_body
+from tests._support.issuer import SignedClient, checkout_body
 
 
 @pytest.mark.parametrize(

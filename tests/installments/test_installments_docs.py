@@ -6,7 +6,7 @@ import doctest
 import re
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "plans.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plans.md"
 BLOCK = re.compile(r"```pycon\n(.*?)```", re.DOTALL)
 
 

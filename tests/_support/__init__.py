@@ -1,0 +1,1 @@
+"""Shared fakes and helpers for the test suite (importable as ``tests._support``)."""

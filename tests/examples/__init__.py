@@ -1,0 +1,1 @@
+"""Tests for the reference shop (examples/merchant_flask)."""
