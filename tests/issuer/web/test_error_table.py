@@ -7,8 +7,8 @@ from pathlib import Path
 
 from paylater_sdk.issuer.web.wire import ERROR_STATUS
 
-ISSUER = Path(__file__).resolve().parents[2] / "paylater_sdk" / "issuer"
-API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+ISSUER = Path(__file__).resolve().parents[3] / "paylater_sdk" / "issuer"
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 _RAISED = re.compile(r'(?:code=|bad\(\s*|error_response\(\s*\d{3},\s*)"([A-Z][A-Z0-9_]+)"')
 
 

@@ -14,7 +14,7 @@ from paylater_sdk.money import Money
 from paylater_sdk.signing import generate_private_key, public_key_pem
 
 TEMPLATES = (
-    Path(__file__).resolve().parents[2] / "paylater_sdk/issuer/web/templates/paylater_issuer"
+    Path(__file__).resolve().parents[3] / "paylater_sdk/issuer/web/templates/paylater_issuer"
 )
 
 

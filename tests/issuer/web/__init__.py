@@ -1,0 +1,1 @@
+"""Tests for paylater_sdk.issuer.web."""
