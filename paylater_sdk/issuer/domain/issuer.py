@@ -7,9 +7,7 @@ Each public method is one database transaction.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +22,7 @@ from ...lifecycle import BuyerStatus
 from ...money import Money
 from ...signing import KeyRing, ResponseSigner, encrypt_resource, load_public_key, public_key_pem
 from ..config import IssuerConfig
+from ..delivery.sender import deliver_due
 from ..storage import migrate, shared_state
 from ..storage.keystore import IssuerKeys
 from ..storage.locking import startup_lock
@@ -71,7 +70,6 @@ class Issuer:
         self.orders = OrderBook(self)
         self._swept_at: datetime | None = None
         self.faults = Faults(engine, enabled=config.test_mode)
-        self._lock = threading.Lock()
         with engine.begin() as conn:
             startup_lock(conn)
             migrate.ensure_current(conn, url=engine.url.render_as_string(hide_password=True))
@@ -364,9 +362,8 @@ class Issuer:
             return ledger.check_ledger(conn)
 
     def deliver_pending(self) -> int:
-        outbox = importlib.import_module("paylater_sdk.issuer.delivery.outbox")
-        attempts: int = outbox.deliver_due(self)
-        return attempts
+        """Attempt every notification that is due now (tests and the testing kit)."""
+        return deliver_due(self)
 
     def reset(self) -> None:
         """Forget buyers, checkouts, orders, refunds, notifications, faults and the clock."""

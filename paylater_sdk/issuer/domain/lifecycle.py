@@ -11,7 +11,6 @@ both win; the loser gets 409 ``INVALID_STATE`` and nothing changes.
 
 from __future__ import annotations
 
-import importlib
 import json
 import secrets
 from datetime import date, datetime, timedelta
@@ -25,6 +24,7 @@ from ...errors import ConflictError, InvalidRequestError, NotFoundError
 from ...installments import Schedule, build_schedule
 from ...lifecycle import CheckoutState, EventType, RefundState
 from ...money import Money
+from ..delivery.store import enqueue
 from ..storage.locking import locked
 from ..storage.schema import checkouts, orders, reading, refunds, to_epoch
 from . import ledger
@@ -63,13 +63,9 @@ def emit(
     resource: dict[str, Any],
     summary: str,
     now: datetime,
-) -> str | None:
-    """Enqueue a notification in this transaction (None while the outbox is absent)."""
-    try:
-        outbox = importlib.import_module("paylater_sdk.issuer.delivery.outbox")
-    except ModuleNotFoundError:  # pragma: no cover - the outbox ships with the issuer
-        return None
-    event_id: str = outbox.enqueue(
+) -> str:
+    """Enqueue a notification in this transaction: it commits with the state change."""
+    return enqueue(
         conn,
         merchant_id=merchant_id,
         notify_url=notify_url,
@@ -79,7 +75,6 @@ def emit(
         summary=summary,
         now=now,
     )
-    return event_id
 
 
 def schedule_fields(schedule: Schedule) -> dict[str, Any]:

@@ -20,7 +20,6 @@ __all__ = [
     "SESSION_SECRET",
     "add_to_int",
     "ensure",
-    "read",
     "read_test_state",
     "write",
 ]
@@ -40,14 +39,6 @@ def ensure(conn: sa.Connection, key: str, default: str) -> str:
         conn.execute(issuer_state.insert().values(key=key, value=default))
         return default
     return str(value)
-
-
-def read(engine: sa.Engine, key: str) -> str | None:
-    with reading(engine) as conn:
-        value = conn.execute(
-            sa.select(issuer_state.c.value).where(issuer_state.c.key == key)
-        ).scalar()
-    return None if value is None else str(value)
 
 
 def read_test_state(engine: sa.Engine) -> tuple[int, bool]:
