@@ -16,6 +16,8 @@ snapshot that never waits for a writer).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,6 +128,25 @@ def insert_new(conn: Connection, statement: sa.Insert) -> bool:
 _SCHEMA_LOCK = 0x5E0F5E0F
 
 
+def _enable_wal(cur: Any, timeout: float = 15.0) -> None:
+    """Switch the file to WAL, waiting out other connections doing the same.
+
+    Two connections switching a fresh file at once would deadlock, so SQLite answers one
+    of them "database is locked" at once, without its busy timeout: retry until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def _create_tables(engine: Engine) -> None:
     """Create missing tables; several workers starting at once must not race on it."""
     with engine.begin() as conn:
@@ -157,9 +178,9 @@ def create_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=15000")
+        _enable_wal(cur)
+        cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -11,6 +11,8 @@ writer got in between, which a busy timeout does not cure; taking the write lock
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -322,6 +324,26 @@ def log_failure(logger: logging.Logger, message: str, exc: BaseException, *args:
         logger.error(message, *args, exc_info=exc)
 
 
+def _enable_wal(cur: Any, timeout: float = 30.0) -> None:
+    """Switch the file to WAL, waiting out other connections doing the same.
+
+    Two connections switching a fresh file at once would deadlock, so SQLite answers one
+    of them "database is locked" at once, without its busy timeout (several processes
+    starting together on a new file hit this): retry until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
     # hide_parameters: a database error must never log bound values (API keys, tokens).
@@ -339,9 +361,9 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(cur)
+        cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

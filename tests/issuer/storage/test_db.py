@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,38 @@ def test_sqlite_runs_in_wal_mode_at_the_newest_revision(tmp_path: Any) -> None:
     with issuer.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert migrate.current_revision(conn) == migrate.head() == "0002"
+
+
+def test_connections_opening_a_fresh_file_at_once_all_get_wal(tmp_path: Any) -> None:
+    """Eight connections switching a brand-new file to WAL together all succeed.
+
+    SQLite answers one of two simultaneous switches "database is locked" at once, without
+    its busy timeout; several issuer processes starting on a new file used to lose one.
+    """
+    for trial in range(40):
+        url = f"sqlite:///{tmp_path / f'fresh{trial}.db'}"
+        start = threading.Barrier(8)
+        modes: list[object] = []
+
+        def open_one(
+            url: str = url, start: threading.Barrier = start, modes: list[object] = modes
+        ) -> None:
+            start.wait()
+            engine = make_engine(url)  # one engine per thread, as one per process
+            try:
+                with engine.connect() as conn:
+                    modes.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+            except Exception as exc:  # collected: asserted below
+                modes.append(exc)
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=open_one) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert modes == ["wal"] * 8
 
 
 def test_a_newer_schema_is_refused(tmp_path: Any) -> None:
