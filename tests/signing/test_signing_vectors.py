@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -190,18 +189,3 @@ def test_notification_vector(key, ring):
 )
 def test_published_vectors_match_the_docs(value):
     assert value in DOC
-
-
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOC, flags=re.DOTALL)
-
-
-def test_docs_have_examples():
-    assert len(PYTHON_BLOCKS) >= 4
-
-
-@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
-def test_docs_examples_run(index, capsys):
-    exec(compile(PYTHON_BLOCKS[index], f"docs/protocol.md[{index}]", "exec"), {})
-    out = capsys.readouterr().out
-    if "print(" in PYTHON_BLOCKS[index]:
-        assert "WECHATPAY2-SHA256-RSA2048" in out
