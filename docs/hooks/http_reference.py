@@ -107,7 +107,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def _document() -> dict[str, Any]:
-    from paylater_sdk.issuer.web.openapi import openapi_document
+    from paylater_sdk.issuer.web.contract import openapi_document
 
     return openapi_document(include_test_controls=True)
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from paylater_sdk.issuer import create_app
-from paylater_sdk.issuer.web.openapi import openapi_document
+from paylater_sdk.issuer.web.contract import openapi_document
 from tests._support.issuer import SignedClient
 
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
