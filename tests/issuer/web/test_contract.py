@@ -295,3 +295,20 @@ def test_each_documented_row_matches_its_route(key: tuple[str, str]) -> None:
         assert fields == declared, body
     if route.answer.model is not None:
         assert answer.startswith(str(route.answer.status)), answer
+
+
+# --- where the contract lives -------------------------------------------------------------
+
+
+def test_only_the_web_layer_knows_the_contract_or_pydantic() -> None:
+    """The domain, storage and delivery layers import neither pydantic nor the contract."""
+    issuer = Path(__file__).resolve().parents[3] / "paylater_sdk" / "issuer"
+    checked = 0
+    for layer in ("domain", "storage", "delivery"):
+        for path in sorted((issuer / layer).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            checked += 1
+            assert not re.search(r"^\s*(from|import) pydantic", text, re.M), path
+            web = r"^\s*(from|import)\s+(\.\.web|paylater_sdk\.issuer\.web)\b"
+            assert not re.search(web, text, re.M), path
+    assert checked > 20
