@@ -170,6 +170,10 @@ def _same_verdict(body: str, sample: dict[str, Any]) -> None:
     if old[0] == "ok" and new[0] == "ok":
         model = new[1]
         assert {name: getattr(model, name) for name in old[1]} == old[1]
+        # the same values, Money to the digit (Decimal("1.0") == Decimal("1.00") is not enough)
+        assert {name: repr(getattr(model, name)) for name in old[1]} == {
+            name: repr(value) for name, value in old[1].items()
+        }
         assert set(type(model).model_fields) == set(old[1])
     else:
         assert new == old

@@ -19,7 +19,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from ....errors import InvalidRequestError, MoneyError
-from ....money import Money
+from ....money import CURRENCY_EXPONENTS, Money
 from ..wire import MAX_MINOR, bad
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -239,6 +239,10 @@ class Amount(Rule):
 
 
 def _to_money(wire: Any) -> Money:
+    if wire.currency in CURRENCY_EXPONENTS:
+        # A canonical code and an integer pydantic-core already bounded: the plan engine's
+        # trusted constructor builds the same Money as from_minor, in a fifth of the time.
+        return Money._of_minor(wire.value, wire.currency)
     return Money.from_minor(wire.value, wire.currency)  # MoneyError is a ValueError
 
 
