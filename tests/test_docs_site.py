@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from paylater_sdk.issuer.web.openapi import openapi_document
+from paylater_sdk.issuer.web.contract import openapi_document
 
 ROOT = Path(__file__).resolve().parents[1]
 

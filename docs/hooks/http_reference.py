@@ -1,7 +1,8 @@
 """mkdocs hook: render the issuer's OpenAPI document as the HTTP reference page.
 
 The page is Markdown made at build time from ``openapi_document()`` (the same function that
-answers ``GET /v1/openapi.json``), so it cannot drift from the server, it is indexed by the
+answers ``GET /v1/openapi.json``, generated from the contract models and route table in
+``paylater_sdk/issuer/web/contract/``), so it cannot drift from the server, it is indexed by the
 site search, and it needs no JavaScript viewer or CDN. The document itself is published
 beside it as ``openapi.json``.
 """
@@ -24,6 +25,9 @@ def _type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return f"[{name}](#schema-{name.lower()})"
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " or ".join(_type(option) for option in schema[key])
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = " or ".join(kind)
@@ -58,7 +62,16 @@ def _fields(schema: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
+def _resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """A request body's schema itself, not its reference: its fields are shown in place."""
+    ref = schema.get("$ref", "")
+    if not ref.startswith("#/components/schemas/"):
+        return schema
+    resolved: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return resolved
+
+
+def _operation(method: str, path: str, op: dict[str, Any], document: dict[str, Any]) -> list[str]:
     lines = [f"### `{method.upper()} {path}`", "", op.get("summary", ""), ""]
     if op.get("security") == []:
         lines += ["No signature needed.", ""]
@@ -74,7 +87,7 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         lines.append("")
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
     if body:
-        lines += ["Request body:", "", *_fields(body["schema"])]
+        lines += ["Request body:", "", *_fields(_resolve(body["schema"], document))]
     lines += ["| status | meaning | body |", "|---|---|---|"]
     for status, answer in op.get("responses", {}).items():
         content = answer.get("content", {}).get("application/json", {})
@@ -99,7 +112,7 @@ def render(document: dict[str, Any]) -> str:
     for path, item in document["paths"].items():
         for method in METHODS:
             if method in item:
-                lines += _operation(method, path, item[method])
+                lines += _operation(method, path, item[method], document)
     lines += ["## Schemas", ""]
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         lines += [f"### {name} {{ #schema-{name.lower()} }}", "", *_fields(schema)]
@@ -107,7 +120,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def _document() -> dict[str, Any]:
-    from paylater_sdk.issuer.web.openapi import openapi_document
+    from paylater_sdk.issuer.web.contract import openapi_document
 
     return openapi_document(include_test_controls=True)
 

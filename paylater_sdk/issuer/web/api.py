@@ -21,20 +21,18 @@ from ...lifecycle import FaultKind
 from ...signing import verify_request
 from ..storage import idempotency
 from ._context import current_issuer as _issuer
-from .openapi import openapi_document
-from .wire import (
-    bad,
-    error_response,
-    fields,
-    json_response,
-    money,
-    opt_int,
-    opt_text,
-    parse_json_body,
-    status_and_body,
-    text,
-    url,
+from .contract import (
+    QUOTE_AMOUNT,
+    QUOTE_CURRENCY,
+    bodies,
+    current_route,
+    openapi_document,
+    request_body,
+    serve,
+    success_status,
 )
+from .contract import positive_amount as _money
+from .wire import bad, error_response, json_response, parse_json_body, status_and_body
 
 __all__ = ["blueprint"]
 
@@ -44,10 +42,9 @@ blueprint = Blueprint("paylater_api", __name__, url_prefix="/v1")
 
 _MCHID_RE = re.compile(r'(?:^|[\s,])mchid="([^"]{1,64})"')
 _ID_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
-_TRADE_NO = r"[A-Za-z0-9_\-|*.]{1,64}"
+_TRADE_NO = bodies.TRADE_NO
 _KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 _MAX_QUERY = 2048
-_UNSIGNED = {"paylater_api.openapi"}
 
 
 def _target() -> str:
@@ -90,7 +87,8 @@ def _authenticate() -> Response | None:
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
     body = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
-    if request.endpoint in _UNSIGNED:
+    route = current_route()
+    if route is not None and not route.signed:
         return None
     authorization = request.headers.get("Authorization")
     if not authorization:
@@ -137,7 +135,7 @@ def _object_id(value: str) -> str:
     return value
 
 
-def _post(handler: Callable[[dict[str, Any]], Any], status: int = 200) -> Response:
+def _post(handler: Callable[[dict[str, Any]], Any]) -> Response:
     """Run a POST handler under the request's ``Idempotency-Key`` (if any).
 
     See :mod:`.idempotency`: the answer of a request with an effect is stored in the
@@ -145,6 +143,7 @@ def _post(handler: Callable[[dict[str, Any]], Any], status: int = 200) -> Respon
     """
     _no_query()
     data = parse_json_body()
+    status = success_status()
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return json_response(handler(data), status)
@@ -193,21 +192,23 @@ def _replayed(stored: idempotency.StoredResponse) -> Response:
 
 
 # --- routes ---------------------------------------------------------------------------------
+# Each view is bound to its row of the route table (contract/_routes.py): path, method,
+# body model and success status come from there.
 
 
-@blueprint.get("/openapi.json")
+@serve(blueprint, "getOpenAPI")
 def openapi() -> Response:
     _no_query()
     return json_response(openapi_document(include_test_controls=_issuer().config.test_mode))
 
 
-@blueprint.get("/certificates")
+@serve(blueprint, "listCertificates")
 def certificates() -> Response:
     _no_query()
     return json_response({"data": _issuer().certificates(g.merchant_id)})
 
 
-@blueprint.get("/plans/quote")
+@serve(blueprint, "quotePlans")
 def plans_quote() -> Response:
     args = _no_query("amount", "currency")
     if "amount" not in args or "currency" not in args:
@@ -215,61 +216,43 @@ def plans_quote() -> Response:
             "INVALID_QUERY",
             "give amount (minor units) and currency, e.g. amount=12000&currency=CNY",
         )
-    if not re.fullmatch(r"[0-9]{1,14}", args["amount"]):
+    if not re.fullmatch(QUOTE_AMOUNT, args["amount"]):
         raise bad("INVALID_QUERY", "amount must be a whole number of minor units", field="amount")
-    if not re.fullmatch(r"[A-Za-z]{3}", args["currency"]):
+    if not re.fullmatch(QUOTE_CURRENCY, args["currency"]):
         raise bad("INVALID_QUERY", "currency must be an ISO 4217 code", field="currency")
-    amount = money("amount", {"value": int(args["amount"]), "currency": args["currency"].upper()})
+    amount = _money("amount", {"value": int(args["amount"]), "currency": args["currency"].upper()})
     return json_response(_issuer().quote(amount))
 
 
-@blueprint.post("/credit/eligibility")
+@serve(blueprint, "checkEligibility")
 def eligibility() -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        body = fields(data, {"buyer_token": text(80), "amount": money})
-        return _issuer().eligibility(body["buyer_token"], body["amount"], merchant_id=g.merchant_id)
+        body = request_body(bodies.CheckEligibility, data)
+        return _issuer().eligibility(body.buyer_token, body.amount, merchant_id=g.merchant_id)
 
     return _post(handle)
 
 
-@blueprint.post("/checkouts")
+@serve(blueprint, "createCheckout")
 def create_checkout() -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        body = fields(
-            data,
-            {
-                "out_trade_no": text(64, _TRADE_NO),
-                "amount": money,
-                "description": text(256),
-                "notify_url": url,
-                "return_url": url,
-            },
-            {"plans": _plan_ids, "expires_in": opt_int(60, 7 * 24 * 3600)},
-        )
-        checkout = _issuer().orders.create_checkout(
+        body = request_body(bodies.CreateCheckout, data)
+        return _issuer().orders.create_checkout(
             g.merchant_id,
-            out_trade_no=body["out_trade_no"],
-            amount=body["amount"],
-            description=body["description"],
-            notify_url=body["notify_url"],
-            return_url=body["return_url"],
-            plan_ids=body["plans"],
-            expires_in=body["expires_in"],
+            out_trade_no=body.out_trade_no,
+            amount=body.amount,
+            description=body.description,
+            notify_url=body.notify_url,
+            return_url=body.return_url,
+            plan_ids=body.plans,
+            expires_in=body.expires_in,
             base_url=request.host_url,
         )
-        return checkout
 
-    return _post(handle, 201)
-
-
-def _plan_ids(name: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 20:
-        raise bad("INVALID_FIELD", f"{name} must be a list of 1 to 20 plan ids", field=name)
-    check = text(64)
-    return [check(name, item) for item in value]
+    return _post(handle)
 
 
-@blueprint.get("/checkouts")
+@serve(blueprint, "findCheckout")
 def find_checkout() -> Response:
     args = _no_query("out_trade_no")
     if "out_trade_no" not in args:
@@ -280,60 +263,55 @@ def find_checkout() -> Response:
     return json_response(_issuer().orders.find_checkout(g.merchant_id, value))
 
 
-@blueprint.get("/checkouts/<checkout_id>")
+@serve(blueprint, "getCheckout")
 def get_checkout(checkout_id: str) -> Response:
     _no_query()
     return json_response(_issuer().orders.get_checkout(g.merchant_id, _object_id(checkout_id)))
 
 
-@blueprint.post("/checkouts/<checkout_id>/close")
+@serve(blueprint, "closeCheckout")
 def close_checkout(checkout_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        fields(data, {})
+        request_body(bodies.NoFields, data)
         return _issuer().orders.close_checkout(g.merchant_id, _object_id(checkout_id))
 
     return _post(handle)
 
 
-@blueprint.post("/orders/<order_id>/capture")
+@serve(blueprint, "captureOrder")
 def capture(order_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        body = fields(data, {}, {"amount": money})
-        return _issuer().orders.capture(g.merchant_id, _object_id(order_id), body["amount"])
+        body = request_body(bodies.CaptureOrder, data)
+        return _issuer().orders.capture(g.merchant_id, _object_id(order_id), body.amount)
 
     return _post(handle)
 
 
-@blueprint.post("/orders/<order_id>/void")
+@serve(blueprint, "voidOrder")
 def void(order_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        fields(data, {})
+        request_body(bodies.NoFields, data)
         return _issuer().orders.void(g.merchant_id, _object_id(order_id))
 
     return _post(handle)
 
 
-@blueprint.post("/refunds")
+@serve(blueprint, "createRefund")
 def create_refund() -> Response:
     def handle(data: dict[str, Any]) -> Any:
-        body = fields(
-            data,
-            {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
-            {"reason": opt_text(256)},
-        )
-        refund = _issuer().orders.create_refund(
+        body = request_body(bodies.CreateRefund, data)
+        return _issuer().orders.create_refund(
             g.merchant_id,
-            order_id=_object_id(body["order_id"]),
-            amount=body["amount"],
-            out_refund_no=body["out_refund_no"],
-            reason=body["reason"],
+            order_id=_object_id(body.order_id),
+            amount=body.amount,
+            out_refund_no=body.out_refund_no,
+            reason=body.reason,
         )
-        return refund
 
-    return _post(handle, 201)
+    return _post(handle)
 
 
-@blueprint.get("/refunds/<refund_id>")
+@serve(blueprint, "getRefund")
 def get_refund(refund_id: str) -> Response:
     _no_query()
     return json_response(_issuer().orders.get_refund(g.merchant_id, _object_id(refund_id)))

@@ -1,15 +1,16 @@
-"""JSON in and out for the issuer's HTTP endpoints: strict parsing, validation, errors.
+"""JSON in and out for the issuer's HTTP endpoints: strict parsing, errors, the status table.
 
-Everything a client can get wrong is answered here with a 4xx JSON error carrying a
-specific code (docs/api.md, "Errors"), before any state changes: so a malformed request
-never writes anything and never reaches code that could fail with a 5xx.
+Everything a client can get wrong is answered with a 4xx JSON error carrying a specific
+code (docs/api.md, "Errors"), before any state changes: so a malformed request never writes
+anything and never reaches code that could fail with a 5xx. The strict JSON rules
+(duplicate keys, NaN and lone surrogates refused; numbers with a fraction parsed as Decimal,
+never float) are here; what each body may hold is declared once in :mod:`.contract`.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -27,33 +28,22 @@ from ...errors import (
     PlanError,
     RateLimitError,
 )
-from ...money import Money
 
 __all__ = [
     "ERROR_STATUS",
     "MAX_MINOR",
-    "Validator",
     "bad",
     "error_body",
     "error_response",
-    "fields",
     "json_response",
-    "money",
-    "opt_int",
-    "opt_text",
     "parse_json_body",
     "retry_after",
     "status_and_body",
-    "text",
-    "url",
 ]
 
 #: Largest accepted amount in minor units (10^13 fen = 100 billion yuan); keeps every
 #: value far inside a BigInteger and any arithmetic on it exact.
 MAX_MINOR = 10**13
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-Validator = Callable[[str, Any], Any]
 
 
 def bad(code: str, message: str, *, field: str | None = None) -> InvalidRequestError:
@@ -222,82 +212,3 @@ def _unicode_only(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return True
-
-
-def fields(
-    data: Mapping[str, Any],
-    required: Mapping[str, Validator],
-    optional: Mapping[str, Validator] | None = None,
-) -> dict[str, Any]:
-    """Validate an object's fields: unknown, missing and ill-typed fields are refused."""
-    optional = optional or {}
-    for name in data:
-        if name not in required and name not in optional:
-            raise bad("UNKNOWN_FIELD", f"unknown field {name[:40]!r}", field=name[:40])
-    result: dict[str, Any] = {}
-    for name, check in required.items():
-        if name not in data:
-            raise bad("MISSING_FIELD", f"the field {name!r} is required", field=name)
-        result[name] = check(name, data[name])
-    for name, check in optional.items():
-        result[name] = check(name, data[name]) if name in data else None
-    return result
-
-
-def money(name: str, value: Any) -> Money:
-    """A positive Money in wire form; floats, negatives and huge values are refused."""
-    try:
-        amount = Money.from_json(value)
-    except (MoneyError, TypeError, ValueError) as exc:
-        raise bad("INVALID_AMOUNT", f"{name}: {exc}", field=name) from None
-    if not 0 < amount.minor <= MAX_MINOR:
-        raise bad(
-            "INVALID_AMOUNT",
-            f"{name} must be a positive integer number of minor units up to {MAX_MINOR}",
-            field=name,
-        )
-    return amount
-
-
-def text(max_len: int, pattern: str | None = None) -> Validator:
-    compiled = re.compile(pattern) if pattern else None
-
-    def check(name: str, value: Any) -> str:
-        if not isinstance(value, str) or not value:
-            raise bad("INVALID_FIELD", f"{name} must be a non-empty string", field=name)
-        if len(value) > max_len:
-            raise bad("INVALID_FIELD", f"{name} is longer than {max_len} characters", field=name)
-        if _CONTROL.search(value):
-            raise bad("INVALID_FIELD", f"{name} contains control characters", field=name)
-        if compiled and not compiled.fullmatch(value):
-            raise bad("INVALID_FIELD", f"{name} must match {pattern}", field=name)
-        return value
-
-    return check
-
-
-def opt_text(max_len: int) -> Validator:
-    inner = text(max_len)
-
-    def check(name: str, value: Any) -> str | None:
-        return None if value is None else inner(name, value)
-
-    return check
-
-
-def url(name: str, value: Any) -> str:
-    checked: str = text(512)(name, value)
-    if not checked.startswith(("http://", "https://")):
-        raise bad("INVALID_FIELD", f"{name} must be an http(s) URL", field=name)
-    return checked
-
-
-def opt_int(low: int, high: int) -> Validator:
-    def check(name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise bad(
-                "INVALID_FIELD", f"{name} must be an integer from {low} to {high}", field=name
-            )
-        return value
-
-    return check

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.issuer.storage.schema import faults
-from paylater_sdk.issuer.web.openapi import openapi_document
+from paylater_sdk.issuer.web.contract import openapi_document
 from paylater_sdk.money import Money
 from paylater_sdk.signing import RequestSigner, serial_for
 from tests._support.issuer import API_KEY, MERCHANT_ID, merchant_config

@@ -1,0 +1,230 @@
+"""Response bodies: the objects the issuer answers with, declared once.
+
+The domain builds these objects as JSON-ready dicts (``domain/views.py``); the models are
+their published shape (the OpenAPI document) and are held to the real answers by
+tests/issuer/web/test_contract.py and the schemathesis run, which validate what the
+issuer sends. They are not run on the fast path: an answer is not re-validated per request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from ....lifecycle import CheckoutState, FaultKind, RefundState
+from ._bodies import HTTP_METHODS
+
+
+class Closed(BaseModel):
+    """An object with exactly these keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Open(BaseModel):
+    """An object with these keys; more may appear (clients ignore them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+def _enum(*values: str) -> WithJsonSchema:
+    """Published as an enum; not enforced on answers (they come from the lifecycle enums)."""
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
+Rate = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]
+State = Annotated[str, _enum(*(s.value for s in CheckoutState if s is not CheckoutState.UNKNOWN))]
+Frequency = Annotated[str, _enum("MONTHLY", "BIWEEKLY")]
+FeePayer = Annotated[str, _enum("BUYER", "MERCHANT")]
+
+
+class MoneyOut(Closed):
+    """An amount the issuer answers with: integer minor units (may be zero or negative)."""
+
+    value: int
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$")]
+
+
+class PlanQuote(Closed):
+    plan_id: str
+    name: str
+    method: Annotated[
+        str, _enum("EQUAL_PAYMENT", "EQUAL_PRINCIPAL", "FLAT_FEE", "INTEREST_FREE", "PAY_IN_4")
+    ]
+    periods: Annotated[int, Field(ge=1)]
+    frequency: Frequency
+    fee_payer: FeePayer
+    first_payment: MoneyOut
+    regular_payment: MoneyOut
+    total_amount: MoneyOut
+    total_cost: MoneyOut
+    apr: Rate
+    effective_annual_rate: Rate
+
+
+class Installment(Open):
+    number: int
+    due_date: Date
+    principal: MoneyOut
+    interest: MoneyOut | None = None
+    fee: MoneyOut | None = None
+    amount: MoneyOut
+    remaining_principal: MoneyOut | None = None
+    paid: bool
+
+
+class Terms(Open):
+    """The plan terms re-planning after a refund or payoff needs."""
+
+    method: str | None = None
+    periods: Annotated[int, Field(ge=1)] | None = None
+    frequency: Frequency | None = None
+    fee_payer: FeePayer | None = None
+    annual_rate: Rate | None = None
+    fee_rate_per_period: Rate | None = None
+    merchant_fee_rate: Rate | None = None
+    due_day: int | None = None
+
+
+class ScheduleRefund(Open):
+    date: Date
+    amount: MoneyOut
+
+
+class Schedule(Open):
+    principal: MoneyOut | None = None
+    start_date: Date | None = None
+    terms: Terms | None = None
+    installments: list[Installment]
+    total_amount: MoneyOut
+    total_interest: MoneyOut | None = None
+    total_fees: MoneyOut | None = None
+    merchant_fee: MoneyOut | None = None
+    apr: Rate | None = None
+    effective_annual_rate: Rate | None = None
+    refunds: Annotated[
+        list[ScheduleRefund] | None,
+        Field(
+            description="Refunds that re-planned the schedule (only when there are any); "
+            "the APR counts each as a credit on its date."
+        ),
+    ] = None
+
+
+class Order(Closed):
+    id: Annotated[str, Field(pattern="^ord_")]
+    checkout_id: Annotated[str, Field(pattern="^co_")]
+    out_trade_no: str
+    state: State
+    amount: MoneyOut
+    captured_amount: MoneyOut
+    refunded_amount: MoneyOut
+    plan: PlanQuote
+    schedule: Schedule | None
+    authorized_at: Time
+    authorization_expires_at: Time
+    captured_at: Time | None
+
+
+class Checkout(Closed):
+    id: Annotated[str, Field(pattern="^co_")]
+    out_trade_no: str
+    state: State
+    amount: MoneyOut
+    description: str
+    notify_url: str
+    return_url: str
+    plans: list[PlanQuote]
+    authorize_url: str
+    created_at: Time
+    expires_at: Time
+    order: Order | None
+
+
+class Refund(Closed):
+    id: Annotated[str, Field(pattern="^rf_")]
+    order_id: str
+    out_refund_no: str
+    amount: MoneyOut
+    reason: str | None
+    state: Annotated[str, _enum(RefundState.SUCCEEDED.value)]
+    created_at: Time
+
+
+class EncryptedCertificate(Closed):
+    algorithm: Annotated[str, WithJsonSchema({"type": "string", "const": "AEAD_AES_256_GCM"})]
+    nonce: str
+    associated_data: str
+    ciphertext: str
+    original_type: str | None = None
+
+
+class Certificate(Closed):
+    serial_no: str
+    algorithm: str
+    effective_time: Time
+    expire_time: Time | None
+    encrypt_certificate: EncryptedCertificate
+
+
+class Certificates(Closed):
+    data: list[Certificate]
+
+
+class Quote(Closed):
+    amount: MoneyOut
+    plans: list[PlanQuote]
+    as_low_as: MoneyOut | None
+
+
+class Eligibility(Closed):
+    """Whether the buyer may borrow the amount; never the limit or the balance."""
+
+    eligible: bool
+    reasons: list[str]
+    plans: list[PlanQuote]
+
+
+class Error(Open):
+    """Every refusal: a code (docs/api.md, "Errors"), a message, the request id."""
+
+    code: str
+    message: str
+    request_id: str | None
+    field: str | None = None
+    reason: str | None = None
+
+
+# --- test controls ---------------------------------------------------------------------------
+
+
+class TestBuyerCreated(Closed):
+    id: str
+    buyer_token: str
+    phone: str
+    test_code: str
+
+
+class ClockMoved(Closed):
+    now: Time
+
+
+class Repaid(Closed):
+    order_id: str
+    paid: MoneyOut
+    schedule: Schedule
+
+
+class FaultArmed(Closed):
+    kind: Annotated[str, _enum(*(kind.value for kind in FaultKind))]
+    method: Annotated[str, _enum(*HTTP_METHODS)] | None
+    path_prefix: str | None
+    count: Annotated[int, Field(ge=1)]
+
+
+class ResetDone(Closed):
+    reset: bool
+    now: Time

@@ -1,0 +1,167 @@
+"""The route table: every ``/v1`` and ``/_test`` endpoint, once, with its contract.
+
+A row names the method and path, the OpenAPI operation, the request body and query models,
+the success answer and whether the request is signed. Views are bound to their row with
+:func:`serve` (``@serve(blueprint, "createCheckout")``), which registers the Flask rule from
+the row, so a served path is always a documented one; the OpenAPI document is generated
+from the rows (:mod:`._openapi`) and docs/api.md's endpoint tables are checked against them
+(tests/issuer/web/test_contract.py).
+
+Adding an endpoint: one row here, and a view decorated with ``serve`` in any web module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+import attrs
+from flask import Blueprint, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import _answers as out
+from . import _bodies as body
+from ._validate import M, validate
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+QUOTE_AMOUNT = r"[0-9]{1,14}"
+QUOTE_CURRENCY = r"[A-Za-z]{3}"
+
+
+class Query(BaseModel):
+    """Query parameters of a GET (validated in the view; declared here for the document)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QuoteQuery(Query):
+    amount: Annotated[str, Field(pattern=f"^{QUOTE_AMOUNT}$", description="minor units")]
+    currency: Annotated[str, Field(pattern=f"^{QUOTE_CURRENCY}$")]
+
+
+class FindCheckoutQuery(Query):
+    out_trade_no: Annotated[str, Field(pattern=f"^{body.TRADE_NO}$")]
+
+
+@attrs.frozen
+class Answer:
+    """The success answer of a route: its status, body model and description."""
+
+    status: int
+    model: type[BaseModel] | None
+    description: str
+
+
+def ok(status: int, model: type[BaseModel] | None, description: str) -> Answer:
+    return Answer(status, model, description)
+
+
+@attrs.frozen
+class Route:
+    """One endpoint. ``path`` is in OpenAPI form (``/v1/checkouts/{checkout_id}``)."""
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    answer: Answer
+    body: type[BaseModel] | None = None
+    query: type[Query] | None = None
+    signed: bool = True
+
+    @property
+    def test_control(self) -> bool:
+        return self.path.startswith("/_test/")
+
+
+_CHECKOUT = ok(200, out.Checkout, "The checkout")
+_REFUND = ok(200, out.Refund, "The refund")
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/v1/openapi.json", "getOpenAPI", "This document (no signature needed)",
+          ok(200, None, "OpenAPI 3.1"), signed=False),
+    Route("GET", "/v1/certificates", "listCertificates",
+          "The issuer's public keys, encrypted to the merchant's API key",
+          ok(200, out.Certificates, "Keys")),
+    Route("GET", "/v1/plans/quote", "quotePlans", "Price every offered plan for an amount",
+          ok(200, out.Quote, "Quotes"), query=QuoteQuery),
+    Route("POST", "/v1/credit/eligibility", "checkEligibility",
+          "Can this buyer borrow this amount? (never reveals the limit)",
+          ok(200, out.Eligibility, "Answer with reason codes"), body=body.CheckEligibility),
+    Route("POST", "/v1/checkouts", "createCheckout", "Create a checkout",
+          ok(201, out.Checkout, "Created"), body=body.CreateCheckout),
+    Route("GET", "/v1/checkouts", "findCheckout",
+          "Find a checkout by the merchant's out_trade_no", _CHECKOUT, query=FindCheckoutQuery),
+    Route("GET", "/v1/checkouts/{checkout_id}", "getCheckout", "Get a checkout", _CHECKOUT),
+    Route("POST", "/v1/checkouts/{checkout_id}/close", "closeCheckout",
+          "Close an unauthorized checkout", ok(200, out.Checkout, "Closed"), body=body.NoFields),
+    Route("POST", "/v1/orders/{order_id}/capture", "captureOrder",
+          "Capture all or part of an authorization (opens the loan)",
+          ok(200, out.Order, "Captured"), body=body.CaptureOrder),
+    Route("POST", "/v1/orders/{order_id}/void", "voidOrder", "Void an authorization",
+          ok(200, out.Order, "Voided"), body=body.NoFields),
+    Route("POST", "/v1/refunds", "createRefund", "Refund part or all of a captured order",
+          ok(201, out.Refund, "Refunded"), body=body.CreateRefund),
+    Route("GET", "/v1/refunds/{refund_id}", "getRefund", "Get a refund", _REFUND),
+    Route("POST", "/_test/buyers", "testCreateBuyer", "Create a test buyer",
+          ok(201, out.TestBuyerCreated, "Created"), body=body.CreateTestBuyer, signed=False),
+    Route("POST", "/_test/clock/advance", "testAdvanceClock", "Move the test clock forward",
+          ok(200, out.ClockMoved, "The new time"), body=body.AdvanceClock, signed=False),
+    Route("POST", "/_test/buyers/{buyer_id}/repay", "testRepay",
+          "Repay the next installment(s) of an order", ok(200, out.Repaid, "Paid"),
+          body=body.Repay, signed=False),
+    Route("POST", "/_test/faults", "testInjectFault",
+          "Make the next N matching requests or notifications fail",
+          ok(201, out.FaultArmed, "Armed"), body=body.InjectFault, signed=False),
+    Route("POST", "/_test/reset", "testReset",
+          "Forget buyers, checkouts, notifications, faults and the clock",
+          ok(200, out.ResetDone, "Reset"), body=body.NoFields, signed=False),
+)  # fmt: skip
+
+ROUTE_BY_ID: Mapping[str, Route] = {route.operation_id: route for route in ROUTES}
+_BY_ENDPOINT: dict[str, Route] = {}
+
+
+def flask_rule(path: str) -> str:
+    """``/checkouts/{checkout_id}`` in Flask's spelling, ``/checkouts/<checkout_id>``."""
+    return re.sub(r"\{([a-z_]+)\}", r"<\1>", path)
+
+
+def serve(blueprint: Blueprint, operation_id: str) -> Callable[[V], V]:
+    """Register the decorated view for the route ``operation_id`` of :data:`ROUTES`."""
+    route = ROUTE_BY_ID[operation_id]
+    prefix = blueprint.url_prefix or ""
+    if not route.path.startswith(prefix + "/"):
+        raise ValueError(f"{route.path} is not under the blueprint's prefix {prefix}")
+
+    def register(view: V) -> V:
+        blueprint.add_url_rule(
+            flask_rule(route.path[len(prefix) :]), view_func=view, methods=[route.method]
+        )
+        _BY_ENDPOINT[f"{blueprint.name}.{view.__name__}"] = route
+        return view
+
+    return register
+
+
+def current_route() -> Route | None:
+    """The row of the request being served (None for a path no route matched)."""
+    return _BY_ENDPOINT.get(request.endpoint or "")
+
+
+def request_body(model: type[M], data: Mapping[str, Any]) -> M:
+    """The body validated as ``model``, which must be the current route's body model."""
+    route = current_route()
+    if route is None or route.body is not model:
+        raise RuntimeError(f"{request.endpoint} validates with {model.__name__}, not its row's")
+    return validate(model, data)
+
+
+def success_status() -> int:
+    """The status the current route answers with on success."""
+    route = current_route()
+    if route is None:
+        raise RuntimeError(f"{request.endpoint} is served without a route row")
+    return route.answer.status
