@@ -74,6 +74,11 @@ logger = logging.getLogger("paylater_sdk")
 T = TypeVar("T")
 
 
+def _monotonic() -> float:
+    """The clock of the key-refresh rate limit (a module function so tests can move it)."""
+    return time.monotonic()
+
+
 def mask(secret: str) -> str:
     """First 4 characters and an ellipsis: enough to correlate logs, useless to an attacker."""
     return secret[:4] + "…" if len(secret) > 4 else "…"
@@ -180,7 +185,6 @@ class Requester:
         timeout: tuple[float, float],
         retry: RetryPolicy,
         key_refresh_interval: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url
         self._base_path = urlsplit(base_url).path.rstrip("/")
@@ -191,7 +195,6 @@ class Requester:
         self._signer = RequestSigner(merchant_id, private_key, key_serial, profile=profile)
         self._keyring = issuer_keys
         self.key_refresh_interval = key_refresh_interval
-        self._clock = clock
         self._last_refresh: float | None = None
         #: How many times keys were fetched (a parse tells a fresh load from a stale ring).
         self.fetches = 0
@@ -230,7 +233,7 @@ class Requester:
         if need.serial is None or need.serial in ring:
             return ring  # loaded, or another thread or task refreshed meanwhile
         with self._limit_lock:
-            now = self._clock()
+            now = _monotonic()
             last = self._last_refresh
             if last is not None and now - last < self.key_refresh_interval:
                 raise UnknownKeyError(

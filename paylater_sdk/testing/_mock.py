@@ -1,8 +1,9 @@
-"""``MockIssuer``: the real mock issuer in-process, reached through ``responses``.
+"""``MockIssuer``: the real mock issuer in-process, reached through ``responses`` or httpx.
 
 Nothing here is a stub: the issuer is :func:`paylater_sdk.issuer.create_app` with its own
 SQLite database in a temporary folder, and every HTTP call the SDK makes to ``base_url`` is
-handed by ``responses`` to the app's Flask test client. A merchant's test suite therefore
+handed by ``responses`` (the sync client) or an ``httpx.MockTransport`` (the async client,
+:meth:`MockIssuer.async_client`) to the app's Flask test client. A merchant's test suite therefore
 runs the real signing, verification, ledger and state machine, with no sockets and no
 sleeping (retries back off through a no-op ``sleep``).
 
@@ -19,11 +20,11 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..client import Event, PayLaterClient, Plan, RetryPolicy
+from ..client import AsyncPayLaterClient, Event, PayLaterClient, Plan, RetryPolicy
 from ..errors import ConfigurationError, NotFoundError, PayLaterError
 from ..issuer import Issuer, TestBuyer, create_app, get_issuer
 from ..issuer.domain.faults import fault_matches
@@ -41,6 +42,10 @@ from ..issuer.storage import schema as db
 from ..money import Money
 from ..signing import generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow
+from ._notify import HandlerError, NotifyTarget
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
 
@@ -94,9 +99,12 @@ class MockIssuer:
             checkout = client.checkouts.create(...)
             issuer.authorize(checkout.id, buyer, "fenfu-6")
 
-    ``notify_app`` (a Flask app or its test client) receives notifications as the real
-    issuer would POST them; otherwise they are acknowledged and kept in
-    :attr:`notifications`. ``config`` adds or overrides issuer settings.
+    ``notify_app`` receives notifications as the real issuer would POST them: a WSGI app
+    (Flask, Django), an ASGI app (FastAPI, Starlette, Django), a Flask test client, or a
+    callable ``handler(headers, body) -> status``. An exception in it is raised by
+    :meth:`deliver_pending` (the issuer saw a 500). Without one, notifications are
+    acknowledged and kept in :attr:`notifications`. ``config`` adds or overrides issuer
+    settings.
     """
 
     DEFAULT_BASE_URL = "https://issuer.paylater.test"
@@ -108,7 +116,7 @@ class MockIssuer:
         merchant_id: str = "m_test",
         merchant_name: str = "Test Shop 测试商户",
         key_alg: str = "ed25519",
-        notify_app: Flask | FlaskClient | None = None,
+        notify_app: Flask | FlaskClient | Callable[..., Any] | None = None,
         notify_prefixes: Iterable[str] = ("https://", "http://"),
         return_prefixes: Iterable[str] = ("https://", "http://"),
         config: Mapping[str, Any] | None = None,
@@ -144,8 +152,9 @@ class MockIssuer:
         settings.update(config or {})
         self.app: Flask = create_app(settings)
         self.issuer: Issuer = get_issuer(self.app)
-        self._http = self.app.test_client()
+        self._target: NotifyTarget | None = None
         self.notify_app = notify_app
+        self._handler_errors: list[BaseException] = []
         self.notifications: list[DeliveredNotification] = []
         #: Every backoff delay the clients made by :meth:`client` slept (instantly).
         self.sleeps: list[float] = []
@@ -218,6 +227,42 @@ class MockIssuer:
             "key_serial": self.key_serial,
             "api_key": self.api_key,
         }
+
+    def async_client(self, **overrides: Any) -> AsyncPayLaterClient:
+        """An :class:`AsyncPayLaterClient` for the test merchant, served in-process.
+
+        Its httpx client has an ``httpx.MockTransport`` onto the same app (the issuer runs
+        in a worker thread, so the event loop is never blocked); wire faults and instant
+        retries work as for :meth:`client`. No :meth:`start` is needed for it.
+        """
+        import httpx
+
+        options: dict[str, Any] = {
+            "merchant_id": self.merchant_id,
+            "private_key": self.merchant_key,
+            "key_serial": self.key_serial,
+            "api_key": self.api_key,
+            "retry_policy": RetryPolicy(jitter=lambda d: d, sleep=self.sleeps.append),
+            "session": httpx.AsyncClient(transport=self.async_transport()),
+        }
+        options.update(overrides)
+        return AsyncPayLaterClient(self.base_url, **options)
+
+    def async_transport(self) -> httpx.MockTransport:
+        """The httpx transport :meth:`async_client` uses, for an ``httpx.AsyncClient`` of
+        your own (``session=httpx.AsyncClient(transport=issuer.async_transport())``)."""
+        import httpx
+
+        return httpx.MockTransport(self._handle_httpx)
+
+    @property
+    def notify_app(self) -> Any:
+        """The merchant app notifications are POSTed into (None: acknowledge them)."""
+        return None if self._target is None else self._target.app
+
+    @notify_app.setter
+    def notify_app(self, app: Any) -> None:
+        self._target = None if app is None else NotifyTarget(app)
 
     # --- buyers, clock, faults, ledger -------------------------------------------------
 
@@ -327,10 +372,25 @@ class MockIssuer:
     # --- notifications -----------------------------------------------------------------
 
     def deliver_pending(self) -> list[DeliveredNotification]:
-        """Deliver every due notification now; return the deliveries this call made."""
+        """Deliver every due notification now; return the deliveries this call made.
+
+        If the ``notify_app`` raised, the issuer saw a 500 (and will retry on its
+        schedule) and the first exception is raised here, so the test fails with it.
+        """
         before = len(self.notifications)
         self.issuer.deliver_pending()
+        with self._lock:
+            errors, self._handler_errors = self._handler_errors, []
+        if errors:
+            raise errors[0]
         return self.notifications[before:]
+
+    async def adeliver_pending(self) -> list[DeliveredNotification]:
+        """:meth:`deliver_pending` from async code: the issuer works in a worker thread
+        and an ASGI ``notify_app`` runs on this event loop."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.deliver_pending)
 
     def events(self, event_type: str | None = None) -> list[Event]:
         """The parsed events delivered so far, optionally of one type."""
@@ -341,12 +401,13 @@ class MockIssuer:
 
     def _transport(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
         status = 204
-        if self.notify_app is not None:
-            target = self.notify_app
-            http = target.test_client() if isinstance(target, Flask) else target
-            parts = urlsplit(url)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            status = http.post(path, data=body, headers=headers).status_code
+        if self._target is not None:
+            try:
+                status = self._target.deliver(url, headers, body)
+            except HandlerError as failed:
+                with self._lock:
+                    self._handler_errors.append(failed.original)
+                status = 500  # what a crashing handler answers; the issuer retries
         self.notifications.append(
             DeliveredNotification(
                 url=url,
@@ -398,30 +459,63 @@ class MockIssuer:
                     return kind
         return None
 
-    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        method = (request.method or "GET").upper()
-        parts = urlsplit(request.url or "")
+    def _serve(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[str | None, tuple[int, dict[str, str], bytes] | None]:
+        """Hand one request to the app: ``(wire fault, (status, headers, body))``.
+
+        The answer is None for ``connection_error`` (the request never arrived); the
+        caller raises its transport's exception for the fault.
+        """
+        parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         fault = self._take_wire_fault(method, parts.path)
         if fault == "connection_error":
-            raise requests.ConnectionError(f"injected fault: connection refused ({target})")
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-        answer = self._http.open(
+            return fault, None
+        skip = {"content-length", "host", "transfer-encoding"}
+        answer = self.app.test_client().open(
             target,
             method=method,
             data=body,
-            headers=headers,
+            headers={k: v for k, v in headers.items() if k.lower() not in skip},
             base_url=self.base_url,
             environ_overrides={"REQUEST_URI": target},
         )
+        out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+        return fault, (answer.status_code, out, answer.get_data())
+
+    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        url = request.url or ""
+        fault, answer = self._serve((request.method or "GET").upper(), url, request.headers, body)
+        if answer is None:
+            raise requests.ConnectionError(f"injected fault: connection refused ({url})")
         if fault == "connection_drop_after_commit":
             raise requests.ConnectionError(
-                f"injected fault: the connection dropped after the issuer handled {target}"
+                f"injected fault: the connection dropped after the issuer handled {url}"
             )
         if fault == "timeout":
-            raise requests.ReadTimeout(f"injected fault: {target} timed out")
-        out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
-        return answer.status_code, out, answer.get_data()
+            raise requests.ReadTimeout(f"injected fault: {url} timed out")
+        return answer
+
+    async def _handle_httpx(self, request: httpx.Request) -> httpx.Response:
+        import anyio.to_thread
+        import httpx
+
+        url = str(request.url)
+        fault, answer = await anyio.to_thread.run_sync(
+            self._serve, request.method.upper(), url, request.headers, request.content
+        )
+        if answer is None:
+            raise httpx.ConnectError(f"injected fault: connection refused ({url})", request=request)
+        if fault == "connection_drop_after_commit":
+            raise httpx.RemoteProtocolError(
+                f"injected fault: the connection dropped after the issuer handled {url}",
+                request=request,
+            )
+        if fault == "timeout":
+            raise httpx.ReadTimeout(f"injected fault: {url} timed out", request=request)
+        status, headers, content = answer
+        return httpx.Response(status, headers=headers, content=content, request=request)
