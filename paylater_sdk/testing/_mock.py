@@ -40,7 +40,7 @@ from ..issuer import Issuer, TestBuyer, create_app, get_issuer
 from ..issuer.domain.faults import fault_matches
 from ..issuer.storage import schema as db
 from ..money import Money
-from ..signing import generate_private_key, public_key_pem, serial_for
+from ..signing import InMemoryNonceStore, generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow
 from ._notify import HandlerError, NotifyTarget
 
@@ -161,7 +161,7 @@ class MockIssuer:
         self._wire_faults: list[_WireFault] = []
         self._lock = threading.Lock()
         self._mock: responses.RequestsMock | None = None
-        self._parser: PayLaterClient | None = None
+        self._parser_nonces = InMemoryNonceStore()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -420,12 +420,13 @@ class MockIssuer:
         return status
 
     def _parse(self, headers: Mapping[str, str], body: bytes) -> Event | None:
-        if self._parser is None:
-            # Its own client (own nonce memory), so the merchant's parse of the same
-            # delivery is never mistaken for a replay.
-            self._parser = self.client()
+        # Its own client (own nonce memory), so the merchant's parse of the same delivery
+        # is never mistaken for a replay; pinned to the issuer's current keys, so it needs
+        # no HTTP (an async-only test never starts the requests mock).
+        parser = self.client(issuer_keys=self.issuer.signing_keyring())
+        parser.notifications.nonce_store = self._parser_nonces
         try:
-            return self._parser.notifications.parse(headers, body)
+            return parser.notifications.parse(headers, body)
         except PayLaterError:
             return None
 
