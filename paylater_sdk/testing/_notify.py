@@ -142,13 +142,17 @@ class NotifyTarget:
         return status
 
     def _call(self, url: str, path: str, headers: dict[str, str], body: bytes) -> int:
+        parts = urlsplit(url)
+        base_url = f"{parts.scheme}://{parts.netloc}"  # the Host the app sees (ALLOWED_HOSTS)
         if self.kind == "flask-client":
             client: Any = self.app
-            return int(client.post(path, data=body, headers=headers).status_code)
+            answer = client.post(path, data=body, headers=headers, base_url=base_url)
+            return int(answer.status_code)
         if self.kind == "wsgi":
             app: Any = self.app
             http = app.test_client() if isinstance(app, Flask) else Client(app)
-            return int(http.post(path, data=body, headers=headers).status_code)
+            answer = http.post(path, data=body, headers=headers, base_url=base_url)
+            return int(answer.status_code)
         if self.kind == "asgi":
             return run_coroutine(lambda: self._asgi(url, path, headers, body))
         handler: Any = self.app

@@ -64,13 +64,15 @@ async def test_full_lifecycle(issuer: MockIssuer) -> None:
         quote = await client.plans.quote(Money("1200.00", CNY))
         assert quote.as_low_as == Money("107.50", CNY)
         answer = await client.credit.eligibility(buyer.buyer_token, Money("1200.00", CNY))
-        assert answer.eligible and answer.reasons == ()
+        assert answer.eligible
+        assert answer.reasons == ()
 
         checkout = await _checkout(client)
         assert checkout.state is CheckoutState.CREATED
         issuer.authorize(checkout.id, buyer, "fenfu-6")
         paid = await client.checkouts.find("A1")
-        assert paid.id == checkout.id and paid.state is CheckoutState.AUTHORIZED
+        assert paid.id == checkout.id
+        assert paid.state is CheckoutState.AUTHORIZED
         assert paid.order is not None
 
         order = await client.orders.capture(paid.order.id, Money("1000.00", CNY))
@@ -102,7 +104,8 @@ async def test_errors_are_the_sync_clients(issuer: MockIssuer) -> None:
     async with issuer.async_client() as client:
         with pytest.raises(NotFoundError) as missing:
             await client.checkouts.get("co_nope")
-        assert missing.value.http_status == 404 and missing.value.request_id
+        assert missing.value.http_status == 404
+        assert missing.value.request_id
     # local checks happen on await, before anything is signed or sent
     async with issuer.async_client() as client:
         with pytest.raises(MoneyError):
@@ -234,7 +237,7 @@ def test_constructor_is_the_sync_clients() -> None:
         for bad in ({"timeout": 0}, {"max_retries": 11}, {"key_refresh_interval": -1}):
             with pytest.raises(ConfigurationError):
                 AsyncPayLaterClient(issuer.base_url, **config, **bad)  # type: ignore[arg-type]
-        with pytest.raises(ConfigurationError, match="httpx.AsyncClient"):
+        with pytest.raises(ConfigurationError, match=r"httpx\.AsyncClient"):
             AsyncPayLaterClient(issuer.base_url, session=object(), **config)  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="https"):
             AsyncPayLaterClient("http://issuer.example.com", **config)

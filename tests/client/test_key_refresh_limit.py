@@ -41,7 +41,7 @@ def _forged(serial: str) -> tuple[dict[str, str], bytes]:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     now = [1000.0]
     monkeypatch.setattr(_requester, "_monotonic", lambda: now[0])
-    yield now
+    return now
 
 
 def _certificate_fetches(fake_issuer: FakeIssuer) -> int:

@@ -79,7 +79,8 @@ def test_every_header_shape_verifies(
 ) -> None:
     headers, body = _sealed(fake_issuer)
     event = client.notifications.parse(SHAPES[shape](headers), body)
-    assert event.checkout is not None and event.checkout.id == "co_1"
+    assert event.checkout is not None
+    assert event.checkout.id == "co_1"
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, lambda b: b.decode()])

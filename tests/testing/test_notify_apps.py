@@ -48,7 +48,8 @@ def test_a_plain_callable_gets_headers_and_raw_bytes(issuer: MockIssuer) -> None
     delivered = issuer.deliver_pending()
     assert [d.status for d in delivered] == [204]
     headers, body = got[0]
-    assert isinstance(body, bytes) and json.loads(body)["event_type"] == "CHECKOUT.AUTHORIZED"
+    assert isinstance(body, bytes)
+    assert json.loads(body)["event_type"] == "CHECKOUT.AUTHORIZED"
     assert "Paylater-Signature" in headers
 
 
@@ -162,7 +163,8 @@ def test_a_rejecting_handler_is_retried_not_raised(issuer: MockIssuer) -> None:
     assert [d.status for d in issuer.deliver_pending()] == [400]
     issuer.advance_clock(seconds=15)
     assert [d.status for d in issuer.deliver_pending()] == [204]
-    assert issuer.events() and issuer.events()[0].event_type is EventType.CHECKOUT_AUTHORIZED
+    assert issuer.events()
+    assert issuer.events()[0].event_type is EventType.CHECKOUT_AUTHORIZED
 
 
 def test_bad_notify_apps_are_refused(issuer: MockIssuer) -> None:
