@@ -249,3 +249,41 @@ def test_constructor_is_the_sync_clients() -> None:
         assert issuer.api_key not in repr(client)
     finally:
         issuer.stop()
+
+
+async def test_parse_refreshes_rotated_keys_without_blocking_the_loop(issuer: MockIssuer) -> None:
+    buyer = issuer.create_buyer(limit="5000.00")
+    inner = issuer.async_transport()
+    other_task_ran = anyio.Event()
+    certificate_fetches: list[str] = []
+
+    async def gated(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/certificates" and certificate_fetches:
+            # The refresh waits here until another task runs: a parse that blocked the
+            # event loop (a synchronous fetch) would never let it.
+            await other_task_ran.wait()
+        if request.url.path == "/v1/certificates":
+            certificate_fetches.append(request.url.path)
+        return await inner.handle_async_request(request)
+
+    session = httpx.AsyncClient(transport=httpx.MockTransport(gated))
+    async with issuer.async_client(session=session) as client:
+        checkout = await _checkout(client)
+        issuer.issuer.rotate_signing_key()  # notifications are now signed by a new key
+        issuer.authorize(checkout.id, buyer, "fenfu-6")
+        delivery = (await issuer.adeliver_pending())[0]
+        events: list[object] = []
+
+        async def parse() -> None:
+            events.append(await client.notifications.parse(delivery.headers, delivery.body))
+
+        async def other() -> None:
+            other_task_ran.set()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(parse)
+                tasks.start_soon(other)
+    assert len(certificate_fetches) == 2  # the first load, then the refresh for the new key
+    assert len(events) == 1
+    assert len(await client.issuer_keys()) == 2
