@@ -31,8 +31,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Mapping
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
@@ -54,6 +54,14 @@ from ..signing import (
     verify_response,
 )
 from ._certificates import keyring_from_certificates
+from ._effects import (
+    HttpRequest,
+    HttpResponse,
+    NeedKeys,
+    Op,
+    Sleep,
+    TransportFailure,
+)
 from ._errors import error_from_response, is_retryable
 from ._retry import RetryPolicy, parse_retry_after
 
@@ -70,8 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("paylater_sdk")
-
-T = TypeVar("T")
 
 
 def _monotonic() -> float:
@@ -94,66 +100,6 @@ def _user_agent() -> str:
 
 
 _USER_AGENT = _user_agent()
-
-
-# --- effects: what an operation asks its runner to do --------------------------------
-
-
-@attrs.frozen
-class HttpRequest:
-    """Send this, without following redirects, within ``timeout`` (connect, read)."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
-    timeout: tuple[float, float]
-
-
-@attrs.frozen
-class HttpResponse:
-    """What came back: ``headers`` must be a case-insensitive mapping, ``body`` raw bytes."""
-
-    status: int
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
-
-
-#: How a transport failed: ``tls`` and ``fatal`` are not retried.
-FailureKind = Literal["tls", "timeout", "connection", "fatal"]
-
-
-@attrs.frozen
-class TransportFailure:
-    """The runner's answer to an :class:`HttpRequest` that raised instead of answering."""
-
-    kind: FailureKind
-    error: BaseException
-
-
-@attrs.frozen
-class Sleep:
-    """Back off ``seconds`` before the next attempt."""
-
-    seconds: float
-
-
-@attrs.frozen
-class NeedKeys:
-    """Load the issuer's keys (``serial=None``), or refresh them for an unknown ``serial``.
-
-    The runner handles it under its own lock (a thread lock, or an async lock that does
-    not block the event loop), asking :meth:`Requester.plan_keys` whether to fetch.
-    ``force`` is an explicit ``refresh_issuer_keys()``: fetch whatever the rate limit says.
-    """
-
-    serial: str | None = None
-    force: bool = False
-
-
-Effect = HttpRequest | Sleep | NeedKeys
-#: An operation: yields effects, is sent their results, returns a ``T``.
-Op = Generator[Effect, Any, T]
 
 
 @attrs.frozen

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-import requests
 import responses
 import sqlalchemy as sa
 from flask import Flask
@@ -37,20 +36,17 @@ from flask.testing import FlaskClient
 from ..client import AsyncPayLaterClient, Event, PayLaterClient, Plan, RetryPolicy
 from ..errors import ConfigurationError, NotFoundError, PayLaterError
 from ..issuer import Issuer, TestBuyer, create_app, get_issuer
-from ..issuer.domain.faults import fault_matches
 from ..issuer.storage import schema as db
 from ..money import Money
 from ..signing import InMemoryNonceStore, generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow
 from ._notify import HandlerError, NotifyTarget
+from ._wire import CLIENT_FAULTS, Wire
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
-
-#: Faults that happen on the wire between the client and the issuer.
-CLIENT_FAULTS = frozenset({"connection_drop_after_commit", "timeout", "connection_error"})
 
 
 @attrs.frozen
@@ -67,17 +63,6 @@ class DeliveredNotification:
     body: bytes = attrs.field(repr=False)
     event: Event | None
     status: int
-
-
-@attrs.define
-class _WireFault:
-    kind: str
-    method: str | None
-    path_prefix: str | None
-    remaining: int
-
-    def matches(self, method: str, path: str) -> bool:
-        return fault_matches(self.method, self.path_prefix, method, path)
 
 
 def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
@@ -158,7 +143,7 @@ class MockIssuer:
         self.notifications: list[DeliveredNotification] = []
         #: Every backoff delay the clients made by :meth:`client` slept (instantly).
         self.sleeps: list[float] = []
-        self._wire_faults: list[_WireFault] = []
+        self._wire = Wire(self.app, self.base_url)
         self._lock = threading.Lock()
         self._mock: responses.RequestsMock | None = None
         self._parser_nonces = InMemoryNonceStore()
@@ -171,7 +156,7 @@ class MockIssuer:
             mock = responses.RequestsMock(assert_all_requests_are_fired=False)
             pattern = re.compile(re.escape(self.base_url) + r"(/.*)?$")
             for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
-                mock.add_callback(method, pattern, callback=self._route)
+                mock.add_callback(method, pattern, callback=self._wire.requests_callback)
             # Loopback stays reachable: a test may run real local servers next to the mock.
             mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])[:/]"))
             mock.start()
@@ -253,7 +238,7 @@ class MockIssuer:
         your own (``session=httpx.AsyncClient(transport=issuer.async_transport())``)."""
         import httpx
 
-        return httpx.MockTransport(self._handle_httpx)
+        return httpx.MockTransport(self._wire.httpx_handler)
 
     @property
     def notify_app(self) -> Any:
@@ -314,12 +299,7 @@ class MockIssuer:
         if kind not in CLIENT_FAULTS:
             self.issuer.inject_fault(kind, method=method, path_prefix=path_prefix, count=count)
             return
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigurationError("count must be a positive integer")
-        with self._lock:
-            self._wire_faults.append(
-                _WireFault(kind, method.upper() if method else None, path_prefix, count)
-            )
+        self._wire.add_fault(kind, method=method, path_prefix=path_prefix, count=count)
 
     def repay(
         self, buyer: TestBuyer | str, order_id: str, amount: Money | None = None
@@ -447,76 +427,3 @@ class MockIssuer:
         return consent_flow(
             self.app.test_client(), checkout_id, phone=phone, code=found.test_code, plan_id=plan_id
         )
-
-    # --- the wire ----------------------------------------------------------------------
-
-    def _take_wire_fault(self, method: str, path: str) -> str | None:
-        with self._lock:
-            for fault in self._wire_faults:
-                if fault.remaining > 0 and fault.matches(method, path):
-                    fault.remaining -= 1
-                    kind = fault.kind
-                    self._wire_faults = [f for f in self._wire_faults if f.remaining > 0]
-                    return kind
-        return None
-
-    def _serve(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[str | None, tuple[int, dict[str, str], bytes] | None]:
-        """Hand one request to the app: ``(wire fault, (status, headers, body))``.
-
-        The answer is None for ``connection_error`` (the request never arrived); the
-        caller raises its transport's exception for the fault.
-        """
-        parts = urlsplit(url)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        fault = self._take_wire_fault(method, parts.path)
-        if fault == "connection_error":
-            return fault, None
-        skip = {"content-length", "host", "transfer-encoding"}
-        answer = self.app.test_client().open(
-            target,
-            method=method,
-            data=body,
-            headers={k: v for k, v in headers.items() if k.lower() not in skip},
-            base_url=self.base_url,
-            environ_overrides={"REQUEST_URI": target},
-        )
-        out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
-        return fault, (answer.status_code, out, answer.get_data())
-
-    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        url = request.url or ""
-        fault, answer = self._serve((request.method or "GET").upper(), url, request.headers, body)
-        if answer is None:
-            raise requests.ConnectionError(f"injected fault: connection refused ({url})")
-        if fault == "connection_drop_after_commit":
-            raise requests.ConnectionError(
-                f"injected fault: the connection dropped after the issuer handled {url}"
-            )
-        if fault == "timeout":
-            raise requests.ReadTimeout(f"injected fault: {url} timed out")
-        return answer
-
-    async def _handle_httpx(self, request: httpx.Request) -> httpx.Response:
-        import anyio.to_thread
-        import httpx
-
-        url = str(request.url)
-        fault, answer = await anyio.to_thread.run_sync(
-            self._serve, request.method.upper(), url, request.headers, request.content
-        )
-        if answer is None:
-            raise httpx.ConnectError(f"injected fault: connection refused ({url})", request=request)
-        if fault == "connection_drop_after_commit":
-            raise httpx.RemoteProtocolError(
-                f"injected fault: the connection dropped after the issuer handled {url}",
-                request=request,
-            )
-        if fault == "timeout":
-            raise httpx.ReadTimeout(f"injected fault: {url} timed out", request=request)
-        status, headers, content = answer
-        return httpx.Response(status, headers=headers, content=content, request=request)
