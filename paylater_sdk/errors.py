@@ -21,6 +21,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSignatureError",
     "IssuerUnavailableError",
+    "MalformedNotificationError",
     "MoneyError",
     "NetworkError",
     "NoAPRError",
@@ -174,3 +175,12 @@ class IssuerUnavailableError(APIError):
 
 class NetworkError(PayLaterError):
     """The issuer could not be reached (connection error, timeout)."""
+
+
+class MalformedNotificationError(InvalidSignatureError, InvalidRequestError):
+    """What was handed to ``notifications.parse`` is not a notification at all (headers
+    that are not a mapping or pairs, a body that is not bytes or text, ``None``).
+
+    A :class:`SignatureError` (answer 4xx, never use it) and, since it is the caller's
+    mistake as much as the sender's, an :class:`InvalidRequestError` too.
+    """

@@ -1,7 +1,8 @@
-"""The merchant client: ``PayLaterClient`` and the typed models it returns."""
+"""The merchant client: ``PayLaterClient``, ``AsyncPayLaterClient`` and their typed models."""
 
 from __future__ import annotations
 
+from ._async import AsyncPayLaterClient
 from ._client import PayLaterClient
 from ._retry import RetryPolicy
 from .models import (
@@ -19,6 +20,7 @@ from .models import (
 )
 
 __all__ = [
+    "AsyncPayLaterClient",
     "Checkout",
     "CheckoutState",
     "Eligibility",

@@ -69,14 +69,16 @@ class RetryPolicy:
 
     ``jitter`` maps the capped exponential delay to the delay actually slept and ``sleep``
     does the sleeping; both are injectable so a test can make retries instantaneous and
-    deterministic (``RetryPolicy(jitter=lambda d: d, sleep=slept.append)``).
+    deterministic (``RetryPolicy(jitter=lambda d: d, sleep=slept.append)``). For the
+    :class:`AsyncPayLaterClient` the default ``time.sleep`` becomes a non-blocking
+    ``anyio.sleep``, and a ``sleep`` that returns an awaitable is awaited.
     """
 
     max_retries: int = attrs.field(default=2, validator=_check_max_retries)
     initial_delay: float = attrs.field(default=0.5, validator=_check_delay)
     max_delay: float = attrs.field(default=5.0, validator=_check_delay)
     jitter: Callable[[float], float] = default_jitter
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], object] = time.sleep
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float | None:
         """Seconds to wait before retry ``retry_number`` (1-based), or None to give up.

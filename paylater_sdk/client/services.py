@@ -1,20 +1,23 @@
-"""The client's services: thin objects over one shared requester (as stripe-python does).
+"""The client's services: one definition per method, shared by both clients.
 
 Each method checks its arguments locally (so a typo fails before a signed request leaves
-the process), builds the documented JSON, and returns a typed model.
+the process), builds the documented JSON, and returns a typed model. It is written once,
+as an operation over the sans-I/O core (:mod:`._requester`): on a ``PayLaterClient`` the
+method returns the model, on an ``AsyncPayLaterClient`` it returns a coroutine of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ..errors import InvalidRequestError, MoneyError, UnknownKeyError
+from ..errors import InvalidRequestError, MoneyError
 from ..money import Money
-from ..signing import InMemoryNonceStore, NonceStore, open_notification
-from ._requester import Requester, mask
-from .models import Checkout, Eligibility, Event, Order, Quote, Refund
+from ._notifications import NotificationsService
+from ._ops import M, Service, operation
+from ._requester import Op, mask
+from .models import Checkout, Eligibility, Order, Quote, Refund
 
 logger = logging.getLogger("paylater_sdk")
 
@@ -56,16 +59,9 @@ def _url(name: str, value: object) -> str:
     return url
 
 
-class _Service:
-    def __init__(self, requester: Requester) -> None:
-        self._requester = requester
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
-
-
-class CreditService(_Service):
-    def eligibility(self, buyer_token: str, amount: Money) -> Eligibility:
+class CreditService(Service[M]):
+    @operation
+    def eligibility(self, buyer_token: str, amount: Money) -> Op[Eligibility]:
         """Whether the buyer can pay ``amount`` now, with reason codes and offered plans.
 
         The answer never reveals the buyer's limit. The token never appears in logs.
@@ -73,15 +69,16 @@ class CreditService(_Service):
         token = _text("buyer_token", buyer_token)
         logger.debug("paylater eligibility check for buyer %s", mask(token))
         body = {"buyer_token": token, "amount": _money("amount", amount).to_json()}
-        resp = self._requester.request("POST", "/v1/credit/eligibility", body=body)
+        resp = yield from self._core.call("POST", "/v1/credit/eligibility", body=body)
         return Eligibility.from_api(resp.data)
 
 
-class PlansService(_Service):
-    def quote(self, amount: Money) -> Quote:
+class PlansService(Service[M]):
+    @operation
+    def quote(self, amount: Money) -> Op[Quote]:
         """The plans offered for ``amount`` priced with APR, and the "as low as" figure."""
         money = _money("amount", amount)
-        resp = self._requester.request(
+        resp = yield from self._core.call(
             "GET",
             "/v1/plans/quote",
             query={"amount": str(money.minor), "currency": money.currency},
@@ -89,7 +86,8 @@ class PlansService(_Service):
         return Quote.from_api(resp.data)
 
 
-class CheckoutsService(_Service):
+class CheckoutsService(Service[M]):
+    @operation
     def create(
         self,
         *,
@@ -101,7 +99,7 @@ class CheckoutsService(_Service):
         plans: Sequence[str] | None = None,
         expires_in: int | None = None,
         idempotency_key: str | None = None,
-    ) -> Checkout:
+    ) -> Op[Checkout]:
         """Create a checkout; redirect the buyer to ``checkout.authorize_url``.
 
         Retries reuse one idempotency key, so a dropped connection never creates two
@@ -128,53 +126,59 @@ class CheckoutsService(_Service):
             key = _text("idempotency_key", idempotency_key)
             if not key.isascii() or not key.isprintable():
                 raise InvalidRequestError("idempotency_key must be printable ASCII")
-        resp = self._requester.request(
+        resp = yield from self._core.call(
             "POST", "/v1/checkouts", body=body, idempotency_key=idempotency_key
         )
         return Checkout.from_api(resp.data)
 
-    def get(self, id: str) -> Checkout:
-        resp = self._requester.request("GET", self._requester.path("/v1/checkouts/{}", id))
+    @operation
+    def get(self, id: str) -> Op[Checkout]:
+        resp = yield from self._core.call("GET", self._core.path("/v1/checkouts/{}", id))
         return Checkout.from_api(resp.data)
 
-    def find(self, out_trade_no: str) -> Checkout:
+    @operation
+    def find(self, out_trade_no: str) -> Op[Checkout]:
         """The checkout for your order number (:class:`NotFoundError` if there is none)."""
-        resp = self._requester.request(
+        resp = yield from self._core.call(
             "GET", "/v1/checkouts", query={"out_trade_no": _text("out_trade_no", out_trade_no)}
         )
         return Checkout.from_api(resp.data)
 
-    def close(self, id: str) -> Checkout:
+    @operation
+    def close(self, id: str) -> Op[Checkout]:
         """Close an unauthorized checkout (the buyer can no longer pay it)."""
-        resp = self._requester.request(
-            "POST", self._requester.path("/v1/checkouts/{}/close", id), body={}
+        resp = yield from self._core.call(
+            "POST", self._core.path("/v1/checkouts/{}/close", id), body={}
         )
         return Checkout.from_api(resp.data)
 
 
-class OrdersService(_Service):
-    def capture(self, id: str, amount: Money | None = None) -> Order:
+class OrdersService(Service[M]):
+    @operation
+    def capture(self, id: str, amount: Money | None = None) -> Op[Order]:
         """Capture on shipping; a partial ``amount`` releases the rest of the hold."""
         body: dict[str, Any] = {}
         if amount is not None:
             body["amount"] = _money("amount", amount).to_json()
-        resp = self._requester.request(
-            "POST", self._requester.path("/v1/orders/{}/capture", id), body=body
+        resp = yield from self._core.call(
+            "POST", self._core.path("/v1/orders/{}/capture", id), body=body
         )
         return Order.from_api(resp.data)
 
-    def void(self, id: str) -> Order:
+    @operation
+    def void(self, id: str) -> Op[Order]:
         """Release an authorized, uncaptured order's hold."""
-        resp = self._requester.request(
-            "POST", self._requester.path("/v1/orders/{}/void", id), body={}
+        resp = yield from self._core.call(
+            "POST", self._core.path("/v1/orders/{}/void", id), body={}
         )
         return Order.from_api(resp.data)
 
 
-class RefundsService(_Service):
+class RefundsService(Service[M]):
+    @operation
     def create(
         self, order_id: str, amount: Money, out_refund_no: str, reason: str | None = None
-    ) -> Refund:
+    ) -> Op[Refund]:
         """Refund part or all of a captured order; ``out_refund_no`` is unique per merchant."""
         body: dict[str, Any] = {
             "order_id": _text("order_id", order_id),
@@ -183,69 +187,10 @@ class RefundsService(_Service):
         }
         if reason is not None:
             body["reason"] = _text("reason", reason, max_length=1000)
-        resp = self._requester.request("POST", "/v1/refunds", body=body)
+        resp = yield from self._core.call("POST", "/v1/refunds", body=body)
         return Refund.from_api(resp.data)
 
-    def get(self, id: str) -> Refund:
-        resp = self._requester.request("GET", self._requester.path("/v1/refunds/{}", id))
+    @operation
+    def get(self, id: str) -> Op[Refund]:
+        resp = yield from self._core.call("GET", self._core.path("/v1/refunds/{}", id))
         return Refund.from_api(resp.data)
-
-
-class NotificationsService(_Service):
-    """Verify and decrypt the issuer's notifications (webhooks).
-
-    Replay protection uses this service's own nonce store, in memory, per process: behind
-    several workers, a replay that lands on another worker is still stopped by the
-    timestamp window, and the event ``id`` is what you deduplicate on anyway. Pass a shared
-    :class:`~paylater_sdk.signing.NonceStore` (``client.notifications.nonce_store = ...``)
-    to close that gap.
-    """
-
-    def __init__(self, requester: Requester, *, api_key: bytes) -> None:
-        super().__init__(requester)
-        self._api_key = api_key
-        self.nonce_store: NonceStore = InMemoryNonceStore()
-
-    def parse(self, headers: Mapping[str, str], body: bytes) -> Event:
-        """Verify (signature, timestamp, replay), decrypt and type one notification.
-
-        Pass the raw request body bytes exactly as received (``request.get_data()`` in
-        Flask), never a re-serialized JSON. Raises a :class:`SignatureError` subclass on
-        anything unauthentic: answer 4xx and the issuer retries.
-        """
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        if not isinstance(body, bytes | bytearray):
-            raise InvalidRequestError(
-                f"body must be the raw request bytes, not {type(body).__name__}"
-            )
-        requester = self._requester
-        try:
-            note = open_notification(
-                headers,
-                bytes(body),
-                api_key=self._api_key,
-                keyring=requester.keyring(),
-                nonce_store=self.nonce_store,
-                profile=requester.profile,
-            )
-        except UnknownKeyError as exc:
-            requester.refresh_keys(exc.serial)
-            note = open_notification(
-                headers,
-                bytes(body),
-                api_key=self._api_key,
-                keyring=requester.keyring(),
-                nonce_store=self.nonce_store,
-                profile=requester.profile,
-            )
-        return Event.from_api(
-            {
-                "id": note.id,
-                "event_type": note.event_type,
-                "create_time": note.create_time.isoformat(),
-                "summary": note.summary,
-                "original_type": note.original_type,
-                "resource": note.resource,
-            }
-        )

@@ -1,8 +1,9 @@
-"""``MockIssuer``: the real mock issuer in-process, reached through ``responses``.
+"""``MockIssuer``: the real mock issuer in-process, reached through ``responses`` or httpx.
 
 Nothing here is a stub: the issuer is :func:`paylater_sdk.issuer.create_app` with its own
 SQLite database in a temporary folder, and every HTTP call the SDK makes to ``base_url`` is
-handed by ``responses`` to the app's Flask test client. A merchant's test suite therefore
+handed by ``responses`` (the sync client) or an ``httpx.MockTransport`` (the async client,
+:meth:`MockIssuer.async_client`) to the app's Flask test client. A merchant's test suite therefore
 runs the real signing, verification, ledger and state machine, with no sockets and no
 sleeping (retries back off through a no-op ``sleep``).
 
@@ -19,33 +20,33 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-import requests
 import responses
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ..client import Event, PayLaterClient, Plan, RetryPolicy
+from ..client import AsyncPayLaterClient, Event, PayLaterClient, Plan, RetryPolicy
 from ..errors import ConfigurationError, NotFoundError, PayLaterError
 from ..issuer import Issuer, TestBuyer, create_app, get_issuer
-from ..issuer.domain.faults import fault_matches
 from ..issuer.storage import schema as db
 from ..money import Money
-from ..signing import generate_private_key, public_key_pem, serial_for
+from ..signing import InMemoryNonceStore, generate_private_key, public_key_pem, serial_for
 from ._consent import consent_flow
+from ._notify import HandlerError, NotifyTarget
+from ._wire import CLIENT_FAULTS, Wire
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
-
-#: Faults that happen on the wire between the client and the issuer.
-CLIENT_FAULTS = frozenset({"connection_drop_after_commit", "timeout", "connection_error"})
 
 
 @attrs.frozen
@@ -62,17 +63,6 @@ class DeliveredNotification:
     body: bytes = attrs.field(repr=False)
     event: Event | None
     status: int
-
-
-@attrs.define
-class _WireFault:
-    kind: str
-    method: str | None
-    path_prefix: str | None
-    remaining: int
-
-    def matches(self, method: str, path: str) -> bool:
-        return fault_matches(self.method, self.path_prefix, method, path)
 
 
 def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
@@ -94,9 +84,12 @@ class MockIssuer:
             checkout = client.checkouts.create(...)
             issuer.authorize(checkout.id, buyer, "fenfu-6")
 
-    ``notify_app`` (a Flask app or its test client) receives notifications as the real
-    issuer would POST them; otherwise they are acknowledged and kept in
-    :attr:`notifications`. ``config`` adds or overrides issuer settings.
+    ``notify_app`` receives notifications as the real issuer would POST them: a WSGI app
+    (Flask, Django), an ASGI app (FastAPI, Starlette, Django), a Flask test client, or a
+    callable ``handler(headers, body) -> status``. An exception in it is raised by
+    :meth:`deliver_pending` (the issuer saw a 500). Without one, notifications are
+    acknowledged and kept in :attr:`notifications`. ``config`` adds or overrides issuer
+    settings.
     """
 
     DEFAULT_BASE_URL = "https://issuer.paylater.test"
@@ -108,7 +101,7 @@ class MockIssuer:
         merchant_id: str = "m_test",
         merchant_name: str = "Test Shop 测试商户",
         key_alg: str = "ed25519",
-        notify_app: Flask | FlaskClient | None = None,
+        notify_app: Flask | FlaskClient | Callable[..., Any] | None = None,
         notify_prefixes: Iterable[str] = ("https://", "http://"),
         return_prefixes: Iterable[str] = ("https://", "http://"),
         config: Mapping[str, Any] | None = None,
@@ -144,15 +137,16 @@ class MockIssuer:
         settings.update(config or {})
         self.app: Flask = create_app(settings)
         self.issuer: Issuer = get_issuer(self.app)
-        self._http = self.app.test_client()
+        self._target: NotifyTarget | None = None
         self.notify_app = notify_app
+        self._handler_errors: list[BaseException] = []
         self.notifications: list[DeliveredNotification] = []
         #: Every backoff delay the clients made by :meth:`client` slept (instantly).
         self.sleeps: list[float] = []
-        self._wire_faults: list[_WireFault] = []
+        self._wire = Wire(self.app, self.base_url)
         self._lock = threading.Lock()
         self._mock: responses.RequestsMock | None = None
-        self._parser: PayLaterClient | None = None
+        self._parser_nonces = InMemoryNonceStore()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -162,7 +156,7 @@ class MockIssuer:
             mock = responses.RequestsMock(assert_all_requests_are_fired=False)
             pattern = re.compile(re.escape(self.base_url) + r"(/.*)?$")
             for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
-                mock.add_callback(method, pattern, callback=self._route)
+                mock.add_callback(method, pattern, callback=self._wire.requests_callback)
             # Loopback stays reachable: a test may run real local servers next to the mock.
             mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])[:/]"))
             mock.start()
@@ -219,6 +213,42 @@ class MockIssuer:
             "api_key": self.api_key,
         }
 
+    def async_client(self, **overrides: Any) -> AsyncPayLaterClient:
+        """An :class:`AsyncPayLaterClient` for the test merchant, served in-process.
+
+        Its httpx client has an ``httpx.MockTransport`` onto the same app (the issuer runs
+        in a worker thread, so the event loop is never blocked); wire faults and instant
+        retries work as for :meth:`client`. No :meth:`start` is needed for it.
+        """
+        import httpx
+
+        options: dict[str, Any] = {
+            "merchant_id": self.merchant_id,
+            "private_key": self.merchant_key,
+            "key_serial": self.key_serial,
+            "api_key": self.api_key,
+            "retry_policy": RetryPolicy(jitter=lambda d: d, sleep=self.sleeps.append),
+            "session": httpx.AsyncClient(transport=self.async_transport()),
+        }
+        options.update(overrides)
+        return AsyncPayLaterClient(self.base_url, **options)
+
+    def async_transport(self) -> httpx.MockTransport:
+        """The httpx transport :meth:`async_client` uses, for an ``httpx.AsyncClient`` of
+        your own (``session=httpx.AsyncClient(transport=issuer.async_transport())``)."""
+        import httpx
+
+        return httpx.MockTransport(self._wire.httpx_handler)
+
+    @property
+    def notify_app(self) -> Any:
+        """The merchant app notifications are POSTed into (None: acknowledge them)."""
+        return None if self._target is None else self._target.app
+
+    @notify_app.setter
+    def notify_app(self, app: Any) -> None:
+        self._target = None if app is None else NotifyTarget(app)
+
     # --- buyers, clock, faults, ledger -------------------------------------------------
 
     def create_buyer(
@@ -269,12 +299,7 @@ class MockIssuer:
         if kind not in CLIENT_FAULTS:
             self.issuer.inject_fault(kind, method=method, path_prefix=path_prefix, count=count)
             return
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigurationError("count must be a positive integer")
-        with self._lock:
-            self._wire_faults.append(
-                _WireFault(kind, method.upper() if method else None, path_prefix, count)
-            )
+        self._wire.add_fault(kind, method=method, path_prefix=path_prefix, count=count)
 
     def repay(
         self, buyer: TestBuyer | str, order_id: str, amount: Money | None = None
@@ -327,10 +352,25 @@ class MockIssuer:
     # --- notifications -----------------------------------------------------------------
 
     def deliver_pending(self) -> list[DeliveredNotification]:
-        """Deliver every due notification now; return the deliveries this call made."""
+        """Deliver every due notification now; return the deliveries this call made.
+
+        If the ``notify_app`` raised, the issuer saw a 500 (and will retry on its
+        schedule) and the first exception is raised here, so the test fails with it.
+        """
         before = len(self.notifications)
         self.issuer.deliver_pending()
+        with self._lock:
+            errors, self._handler_errors = self._handler_errors, []
+        if errors:
+            raise errors[0]
         return self.notifications[before:]
+
+    async def adeliver_pending(self) -> list[DeliveredNotification]:
+        """:meth:`deliver_pending` from async code: the issuer works in a worker thread
+        and an ASGI ``notify_app`` runs on this event loop."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.deliver_pending)
 
     def events(self, event_type: str | None = None) -> list[Event]:
         """The parsed events delivered so far, optionally of one type."""
@@ -341,12 +381,13 @@ class MockIssuer:
 
     def _transport(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
         status = 204
-        if self.notify_app is not None:
-            target = self.notify_app
-            http = target.test_client() if isinstance(target, Flask) else target
-            parts = urlsplit(url)
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            status = http.post(path, data=body, headers=headers).status_code
+        if self._target is not None:
+            try:
+                status = self._target.deliver(url, headers, body)
+            except HandlerError as failed:
+                with self._lock:
+                    self._handler_errors.append(failed.original)
+                status = 500  # what a crashing handler answers; the issuer retries
         self.notifications.append(
             DeliveredNotification(
                 url=url,
@@ -359,12 +400,13 @@ class MockIssuer:
         return status
 
     def _parse(self, headers: Mapping[str, str], body: bytes) -> Event | None:
-        if self._parser is None:
-            # Its own client (own nonce memory), so the merchant's parse of the same
-            # delivery is never mistaken for a replay.
-            self._parser = self.client()
+        # Its own client (own nonce memory), so the merchant's parse of the same delivery
+        # is never mistaken for a replay; pinned to the issuer's current keys, so it needs
+        # no HTTP (an async-only test never starts the requests mock).
+        parser = self.client(issuer_keys=self.issuer.signing_keyring())
+        parser.notifications.nonce_store = self._parser_nonces
         try:
-            return self._parser.notifications.parse(headers, body)
+            return parser.notifications.parse(headers, body)
         except PayLaterError:
             return None
 
@@ -385,43 +427,3 @@ class MockIssuer:
         return consent_flow(
             self.app.test_client(), checkout_id, phone=phone, code=found.test_code, plan_id=plan_id
         )
-
-    # --- the wire ----------------------------------------------------------------------
-
-    def _take_wire_fault(self, method: str, path: str) -> str | None:
-        with self._lock:
-            for fault in self._wire_faults:
-                if fault.remaining > 0 and fault.matches(method, path):
-                    fault.remaining -= 1
-                    kind = fault.kind
-                    self._wire_faults = [f for f in self._wire_faults if f.remaining > 0]
-                    return kind
-        return None
-
-    def _route(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        method = (request.method or "GET").upper()
-        parts = urlsplit(request.url or "")
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        fault = self._take_wire_fault(method, parts.path)
-        if fault == "connection_error":
-            raise requests.ConnectionError(f"injected fault: connection refused ({target})")
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
-        answer = self._http.open(
-            target,
-            method=method,
-            data=body,
-            headers=headers,
-            base_url=self.base_url,
-            environ_overrides={"REQUEST_URI": target},
-        )
-        if fault == "connection_drop_after_commit":
-            raise requests.ConnectionError(
-                f"injected fault: the connection dropped after the issuer handled {target}"
-            )
-        if fault == "timeout":
-            raise requests.ReadTimeout(f"injected fault: {target} timed out")
-        out = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
-        return answer.status_code, out, answer.get_data()

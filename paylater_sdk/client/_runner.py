@@ -1,0 +1,101 @@
+"""Run an :data:`~._requester.Op` to completion: the loop both transports share.
+
+A runner only performs effects; every decision (what to sign, whether to retry, whether a
+key refresh is allowed) is the operation's or :class:`~._requester.Requester`'s. The
+synchronous runner uses ``requests``; the asynchronous one (:mod:`._async`) awaits httpx.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+from ._requester import (
+    HttpRequest,
+    HttpResponse,
+    NeedKeys,
+    Op,
+    Requester,
+    Sleep,
+    TransportFailure,
+)
+
+__all__ = ["SyncRunner", "drive"]
+
+T = TypeVar("T")
+
+
+def drive(op: Op[T], perform: Callable[[Any], Any]) -> T:
+    """Step ``op``: each effect is handed to ``perform``; its result (or the exception it
+    raised) goes back into the operation, which decides what that means."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = op.throw(error) if error is not None else op.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            value = perform(effect)
+        except Exception as exc:  # handed to the operation, which re-raises or wraps it
+            error = exc
+
+
+class SyncRunner:
+    """Performs effects with a ``requests.Session`` and ``RetryPolicy.sleep``; thread-safe."""
+
+    is_async = False
+
+    def __init__(self, core: Requester, session: requests.Session | None) -> None:
+        self.core = core
+        self._owns_session = session is None
+        self.session = session if session is not None else requests.Session()
+        self._keys_lock = threading.Lock()
+
+    def run(self, op: Op[T]) -> T:
+        return drive(op, self._perform)
+
+    def _perform(self, effect: object) -> object:
+        if isinstance(effect, HttpRequest):
+            return self._send(effect)
+        if isinstance(effect, Sleep):
+            self.core.retry.sleep(effect.seconds)
+            return None
+        if isinstance(effect, NeedKeys):
+            return self._keys(effect)
+        raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+
+    def _keys(self, need: NeedKeys) -> object:
+        with self._keys_lock:
+            ring = self.core.plan_keys(need)
+            if ring is not None:
+                return ring
+            return self.core.install_keys(self.run(self.core.fetch_keyring()))
+
+    def _send(self, req: HttpRequest) -> HttpResponse | TransportFailure:
+        try:
+            resp = self.session.request(
+                req.method,
+                req.url,
+                data=req.body or None,
+                headers=dict(req.headers),
+                timeout=req.timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as exc:
+            return TransportFailure("tls", exc)
+        except requests.Timeout as exc:
+            return TransportFailure("timeout", exc)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            return TransportFailure("connection", exc)
+        except requests.RequestException as exc:
+            return TransportFailure("fatal", exc)
+        return HttpResponse(resp.status_code, resp.headers, resp.content)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
