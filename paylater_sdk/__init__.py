@@ -7,11 +7,22 @@ never pulls in Flask or SQLAlchemy.
 
 from __future__ import annotations
 
-from .client import Checkout, CheckoutState, Event, EventType, Order, PayLaterClient, Plan, Refund
+from .client import (
+    AsyncPayLaterClient,
+    Checkout,
+    CheckoutState,
+    Event,
+    EventType,
+    Order,
+    PayLaterClient,
+    Plan,
+    Refund,
+)
 from .errors import PayLaterError
 from .money import Money
 
 __all__ = [
+    "AsyncPayLaterClient",
     "Checkout",
     "CheckoutState",
     "Event",
