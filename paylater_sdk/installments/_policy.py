@@ -21,17 +21,26 @@ from ._terms import to_rate
 __all__ = ["DEFAULT_POLICY", "ServicingPolicy"]
 
 
-def _days(field: str, low: int) -> object:
-    def convert(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ServicingError(
-                f"{field} must be a whole number of days >= {low}, got {value!r}",
-                code="INVALID_FIELD",
-                field=field,
-            )
-        return value
+def _days(field: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ServicingError(
+            f"{field} must be a whole number of days >= {low}, got {value!r}",
+            code="INVALID_FIELD",
+            field=field,
+        )
+    return value
 
-    return convert
+
+def _grace_days(value: object) -> int:
+    return _days("grace_days", value, 0)
+
+
+def _write_off_days(value: object) -> int:
+    return _days("write_off_days", value, 1)
+
+
+def _payoff_fees(value: object) -> PayoffFees:
+    return parse_enum(PayoffFees, value, "payoff_fees")
 
 
 def _order(value: object) -> tuple[AllocationPart, ...]:
@@ -94,7 +103,7 @@ class ServicingPolicy:
     below the nominal APR, so the nominal APR is within the cap as well).
     """
 
-    grace_days: int = attrs.field(default=3, converter=_days("grace_days", 0))
+    grace_days: int = attrs.field(default=3, converter=_grace_days)
     annual_cost_cap: Decimal = attrs.field(default=DEFAULT_APR_CAP, converter=_cap)
     cap_table: tuple[tuple[date, Decimal], ...] = attrs.field(default=(), converter=_cap_table)
     cap_basis: CapBasis = attrs.field(default=CapBasis.EFFECTIVE)
@@ -105,9 +114,9 @@ class ServicingPolicy:
     )
     payoff_fees: PayoffFees = attrs.field(
         default=PayoffFees.CURRENT_PERIOD,
-        converter=lambda v: parse_enum(PayoffFees, v, "payoff_fees"),
+        converter=_payoff_fees,
     )
-    write_off_days: int = attrs.field(default=180, converter=_days("write_off_days", 1))
+    write_off_days: int = attrs.field(default=180, converter=_write_off_days)
 
     def cap_on(self, day: date) -> Decimal:
         """The annual cost cap for a contract made on ``day``."""
