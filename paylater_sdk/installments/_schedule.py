@@ -30,7 +30,7 @@ from ._amortization import (
     check_start,
     due_dates,
 )
-from ._kinds import AllocationPart, PayoffFees, parse_enum
+from ._kinds import AllocationPart, PayoffFees, ServicingError, parse_enum
 from ._terms import Frequency, PlanTerms
 
 __all__ = ["Installment", "Schedule", "build_schedule", "check_start", "due_dates", "rate_display"]
@@ -260,11 +260,21 @@ class Schedule:
         )
 
     def _payoff_charges(self, on: object, payoff_fees: object) -> _payoff.Charges:
+        if not isinstance(on, date):
+            raise ServicingError(
+                f"on must be a datetime.date, got {on!r}", code="INVALID_DATE", field="on"
+            )
         on = check_start(on, "on")
         if on < self.start:
-            raise PlanError(f"a payoff on {on} is before the purchase on {self.start}")
+            raise ServicingError(
+                f"a payoff on {on} is before the purchase on {self.start}",
+                code="INVALID_DATE",
+                field="on",
+            )
         if all(i.paid for i in self.installments):
-            raise PlanError("every installment is already paid; nothing to pay off")
+            raise ServicingError(
+                "every installment is already paid; nothing to pay off", code="NOTHING_OWED"
+            )
         fees = parse_enum(PayoffFees, payoff_fees, "payoff_fees")
         return _payoff.payoff_charges(self, _payoff.rests_of(self), on, fees)
 
