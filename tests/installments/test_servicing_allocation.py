@@ -127,17 +127,13 @@ class TestWaterfall:
             "part": "PRINCIPAL",
             "amount": {"value": 40000, "currency": "CNY"},
         }
-        again = OrderAccount(
-            "free", free.schedule, free.penalty_rate, result.accounts[0].payments
-        )
+        again = OrderAccount("free", free.schedule, free.penalty_rate, result.accounts[0].payments)
         assert again == result.accounts[0]
 
 
 class TestPrepay:
     def test_equal_principal_fewer_periods(self, spread: OrderAccount) -> None:
-        result = allocate(
-            [spread], cny("4000"), on=date(2026, 1, 20), mode="PREPAY", order_id="ep"
-        )
+        result = allocate([spread], cny("4000"), on=date(2026, 1, 20), mode="PREPAY", order_id="ep")
         # Installment 1 (1,000 + 120 interest) first, then 2,880 of principal ahead.
         assert lines(result) == [
             ("ep", 1, "INTEREST", cny("120")),
@@ -199,9 +195,7 @@ class TestPrepay:
         assert [(r.number, r.principal, r.paid) for r in rows] == [(1, cny("3000"), True)]
         assert result.owed_after == cny("0")
 
-    def test_without_prepay_mode_nothing_goes_to_principal_ahead(
-        self, free: OrderAccount
-    ) -> None:
+    def test_without_prepay_mode_nothing_goes_to_principal_ahead(self, free: OrderAccount) -> None:
         with pytest.raises(ServicingError) as exc:
             allocate([free], cny("1500"), on=date(2026, 1, 20))
         assert (exc.value.code, exc.value.field) == ("AMOUNT_EXCEEDS_OWED", "amount")

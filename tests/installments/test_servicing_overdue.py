@@ -164,9 +164,7 @@ class TestStatements:
     @pytest.fixture
     def two(self) -> list[OrderAccount]:
         # Two products with due_day=10: every installment of the buyer falls on the 10th.
-        a = build_schedule(
-            cny("3000"), PlanTerms(3, Method.INTEREST_FREE, due_day=10), start=START
-        )
+        a = build_schedule(cny("3000"), PlanTerms(3, Method.INTEREST_FREE, due_day=10), start=START)
         b = build_schedule(
             cny("1200"),
             PlanTerms(6, Method.FLAT_FEE, fee_rate_per_period="0.006", due_day=10),

@@ -206,7 +206,8 @@ class TestBadInput:
         with pytest.raises(ServicingError) as exc:
             annuity.payoff_quote(date(2026, 1, 14))
         assert (exc.value.code, exc.value.field) == ("INVALID_DATE", "on")
-        assert isinstance(exc.value, PlanError) and isinstance(exc.value, PayLaterError)
+        assert isinstance(exc.value, PlanError)
+        assert isinstance(exc.value, PayLaterError)
 
     def test_not_a_date_and_unknown_rule(self, annuity: Schedule) -> None:
         with pytest.raises(ServicingError) as exc:

@@ -226,10 +226,15 @@ def test_payoff_the_day_after_purchase_charges_a_day_of_interest(
     if first.due_date <= start + timedelta(days=1):
         return  # PAY_IN_4 or a one-day first period: the first installment is due
     a, b = terms.annual_rate.as_integer_ratio()
-    day = _half_up(principal.minor * a, b * 365) if terms.method in (
-        Method.EQUAL_PAYMENT,
-        Method.EQUAL_PRINCIPAL,
-    ) else 0
+    day = (
+        _half_up(principal.minor * a, b * 365)
+        if terms.method
+        in (
+            Method.EQUAL_PAYMENT,
+            Method.EQUAL_PRINCIPAL,
+        )
+        else 0
+    )
     assert quote.interest.minor == min(day, first.interest.minor)
     assert quote.principal == principal
     assert quote.fees in (first.fee, Money.zero(principal.currency))
