@@ -4,7 +4,7 @@ This is the public face of the plan engine; the work is split over small private
 (``_terms`` what a plan is, ``_amortization`` the integer arithmetic and due dates,
 ``_schedule`` schedules and re-planning, ``_quotes`` offers and quotes, ``_apr`` and
 ``_unit_periods`` the Regulation Z APR; servicing in ``_kinds``, ``_policy``, ``_payoff``,
-``_account``, ``_overdue``, ``_allocation``, ``_replan`` and ``_statements``, see
+``_account``, ``_overdue``, ``_allocation``, ``_replan``, ``_refund`` and ``_statements``, see
 docs/servicing.md) and every public name is exported here.
 
 >>> from datetime import date
@@ -40,6 +40,7 @@ from ._quotes import (
     as_low_as,
     quote_plans,
 )
+from ._refund import RefundResult, refund
 from ._schedule import Installment, Schedule, build_schedule, due_dates
 from ._statements import (
     DelinquencyStatus,
@@ -74,6 +75,7 @@ __all__ = [
     "PlanQuote",
     "PlanTerms",
     "PrepayKeeps",
+    "RefundResult",
     "RepayMode",
     "Schedule",
     "ServicingError",
@@ -93,4 +95,5 @@ __all__ = [
     "owed",
     "penalty_rate",
     "quote_plans",
+    "refund",
 ]

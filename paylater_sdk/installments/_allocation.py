@@ -288,7 +288,7 @@ def _apply(
         if prepaid:
             ((number, minor),) = prepaid
             schedule = prepay(schedule, number, minor, keeps)
-        schedule = _mark_paid(schedule, payments)
+        schedule = mark_paid(schedule, payments)
     return attrs.evolve(account, schedule=schedule, payments=payments)
 
 
@@ -301,7 +301,7 @@ def _paid_by(payments: Sequence[Payment], number: int) -> dict[AllocationPart, i
     return out
 
 
-def _mark_paid(schedule: Any, payments: Sequence[Payment]) -> Any:
+def mark_paid(schedule: Any, payments: Sequence[Payment]) -> Any:
     rows = []
     for inst in schedule.installments:
         paid = _paid_by(payments, inst.number)

@@ -18,6 +18,7 @@ from paylater_sdk.installments import (
     allocate,
     build_schedule,
     owed,
+    refund,
 )
 from paylater_sdk.money import Money
 
@@ -266,3 +267,57 @@ class TestRefusals:
         with pytest.raises(ServicingError) as exc:
             ServicingPolicy(grace_days=-1)
         assert exc.value.field == "grace_days"
+
+
+class TestRefund:
+    def test_refund_beyond_what_is_owed_is_returned(self, free: OrderAccount) -> None:
+        paid = allocate([free], on=date(2026, 2, 15)).accounts[0]  # installment 1: 1,000
+        result = refund(paid, cny("2500"), on=date(2026, 3, 1))
+        assert (result.credited, result.reduced, result.returned) == ((), cny("2000"), cny("500"))
+        schedule = result.account.schedule
+        assert schedule.principal == cny("1000")
+        assert [(i.principal, i.paid) for i in schedule.installments] == [
+            (cny("1000"), True),
+            (cny("0"), True),
+            (cny("0"), True),
+        ]
+        assert schedule.refunds == ((date(2026, 3, 1), cny("2000")),)
+
+    def test_refund_pro_rata_over_what_is_not_yet_due(self, free: OrderAccount) -> None:
+        result = refund(free, cny("1500"), on=date(2026, 1, 20))
+        assert [i.principal for i in result.account.schedule.installments] == [cny("500")] * 3
+        assert result.returned == cny("0")
+
+    def test_refund_pays_past_due_principal_first(self, free: OrderAccount) -> None:
+        result = refund(free, cny("1200"), on=date(2026, 2, 25))
+        assert [(li.installment, li.part.value, li.amount) for li in result.credited] == [
+            (1, "PRINCIPAL", cny("1000"))
+        ]
+        account = result.account
+        assert [i.principal for i in account.schedule.installments] == [
+            cny("1000"),
+            cny("900"),
+            cny("900"),
+        ]
+        # Penalty of 02-19..02-25 (7 days x 0.50) stays owed and stops there.
+        state = account.states(date(2026, 3, 10))[0]
+        assert (state.penalty, state.owed) == (cny("3.50"), cny("3.50"))
+
+    def test_refund_after_a_partial_repayment_keeps_what_was_paid(self, flat: OrderAccount) -> None:
+        paid = allocate([flat], cny("100"), on=date(2026, 2, 1)).accounts[0]
+        result = refund(paid, cny("600"), on=date(2026, 2, 5))
+        rows = result.account.schedule.installments
+        assert result.reduced == cny("600")
+        assert sum((i.principal for i in rows), cny("0")) == cny("600")
+        # Fees on the 600 now financed: 3.60 a period; installment 1 keeps the 7.20 paid.
+        assert [i.fee for i in rows] == [cny("7.20")] + [cny("3.60")] * 5
+        assert rows[0].principal >= cny("92.80")
+
+    def test_bad_refunds(self, free: OrderAccount) -> None:
+        for amount in (cny("0"), cny("-5"), Money("5", "USD")):
+            with pytest.raises(ServicingError) as exc:
+                refund(free, amount, on=date(2026, 2, 1))
+            assert (exc.value.code, exc.value.field) == ("INVALID_AMOUNT", "amount")
+        with pytest.raises(ServicingError) as exc:
+            refund(free, cny("5"), on=date(2025, 2, 1))
+        assert exc.value.field == "on"

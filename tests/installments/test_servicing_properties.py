@@ -15,12 +15,14 @@ from paylater_sdk.installments import (
     OrderAccount,
     PlanTerms,
     PrepayKeeps,
+    Schedule,
     ServicingError,
     ServicingPolicy,
     allocate,
     build_schedule,
     owed,
     penalty_rate,
+    refund,
 )
 from paylater_sdk.installments._amortization import _half_up
 from paylater_sdk.money import Money
@@ -238,3 +240,51 @@ def test_payoff_the_day_after_purchase_charges_a_day_of_interest(
     assert quote.interest.minor == min(day, first.interest.minor)
     assert quote.principal == principal
     assert quote.fees in (first.fee, Money.zero(principal.currency))
+
+
+@given(
+    histories(),
+    st.sampled_from(["DUE", "PREPAY", "PAYOFF"]),
+    st.sampled_from(list(PrepayKeeps)),
+)
+@settings(max_examples=100, deadline=None)
+def test_every_schedule_servicing_returns_round_trips_on_the_wire(
+    history: tuple[OrderAccount, ServicingPolicy, date], mode: str, keeps: PrepayKeeps
+) -> None:
+    account, policy, on = history
+    total = owed([account], on=on, mode=mode, order_id="o", policy=policy)
+    if not total.minor:
+        with pytest.raises(ServicingError, match="nothing is owed"):
+            allocate([account], on=on, mode=mode, order_id="o", policy=policy)
+        return
+    result = allocate([account], on=on, mode=mode, order_id="o", prepay_keeps=keeps, policy=policy)
+    assert result.amount == total
+    schedule = result.accounts[0].schedule
+    assert Schedule.from_json(schedule.to_json()) == schedule
+    assert result.owed_after.minor == 0  # paying all the mode can take leaves nothing due
+
+
+@given(histories(), st.data())
+@settings(max_examples=120, deadline=None)
+def test_a_refund_is_split_exactly_and_never_below_what_was_paid(
+    history: tuple[OrderAccount, ServicingPolicy, date], data: st.DataObject
+) -> None:
+    account, policy, on = history
+    if account.last_payment_date and on < account.last_payment_date:
+        return
+    amount = Money.from_minor(data.draw(st.integers(1, account.schedule.principal.minor)), "CNY")
+    before = account.outstanding_principal(on, policy)
+    result = refund(account, amount, on=on, policy=policy)
+    credited = sum(li.amount.minor for li in result.credited)
+    assert credited + result.reduced.minor + result.returned.minor == amount.minor
+    after = result.account
+    assert after.outstanding_principal(on, policy).minor == (
+        before.minor - credited - result.reduced.minor
+    )
+    if result.returned.minor:
+        assert after.outstanding_principal(on, policy).minor == 0
+    schedule = after.schedule
+    assert sum(i.principal.minor for i in schedule.installments) == schedule.principal.minor
+    assert Schedule.from_json(schedule.to_json()) == schedule
+    # The payment rows still fit the re-planned installments (checked on construction).
+    OrderAccount("o", schedule, after.penalty_rate, after.payments)
