@@ -224,6 +224,8 @@ def test_payoff_the_day_after_purchase_charges_a_day_of_interest(
         assume(False)
         return
     quote = schedule.payoff_quote(start + timedelta(days=1))
+    assert schedule.payoff_amount(start + timedelta(days=1)) == quote.total
+    assert quote.total == quote.principal + quote.interest + quote.fees
     first = schedule.installments[0]
     if first.due_date <= start + timedelta(days=1):
         return  # PAY_IN_4 or a one-day first period: the first installment is due
