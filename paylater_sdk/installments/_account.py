@@ -230,6 +230,12 @@ class OrderAccount:
         )
         exact = _overdue.exact_penalty(minor_days, self.penalty_rate)
         late = 0
+        if policy.late_fee is not None and policy.late_fee.currency != cur:
+            raise ServicingError(
+                f"the late fee is in {policy.late_fee.currency}, the order in {cur}",
+                code="INVALID_FIELD",
+                field="late_fee",
+            )
         if policy.late_fee is not None and first <= on:
             before = sum(p.amount.minor for p in mine if p.on < first and p.part in _PLAN_PARTS)
             if inst.amount.minor - rest_fee - rest_int - rest_prin - before > 0:

@@ -15,7 +15,7 @@ import attrs
 
 from ..money import Money
 from ._kinds import DEFAULT_ALLOCATION_ORDER, AllocationPart, PayoffFees, ServicingError, parse_enum
-from ._quotes import DEFAULT_APR_CAP, CapBasis
+from ._quotes import DEFAULT_APR_CAP, CapBasis, _cap_basis
 from ._terms import to_rate
 
 __all__ = ["DEFAULT_POLICY", "ServicingPolicy"]
@@ -46,7 +46,9 @@ def _payoff_fees(value: object) -> PayoffFees:
 def _order(value: object) -> tuple[AllocationPart, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ServicingError(
-            "allocation_order must be a sequence of parts", code="INVALID_FIELD", field="order"
+            "allocation_order must be a sequence of parts",
+            code="INVALID_FIELD",
+            field="allocation_order",
         )
     parts = tuple(parse_enum(AllocationPart, v, "allocation_order") for v in value)
     if sorted(p.value for p in parts) != sorted(p.value for p in DEFAULT_ALLOCATION_ORDER):
@@ -83,6 +85,13 @@ def _late_fee(value: object) -> Money | None:
     return value
 
 
+def _basis(value: object) -> CapBasis:
+    try:
+        return _cap_basis(value)
+    except ValueError as exc:
+        raise ServicingError(str(exc), code="INVALID_FIELD", field="cap_basis") from None
+
+
 def _cap(value: object) -> Decimal:
     return to_rate(value, "annual_cost_cap")
 
@@ -106,7 +115,7 @@ class ServicingPolicy:
     grace_days: int = attrs.field(default=3, converter=_grace_days)
     annual_cost_cap: Decimal = attrs.field(default=DEFAULT_APR_CAP, converter=_cap)
     cap_table: tuple[tuple[date, Decimal], ...] = attrs.field(default=(), converter=_cap_table)
-    cap_basis: CapBasis = attrs.field(default=CapBasis.EFFECTIVE)
+    cap_basis: CapBasis = attrs.field(default=CapBasis.EFFECTIVE, converter=_basis)
     max_daily_penalty: Decimal = attrs.field(default=Decimal("0.0005"), converter=_max_daily)
     late_fee: Money | None = attrs.field(default=None, converter=_late_fee)
     allocation_order: tuple[AllocationPart, ...] = attrs.field(

@@ -267,6 +267,18 @@ class TestRefusals:
         with pytest.raises(ServicingError) as exc:
             ServicingPolicy(grace_days=-1)
         assert exc.value.field == "grace_days"
+        with pytest.raises(ServicingError) as exc:
+            ServicingPolicy(cap_basis="gross")
+        assert exc.value.field == "cap_basis"
+        with pytest.raises(ServicingError) as exc:
+            ServicingPolicy(late_fee=cny("0"))
+        assert exc.value.field == "late_fee"
+
+    def test_a_late_fee_in_another_currency(self, free: OrderAccount) -> None:
+        policy = ServicingPolicy(late_fee=Money("5", "USD"))
+        with pytest.raises(ServicingError) as exc:
+            free.states(date(2026, 3, 1), policy)
+        assert exc.value.field == "late_fee"
 
 
 class TestRefund:
