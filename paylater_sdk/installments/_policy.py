@@ -7,12 +7,14 @@ so that the issuer stores one value per product and every pure function in ``_pa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
+from ..errors import PlanError
 from ..money import Money
 from ._kinds import DEFAULT_ALLOCATION_ORDER, AllocationPart, PayoffFees, ServicingError, parse_enum
 from ._quotes import DEFAULT_APR_CAP, CapBasis, _cap_basis
@@ -71,7 +73,7 @@ def _cap_table(value: object) -> tuple[tuple[date, Decimal], ...]:
             raise ServicingError(
                 "cap_table rows are (date, rate) pairs", code="INVALID_FIELD", field="cap_table"
             )
-        rows.append((row[0], to_rate(row[1], "cap_table rate")))
+        rows.append((row[0], _rate(row[1], "cap_table")))
     return tuple(sorted(rows))
 
 
@@ -92,12 +94,19 @@ def _basis(value: object) -> CapBasis:
         raise ServicingError(str(exc), code="INVALID_FIELD", field="cap_basis") from None
 
 
+def _rate(value: object, field: str) -> Decimal:
+    try:
+        return to_rate(value, field)
+    except (PlanError, TypeError) as exc:
+        raise ServicingError(str(exc), code="INVALID_FIELD", field=field) from None
+
+
 def _cap(value: object) -> Decimal:
-    return to_rate(value, "annual_cost_cap")
+    return _rate(value, "annual_cost_cap")
 
 
 def _max_daily(value: object) -> Decimal:
-    return to_rate(value, "max_daily_penalty")
+    return _rate(value, "max_daily_penalty")
 
 
 @attrs.frozen
@@ -126,6 +135,48 @@ class ServicingPolicy:
         converter=_payoff_fees,
     )
     write_off_days: int = attrs.field(default=180, converter=_write_off_days)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON-ready values (rates as decimal strings, amounts as Money)."""
+        return {
+            "grace_days": self.grace_days,
+            "annual_cost_cap": str(self.annual_cost_cap),
+            "cap_table": [{"from": d.isoformat(), "rate": str(r)} for d, r in self.cap_table],
+            "cap_basis": self.cap_basis.value,
+            "max_daily_penalty": str(self.max_daily_penalty),
+            "late_fee": None if self.late_fee is None else self.late_fee.to_json(),
+            "allocation_order": [p.value for p in self.allocation_order],
+            "payoff_fees": self.payoff_fees.value,
+            "write_off_days": self.write_off_days,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> ServicingPolicy:
+        """Parse :meth:`to_json` output strictly; missing keys take their defaults."""
+        if not isinstance(data, Mapping):
+            raise ServicingError("a servicing policy must be an object", code="INVALID_FIELD")
+        extra = set(data) - set(attrs.fields_dict(cls))
+        if extra:
+            name = sorted(map(str, extra))[0]
+            raise ServicingError(f"unknown setting {name!r}", code="INVALID_FIELD", field=name)
+        values = dict(data)
+        try:
+            if "cap_table" in values:
+                values["cap_table"] = [
+                    (date.fromisoformat(row["from"]), row["rate"]) for row in values["cap_table"]
+                ]
+        except (KeyError, TypeError, ValueError):
+            raise ServicingError(
+                "cap_table rows are {from: 'YYYY-MM-DD', rate}",
+                code="INVALID_FIELD",
+                field="cap_table",
+            ) from None
+        if values.get("late_fee") is not None:
+            try:
+                values["late_fee"] = Money.from_json(values["late_fee"])
+            except ValueError as exc:
+                raise ServicingError(str(exc), code="INVALID_FIELD", field="late_fee") from None
+        return cls(**values)
 
     def cap_on(self, day: date) -> Decimal:
         """The annual cost cap for a contract made on ``day``."""

@@ -218,3 +218,34 @@ class TestStatements:
         with pytest.raises(ServicingError) as exc:
             build_statement(two, "2026-03", as_of=date(2026, 2, 28))
         assert (exc.value.code, exc.value.field) == ("INVALID_DATE", "as_of")
+
+
+class TestPolicyWireForm:
+    def test_round_trip(self) -> None:
+        policy = ServicingPolicy(
+            late_fee=cny("10"),
+            cap_table=[(date(2020, 8, 20), "0.154")],
+            allocation_order=["PRINCIPAL", "INTEREST", "FEE", "PENALTY", "LATE_FEE"],
+            payoff_fees="ALL",
+            grace_days=5,
+        )
+        data = policy.to_json()
+        assert data["cap_table"] == [{"from": "2020-08-20", "rate": "0.154"}]
+        assert data["late_fee"] == {"value": 1000, "currency": "CNY"}
+        assert ServicingPolicy.from_json(data) == policy
+        assert ServicingPolicy.from_json({}) == ServicingPolicy()
+
+    @pytest.mark.parametrize(
+        ("data", "field"),
+        [
+            ({"grace": 3}, "grace"),
+            ({"cap_table": [{"from": "2020-13-01", "rate": "0.1"}]}, "cap_table"),
+            ({"late_fee": {"value": 1.5, "currency": "CNY"}}, "late_fee"),
+            ({"annual_cost_cap": "abc"}, "annual_cost_cap"),
+            ({"max_daily_penalty": 0.1}, "max_daily_penalty"),
+        ],
+    )
+    def test_bad_settings(self, data: dict[str, object], field: str) -> None:
+        with pytest.raises(ServicingError) as exc:
+            ServicingPolicy.from_json(data)
+        assert (exc.value.code, exc.value.field) == ("INVALID_FIELD", field)
