@@ -18,6 +18,7 @@ from typing import TypeVar
 __all__ = [
     "BuyerStatus",
     "CheckoutState",
+    "DelinquencyBucket",
     "EventType",
     "FaultKind",
     "NotificationState",
@@ -111,6 +112,34 @@ class EventType(_Tolerant):
     ORDER_EXPIRED = "ORDER.EXPIRED"
     REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
     UNKNOWN = "UNKNOWN"
+
+
+class DelinquencyBucket(_Tolerant):
+    """How late a buyer or an order is, by days past due (docs/servicing.md, "Delinquency").
+
+    ``CURRENT`` (nothing past due), ``M1`` (1-30 days), ``M2`` (31-60), ``M3`` (61-90) and
+    ``M3_PLUS`` (more than 90).
+    """
+
+    CURRENT = "CURRENT"
+    M1 = "M1"
+    M2 = "M2"
+    M3 = "M3"
+    M3_PLUS = "M3_PLUS"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def for_days_past_due(cls, days: int) -> DelinquencyBucket:
+        """The bucket of ``days`` past due (0 or less is ``CURRENT``)."""
+        if days <= 0:
+            return cls.CURRENT
+        if days <= 30:
+            return cls.M1
+        if days <= 60:
+            return cls.M2
+        if days <= 90:
+            return cls.M3
+        return cls.M3_PLUS
 
 
 class BuyerStatus(enum.StrEnum):

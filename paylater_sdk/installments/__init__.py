@@ -3,7 +3,9 @@
 This is the public face of the plan engine; the work is split over small private modules
 (``_terms`` what a plan is, ``_amortization`` the integer arithmetic and due dates,
 ``_schedule`` schedules and re-planning, ``_quotes`` offers and quotes, ``_apr`` and
-``_unit_periods`` the Regulation Z APR) and every public name is exported here.
+``_unit_periods`` the Regulation Z APR; servicing in ``_kinds``, ``_policy``, ``_payoff``,
+``_account``, ``_overdue``, ``_allocation``, ``_replan``, ``_refund`` and ``_statements``, see
+docs/servicing.md) and every public name is exported here.
 
 >>> from datetime import date
 >>> from paylater_sdk.money import Money
@@ -15,7 +17,20 @@ Money('8530.99', 'CNY')
 
 from __future__ import annotations
 
+from ._account import InstallmentState, OrderAccount, Payment
+from ._allocation import Allocation, AllocationLine, allocate, owed
 from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
+from ._kinds import (
+    DEFAULT_ALLOCATION_ORDER,
+    AllocationPart,
+    PayoffFees,
+    PrepayKeeps,
+    RepayMode,
+    ServicingError,
+)
+from ._overdue import penalty_rate
+from ._payoff import PayoffQuote
+from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._quotes import (
     DEFAULT_APR_CAP,
     STANDARD_OFFERS,
@@ -25,28 +40,60 @@ from ._quotes import (
     as_low_as,
     quote_plans,
 )
+from ._refund import RefundResult, refund
 from ._schedule import Installment, Schedule, build_schedule, due_dates
+from ._statements import (
+    DelinquencyStatus,
+    Statement,
+    StatementLine,
+    build_statement,
+    delinquency,
+)
 from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
 __all__ = [
+    "DEFAULT_ALLOCATION_ORDER",
     "DEFAULT_APR_CAP",
+    "DEFAULT_POLICY",
     "MAX_PERIODS",
     "STANDARD_OFFERS",
+    "Allocation",
+    "AllocationLine",
+    "AllocationPart",
     "CapBasis",
+    "DelinquencyStatus",
     "FeePayer",
     "Frequency",
     "Installment",
+    "InstallmentState",
     "Method",
+    "OrderAccount",
+    "Payment",
+    "PayoffFees",
+    "PayoffQuote",
     "PlanOffer",
     "PlanQuote",
     "PlanTerms",
+    "PrepayKeeps",
+    "RefundResult",
+    "RepayMode",
     "Schedule",
+    "ServicingError",
+    "ServicingPolicy",
+    "Statement",
+    "StatementLine",
     "UnitPeriod",
     "actuarial_apr",
+    "allocate",
     "as_low_as",
     "build_schedule",
+    "build_statement",
     "common_unit_period",
+    "delinquency",
     "due_dates",
     "effective_annual_rate",
+    "owed",
+    "penalty_rate",
     "quote_plans",
+    "refund",
 ]

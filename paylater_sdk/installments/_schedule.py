@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import MoneyError, PlanError
 from ..money import Money
-from . import _apr
+from . import _apr, _payoff
 from ._amortization import (
     Installment,
     _anchored,
@@ -30,6 +30,7 @@ from ._amortization import (
     check_start,
     due_dates,
 )
+from ._kinds import AllocationPart, PayoffFees, ServicingError, parse_enum
 from ._terms import Frequency, PlanTerms
 
 __all__ = ["Installment", "Schedule", "build_schedule", "check_start", "due_dates", "rate_display"]
@@ -258,25 +259,49 @@ class Schedule:
             refunds=(*self.refunds, (on, amount)),
         )
 
-    def _payoff_row(self, on: date) -> Installment:
+    def _payoff_charges(self, on: object, payoff_fees: object) -> _payoff.Charges:
+        if not isinstance(on, date):
+            raise ServicingError(
+                f"on must be a datetime.date, got {on!r}", code="INVALID_DATE", field="on"
+            )
         on = check_start(on, "on")
         if on < self.start:
-            raise PlanError(f"a payoff on {on} is before the purchase on {self.start}")
-        paid, unpaid = self._split()
-        if not unpaid:
-            raise PlanError("every installment is already paid; nothing to pay off")
-        principal = interest = fee = 0
-        period_start = paid[-1].due_date if paid else self.start
-        for inst in unpaid:
-            principal += inst.principal.minor
-            if period_start < on or (inst.due_date <= on):
-                interest += inst.interest.minor
-                fee += inst.fee.minor
-            period_start = inst.due_date
+            raise ServicingError(
+                f"a payoff on {on} is before the purchase on {self.start}",
+                code="INVALID_DATE",
+                field="on",
+            )
+        if all(i.paid for i in self.installments):
+            raise ServicingError(
+                "every installment is already paid; nothing to pay off", code="NOTHING_OWED"
+            )
+        fees = parse_enum(PayoffFees, payoff_fees, "payoff_fees")
+        return _payoff.payoff_charges(self, _payoff.rests_of(self), on, fees)
+
+    def payoff_quote(
+        self, on: date, *, payoff_fees: PayoffFees | str = PayoffFees.CURRENT_PERIOD
+    ) -> _payoff.PayoffQuote:
+        """The breakdown of :meth:`payoff_amount` (docs/servicing.md, "Payoff").
+
+        Everything due by ``on`` and unpaid, the remaining principal, interest accrued by
+        days in the period in progress (EQUAL_* plans) and the fees ``payoff_fees`` names
+        (``CURRENT_PERIOD`` by default). A bare schedule knows no payment dates, so its
+        quote has no penalty; an :class:`OrderAccount`'s quote adds it.
+        """
+        charges = self._payoff_charges(on, payoff_fees)
+        fees = parse_enum(PayoffFees, payoff_fees, "payoff_fees")
+        return _payoff.quote_of(charges, check_start(on, "on"), self.currency, fees)
+
+    def _payoff_row(self, on: date) -> Installment:
+        charges = self._payoff_charges(on, PayoffFees.CURRENT_PERIOD)
+        unpaid = [i for i in self.installments if not i.paid]
+        principal = charges.total(AllocationPart.PRINCIPAL)
+        interest = charges.total(AllocationPart.INTEREST)
+        fee = charges.total(AllocationPart.FEE)
         cur = self.currency
         return Installment(
             unpaid[0].number,
-            on,
+            check_start(on, "on"),
             Money._of_minor(principal, cur),
             Money._of_minor(interest, cur),
             Money._of_minor(fee, cur),
@@ -292,8 +317,9 @@ class Schedule:
     def payoff(self, on: date) -> Schedule:
         """Settle the plan early on ``on``: one paid installment replaces the unpaid ones.
 
-        It carries all unpaid principal plus the interest and fees of periods that began
-        before ``on`` (or fell due by then); later periods are not charged.
+        It carries :meth:`payoff_quote`'s total: everything due by ``on``, the remaining
+        principal, the interest accrued by days in the period in progress (EQUAL_* plans) and
+        the fee of a period that began before ``on`` (FLAT_FEE); later periods cost nothing.
         """
         paid, _ = self._split()
         return attrs.evolve(self, installments=(*paid, self._payoff_row(on)))
