@@ -427,7 +427,7 @@ wechat_transactions = sa.Table(
     sa.Column("trade_type", sa.String(16), nullable=False),
     sa.Column("prepay_id", sa.String(64), nullable=False, unique=True),
     sa.Column("transaction_id", sa.String(32), nullable=False, unique=True),
-    sa.Column("buyer_id", sa.String(40), nullable=False),
+    sa.Column("buyer_id", sa.String(40), nullable=True),  # APP: named when the buyer pays
     sa.Column("attach", sa.String(128), nullable=True),
     sa.Column("subsidy_json", sa.Text, nullable=True),  # {installments: percent}
     sa.Column("installments", sa.Integer, nullable=True),  # the plan the buyer chose

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("trade_type", sa.String(length=16), nullable=False),
         sa.Column("prepay_id", sa.String(length=64), nullable=False),
         sa.Column("transaction_id", sa.String(length=32), nullable=False),
-        sa.Column("buyer_id", sa.String(length=40), nullable=False),
+        sa.Column("buyer_id", sa.String(length=40), nullable=True),
         sa.Column("attach", sa.String(length=128), nullable=True),
         sa.Column("subsidy_json", sa.Text(), nullable=True),
         sa.Column("installments", sa.Integer(), nullable=True),
