@@ -113,5 +113,3 @@ class PlatformKeys:
         row = self.newest()
         cert = load_certificate(row.certificate_pem)
         return row.public_key_id, public_key_pem(cert.public_key).decode()
-
-

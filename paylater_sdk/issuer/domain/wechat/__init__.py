@@ -77,10 +77,10 @@ class WeChatDesk:
         resolve_payer(self.issuer.engine, openid=openid_for(buyer_id))
         return openid_for(buyer_id)
 
-    def payer(self, *, openid: str | None = None, phone_number_hash: str | None = None) -> str | None:
-        return resolve_payer(
-            self.issuer.engine, openid=openid, phone_number_hash=phone_number_hash
-        )
+    def payer(
+        self, *, openid: str | None = None, phone_number_hash: str | None = None
+    ) -> str | None:
+        return resolve_payer(self.issuer.engine, openid=openid, phone_number_hash=phone_number_hash)
 
     def exposure(
         self,

@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 
-
 @attrs.frozen(repr=False)
 class WeChatMerchant:
     """A merchant as the v3 face sees it. ``repr`` leaves the APIv3 key out."""
@@ -136,7 +135,9 @@ def _store_key(conn: sa.Connection, mchid: str, serial: str, pem: str) -> None:
         )
     ).first()
     if row is None:
-        conn.execute(merchant_keys.insert().values(merchant_id=mchid, serial=serial, public_pem=pem))
+        conn.execute(
+            merchant_keys.insert().values(merchant_id=mchid, serial=serial, public_pem=pem)
+        )
     elif row.public_pem.strip() != pem.strip():
         raise ConfigurationError(f"serial {serial} already names another key of {mchid}")
 
@@ -227,7 +228,9 @@ def resolve_payer(
     )
     for attempt in range(2):
         with reading(engine) as conn:
-            found = conn.execute(sa.select(wechat_payers.c.buyer_id).where(column == value)).scalar()
+            found = conn.execute(
+                sa.select(wechat_payers.c.buyer_id).where(column == value)
+            ).scalar()
         if found is not None or attempt:
             return found
         _sync_payers(engine)

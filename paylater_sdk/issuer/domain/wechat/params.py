@@ -112,7 +112,9 @@ def subsidy_plans(data: Mapping[str, Any]) -> dict[int, int]:
         raise param_error("subsidy_info 必须是对象", "subsidy_info")
     details = info.get("subsidy_detail")
     if not isinstance(details, list) or not details:
-        raise param_error("subsidy_info.subsidy_detail 必须是非空数组", "subsidy_info.subsidy_detail")
+        raise param_error(
+            "subsidy_info.subsidy_detail 必须是非空数组", "subsidy_info.subsidy_detail"
+        )
     plans: dict[int, int] = {}
     for i, detail in enumerate(details):
         where = f"subsidy_info.subsidy_detail[{i}].subsidy_plan"
@@ -131,9 +133,7 @@ def subsidy_plans(data: Mapping[str, Any]) -> dict[int, int]:
                     f"{at}.subsidy_installment_num",
                 )
             if isinstance(pct, bool) or pct not in SUBSIDY_PERCENTS:
-                raise param_error(
-                    f"{at}.subsidy_percent 只能是 0 或 100", f"{at}.subsidy_percent"
-                )
+                raise param_error(f"{at}.subsidy_percent 只能是 0 或 100", f"{at}.subsidy_percent")
             if num in plans:
                 raise param_error(f"{at}: 分期数 {num} 重复", f"{at}.subsidy_installment_num")
             plans[int(num)] = int(pct)

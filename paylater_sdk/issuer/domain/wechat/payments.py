@@ -187,7 +187,9 @@ class Payments:
         view["trade_state"] = transaction_view_state(view["state"])
         return view
 
-    def pay(self, prepay_id: str, installments: int, *, buyer_id: str | None = None) -> dict[str, Any]:
+    def pay(
+        self, prepay_id: str, installments: int, *, buyer_id: str | None = None
+    ) -> dict[str, Any]:
         """The buyer pays with 分付 in ``installments``: authorize and capture at once."""
         issuer = self.issuer
         issuer.sweep()
@@ -302,7 +304,9 @@ class Payments:
             if row.state in (CheckoutState.CLOSED, CheckoutState.EXPIRED):
                 return
             if row.state != CheckoutState.CREATED:
-                raise InvalidRequestError("订单已支付，不能关闭 (ORDERPAID)", code="INVALID_REQUEST")
+                raise InvalidRequestError(
+                    "订单已支付，不能关闭 (ORDERPAID)", code="INVALID_REQUEST"
+                )
             lifecycle.close_checkout(conn, row, issuer.now())
 
 

@@ -43,8 +43,44 @@ if TYPE_CHECKING:
 __all__ = ["BILL_HEADER", "BILL_SUMMARY_HEADER", "Refunds"]
 
 #: v3's trade-bill columns (bill_type ALL), then its summary block.
-BILL_HEADER = ["交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识", "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号", "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费", "费率", "订单金额", "申请退款金额", "费率备注"]
-BILL_SUMMARY_HEADER = ["总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额", "订单总金额", "申请退款总金额"]
+BILL_HEADER = [
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "特约商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "应结订单金额",
+    "代金券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "充值券退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "订单金额",
+    "申请退款金额",
+    "费率备注",
+]
+BILL_SUMMARY_HEADER = [
+    "总交易单数",
+    "应结订单总金额",
+    "退款总金额",
+    "充值券退款总金额",
+    "手续费总金额",
+    "订单总金额",
+    "申请退款总金额",
+]
 _BILL_TYPES = ("ALL", "SUCCESS", "REFUND")
 
 
@@ -75,11 +111,11 @@ class Refunds:
         try:
             with issuer.engine.begin() as conn:
                 tx = self._transaction(conn, mchid, out_trade_no, transaction_id)
-                row = conn.execute(sa.select(checkouts).where(checkouts.c.id == tx.checkout_id)).one()
+                row = conn.execute(
+                    sa.select(checkouts).where(checkouts.c.id == tx.checkout_id)
+                ).one()
                 if total != row.amount:
-                    raise InvalidRequestError(
-                        "amount.total 与订单金额不一致", code="PARAM_ERROR"
-                    )
+                    raise InvalidRequestError("amount.total 与订单金额不一致", code="PARAM_ERROR")
                 order = conn.execute(
                     locked(sa.select(orders).where(orders.c.checkout_id == row.id))
                 ).first()
@@ -172,7 +208,7 @@ class Refunds:
                     created_at=to_epoch(self.issuer.now()),
                 )
             )
-        return token, hashlib.sha1(csv_bytes).hexdigest()
+        return token, hashlib.sha1(csv_bytes, usedforsecurity=False).hexdigest()  # v3's hash_type
 
     def bill_file(self, mchid: str, token: str) -> bytes:
         with self.issuer.engine.connect() as conn:

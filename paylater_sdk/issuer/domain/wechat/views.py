@@ -118,7 +118,9 @@ def transaction_view(conn: sa.Connection, checkout_id: str) -> dict[str, Any]:
 def refund_view(conn: sa.Connection, refund_id: str) -> dict[str, Any]:
     """The v3 refund object (``POST /v3/refund/domestic/refunds`` and its query)."""
 
-    wx = conn.execute(sa.select(wechat_refunds).where(wechat_refunds.c.refund_id == refund_id)).one()
+    wx = conn.execute(
+        sa.select(wechat_refunds).where(wechat_refunds.c.refund_id == refund_id)
+    ).one()
     refund = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
     row = conn.execute(sa.select(checkouts).where(checkouts.c.id == wx.checkout_id)).one()
     tx = conn.execute(

@@ -178,7 +178,9 @@ def exposure() -> Response:
     if (openid is None) == (phone_hash is None):
         raise param_error("payer 需要 openid 或 phone_number_hash 之一", "payer")
     if phone_hash is not None and not re.fullmatch(r"[0-9A-F]{64}", phone_hash):
-        raise param_error("phone_number_hash 是手机号 SM3 摘要的大写十六进制", "payer.phone_number_hash")
+        raise param_error(
+            "phone_number_hash 是手机号 SM3 摘要的大写十六进制", "payer.phone_number_hash"
+        )
     total = amount_total(data)[0] if data.get("amount") is not None else None
     answer = desk().exposure(_mchid(), openid=openid, phone_number_hash=phone_hash, total=total)
     return json_response(answer)

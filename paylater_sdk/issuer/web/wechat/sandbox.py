@@ -26,9 +26,7 @@ from .errors import v3_answer
 
 __all__ = ["blueprint", "testctl"]
 
-blueprint = Blueprint(
-    "paylater_wechat_sandbox", __name__, url_prefix="/v3/sandbox"
-)
+blueprint = Blueprint("paylater_wechat_sandbox", __name__, url_prefix="/v3/sandbox")
 testctl = Blueprint("paylater_wechat_testctl", __name__, url_prefix="/_test/wechat")
 
 _CSRF_KEY = "paylater_wechat_csrf"
@@ -179,7 +177,9 @@ def test_platform() -> Response:
     """The platform public key id and PEM (public-key mode) and certificates (PEM)."""
     platform = desk().platform
     key_id, pem = platform.public_key()
-    certs = [{"serial_no": c.serial, "certificate": c.pem.decode()} for c in platform.certificates()]
+    certs = [
+        {"serial_no": c.serial, "certificate": c.pem.decode()} for c in platform.certificates()
+    ]
     return json_response({"public_key_id": key_id, "public_key": pem, "certificates": certs})
 
 

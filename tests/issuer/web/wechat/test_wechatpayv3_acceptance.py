@@ -50,9 +50,9 @@ class _Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.calls.append(({k: v for k, v in self.headers.items()}, body))
+                outer.calls.append((dict(self.headers.items()), body))
                 self.send_response(204)
                 self.end_headers()
 
@@ -164,10 +164,13 @@ class Stack:
     def close(self) -> None:
         self.server.stop()
         self.receiver.server.shutdown()
+        self.receiver.server.server_close()
 
 
 @pytest.fixture(scope="module", params=["certificate", "public_key"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     made = Stack(tmp_path_factory.mktemp(f"wechat-{request.param}"), request.param)
     yield made
     made.close()
@@ -373,7 +376,10 @@ def test_a_replayed_request_is_refused(stack: Stack) -> None:
 def test_bad_amount_unknown_order_and_bad_subsidy_plan(stack: Stack) -> None:
     buyer = stack.buyer()
     code, text = stack.wxpay.pay(
-        description="x", out_trade_no="BADAMT1", amount={"total": 0}, payer={"openid": buyer["openid"]}
+        description="x",
+        out_trade_no="BADAMT1",
+        amount={"total": 0},
+        payer={"openid": buyer["openid"]},
     )
     assert _error(code, text) == (400, "PARAM_ERROR")
     assert json.loads(text)["detail"]["field"] == "amount.total"
