@@ -181,9 +181,17 @@ class Payments:
         with issuer.engine.connect() as conn:
             tx = self._tx_by(conn, wechat_transactions.c.prepay_id, prepay_id)
             view = issuer.orders.consent_view(tx.checkout_id)
+        subsidy = {int(k): v for k, v in json.loads(tx.subsidy_json or "{}").items()}
+        with issuer.engine.connect() as conn:
+            row = conn.execute(sa.select(checkouts).where(checkouts.c.id == tx.checkout_id)).one()
+        offered = {p["plan_id"] for p in json.loads(row.plans_json)}
+        offers = [o for o in v3_offers(issuer.offers, subsidy) if o.plan_id in offered]
+        created = datetime.fromtimestamp(row.created_at, issuer.now().tzinfo)
+        # the v3 plans (免息 twins included), priced as when the prepay was made
+        view["plans"] = issuer.orders.quotes(view["amount"], offers, created)
         view["prepay_id"] = prepay_id
         view["buyer_id"] = tx.buyer_id
-        view["subsidy"] = {int(k): v for k, v in json.loads(tx.subsidy_json or "{}").items()}
+        view["subsidy"] = subsidy
         view["trade_state"] = transaction_view_state(view["state"])
         return view
 
