@@ -319,7 +319,8 @@ def trade_bill() -> Response:
         bill_type=args.get("bill_type", "ALL"),
         gzipped=tar_type == "GZIP",
     )
-    base = (current_issuer().config.public_url or request.host_url).rstrip("/")
+    # The host the merchant called: its SDK downloads from its own gateway setting.
+    base = request.host_url.rstrip("/")
     return json_response(
         {
             "hash_type": "SHA1",
