@@ -59,6 +59,7 @@ def test_buyer_pays_six_installments_interest_free_on_the_page(
     assert note["resource"]["paylater_installment"]["installment_num"] == 6
     assert note["resource"]["paylater_installment"]["free_of_interest"] is True
     code, text = stack.wxpay.query(out_trade_no="PAGE000001")
+    assert code == 200
     assert json.loads(text)["trade_state"] == "SUCCESS"
     # the page again: nothing left to pay; a forged form post without the CSRF token fails
     phone.goto(f"{stack.base}/v3/sandbox/pay?prepay_id={prepay_id}")
@@ -75,5 +76,6 @@ def test_the_page_refuses_a_post_without_its_csrf_token(stack: Stack) -> None:
     assert answer.status_code == 400
     assert "页面已过期" in answer.text
     code, text = stack.wxpay.query(out_trade_no="PAGE000002")
+    assert code == 200
     assert json.loads(text)["trade_state"] == "NOTPAY"
     stack.cli("check-ledger", "--database", stack.db)
