@@ -59,9 +59,17 @@ class PlatformKeys:
     """The platform key: created once per database, cached a few seconds per process."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        # weak: the per-engine cache below must not keep a disposed engine alive
+        self._engine_ref = weakref.ref(engine)
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Any]] | None = None
+
+    @property
+    def _engine(self) -> Engine:
+        engine = self._engine_ref()
+        if engine is None:
+            raise RuntimeError("the engine of these platform keys is gone")
+        return engine
 
     def _rows(self) -> list[Any]:
         now = time.monotonic()

@@ -165,3 +165,28 @@ def test_concurrent_refunds_never_exceed_the_payment(
     assert kinds.count("REFUND.SUCCESS") == 3
     assert "REFUND.SUCCEEDED" not in kinds
     assert issuer.check_ledger() == []
+
+
+def test_a_retried_refund_answers_the_first_one_and_moves_money_once(
+    desk: WeChatDesk, issuer: Issuer, buyer: TestBuyer
+) -> None:
+    desk.payments.pay(_prepay(desk, buyer, "RETRY0001"), 3)
+
+    def refund(amount: int) -> Any:
+        return desk.refunds.create(
+            MCHID, out_trade_no="RETRY0001", transaction_id=None, out_refund_no="RFRETRY",
+            refund=amount, total=300_00, reason=None, notify_url=None,
+        )  # fmt: skip
+
+    first = refund(50_00)
+    again = refund(50_00)
+    assert again["refund_id"] == first["refund_id"]
+    with pytest.raises(InvalidRequestError) as caught:
+        refund(60_00)
+    assert caught.value.code == "INVALID_REQUEST"
+    kinds = [e.event_type for e in _events(issuer)]
+    assert kinds.count("REFUND.SUCCESS") == 1
+    with issuer.engine.connect() as conn:
+        refunded = conn.execute(sa.text("SELECT refunded_amount FROM orders")).scalar_one()
+    assert refunded == 50_00
+    assert issuer.check_ledger() == []

@@ -14,6 +14,11 @@ from typing import Any, Final
 from ....errors import InvalidRequestError
 
 __all__ = [
+    "INVALID_REQUEST",
+    "ORDER_CLOSED",
+    "ORDER_NOT_EXIST",
+    "PARAM_ERROR",
+    "RESOURCE_NOT_EXISTS",
     "SUBSIDY_INSTALLMENTS",
     "SUBSIDY_PERCENTS",
     "amount_total",
@@ -24,6 +29,12 @@ __all__ = [
     "time_expire",
 ]
 
+#: v3's own error codes the v3 domain raises (their statuses: web/wechat/errors.py).
+PARAM_ERROR: Final = "PARAM_ERROR"
+INVALID_REQUEST: Final = "INVALID_REQUEST"
+ORDER_CLOSED: Final = "ORDER_CLOSED"
+ORDER_NOT_EXIST: Final = "ORDER_NOT_EXIST"
+RESOURCE_NOT_EXISTS: Final = "RESOURCE_NOT_EXISTS"
 SUBSIDY_INSTALLMENTS: Final = (3, 6, 12)
 SUBSIDY_PERCENTS: Final = (0, 100)
 _MAX_TOTAL = 10**11  # 10 亿元 in fen: far above any 分付 limit
@@ -31,7 +42,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def param_error(message: str, field: str | None = None) -> InvalidRequestError:
-    exc = InvalidRequestError(message, code="PARAM_ERROR")
+    exc = InvalidRequestError(message, code=PARAM_ERROR)
     setattr(exc, "field", field)  # noqa: B010 - the error view reads it back
     return exc
 

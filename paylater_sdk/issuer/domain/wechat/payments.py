@@ -26,6 +26,7 @@ from ...storage.locking import locked
 from ...storage.schema import buyers, checkouts, orders, to_epoch, wechat_transactions
 from .. import credit, lifecycle
 from ..urls import url_allowed
+from .params import INVALID_REQUEST, ORDER_CLOSED, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
 from .views import transaction_view
 
 if TYPE_CHECKING:
@@ -98,11 +99,11 @@ class Payments:
         issuer = self.issuer
         merchant = issuer.merchant(mchid)
         if merchant is None:
-            raise NotFoundError("商户不存在", code="RESOURCE_NOT_EXISTS")
+            raise NotFoundError("商户不存在", code=RESOURCE_NOT_EXISTS)
         if not url_allowed(notify_url, json.loads(merchant.notify_prefixes)):
             exc = InvalidRequestError(
                 "notify_url 不在商户登记的通知地址前缀下 (not under a registered prefix)",
-                code="PARAM_ERROR",
+                code=PARAM_ERROR,
             )
             exc.field = "notify_url"  # type: ignore[attr-defined]
             raise exc
@@ -111,7 +112,7 @@ class Payments:
         now = issuer.now()
         quotes = issuer.orders.quotes(amount, offers, now)
         if not quotes:
-            raise InvalidRequestError(f"{amount} 不在分付可用金额范围内", code="PARAM_ERROR")
+            raise InvalidRequestError(f"{amount} 不在分付可用金额范围内", code=PARAM_ERROR)
         ttl = expires_in if expires_in is not None else issuer.config.checkout_ttl
         checkout_id = lifecycle.new_id("co")
         prepay_id = _prepay_id(now)
@@ -169,7 +170,7 @@ class Payments:
         if row.prepay_id and row.state == CheckoutState.CREATED and row.amount == total:
             return str(row.prepay_id)
         if row.state in (CheckoutState.CLOSED, CheckoutState.EXPIRED):
-            raise InvalidRequestError("订单已关闭 (the order is closed)", code="ORDER_CLOSED")
+            raise InvalidRequestError("订单已关闭 (the order is closed)", code=ORDER_CLOSED)
         raise _duplicate(out_trade_no)
 
     # --- the buyer's side -------------------------------------------------------------
@@ -206,9 +207,9 @@ class Payments:
             tx = self._tx_by(conn, wechat_transactions.c.prepay_id, prepay_id)
             payer = tx.buyer_id or buyer_id
             if payer is None:
-                raise InvalidRequestError("需要指定付款的测试买家 (buyer_id)", code="PARAM_ERROR")
+                raise InvalidRequestError("需要指定付款的测试买家 (buyer_id)", code=PARAM_ERROR)
             if buyer_id is not None and tx.buyer_id is not None and buyer_id != tx.buyer_id:
-                raise InvalidRequestError("这笔订单属于另一位买家", code="INVALID_REQUEST")
+                raise InvalidRequestError("这笔订单属于另一位买家", code=INVALID_REQUEST)
             row = conn.execute(
                 locked(sa.select(checkouts).where(checkouts.c.id == tx.checkout_id))
             ).one()
@@ -217,7 +218,7 @@ class Payments:
             amount = Money.from_minor(row.amount, row.currency)
             buyer = conn.execute(sa.select(buyers).where(buyers.c.id == payer)).first()
             if buyer is None:
-                raise NotFoundError("买家不存在", code="RESOURCE_NOT_EXISTS")
+                raise NotFoundError("买家不存在", code=RESOURCE_NOT_EXISTS)
             reasons = credit.credit_reasons(buyer, amount, in_range=True)
             if reasons:
                 raise CreditDeclinedError(
@@ -263,7 +264,7 @@ class Payments:
                 quotes = self.issuer.orders.quotes(amount, [offer], created)
                 if quotes:
                     return quotes[0], offer
-        raise InvalidRequestError(f"这笔订单不提供 {installments} 期分付", code="PARAM_ERROR")
+        raise InvalidRequestError(f"这笔订单不提供 {installments} 期分付", code=PARAM_ERROR)
 
     # --- the merchant's queries ------------------------------------------------------------
 
@@ -273,7 +274,7 @@ class Payments:
             query = query.where(wechat_transactions.c.merchant_id == mchid)
         tx = conn.execute(query).first()
         if tx is None:
-            raise NotFoundError("订单不存在", code="ORDER_NOT_EXIST")
+            raise NotFoundError("订单不存在", code=ORDER_NOT_EXIST)
         return tx
 
     def _checkout_id(self, conn: sa.Connection, mchid: str, out_trade_no: str) -> str:
@@ -283,7 +284,7 @@ class Payments:
             .where(checkouts.c.merchant_id == mchid, checkouts.c.out_trade_no == out_trade_no)
         ).scalar()
         if found is None:
-            raise NotFoundError("订单不存在", code="ORDER_NOT_EXIST")
+            raise NotFoundError("订单不存在", code=ORDER_NOT_EXIST)
         return str(found)
 
     def query(
@@ -297,7 +298,7 @@ class Payments:
             else:
                 tx = self._tx_by(conn, wechat_transactions.c.transaction_id, transaction_id or "")
                 if tx.merchant_id != mchid or tx.success_time is None:
-                    raise NotFoundError("订单不存在", code="ORDER_NOT_EXIST")
+                    raise NotFoundError("订单不存在", code=ORDER_NOT_EXIST)
                 checkout_id = tx.checkout_id
             return transaction_view(conn, checkout_id)
 
@@ -312,9 +313,7 @@ class Payments:
             if row.state in (CheckoutState.CLOSED, CheckoutState.EXPIRED):
                 return
             if row.state != CheckoutState.CREATED:
-                raise InvalidRequestError(
-                    "订单已支付，不能关闭 (ORDERPAID)", code="INVALID_REQUEST"
-                )
+                raise InvalidRequestError("订单已支付，不能关闭 (ORDERPAID)", code=INVALID_REQUEST)
             lifecycle.close_checkout(conn, row, issuer.now())
 
 
@@ -326,13 +325,13 @@ def transaction_view_state(state: str) -> str:
 
 def _payable(state: str) -> None:
     if state in (CheckoutState.CLOSED, CheckoutState.EXPIRED):
-        raise InvalidRequestError("订单已关闭", code="ORDER_CLOSED")
+        raise InvalidRequestError("订单已关闭", code=ORDER_CLOSED)
     if state != CheckoutState.CREATED:
-        raise InvalidRequestError("订单已支付", code="INVALID_REQUEST")
+        raise InvalidRequestError("订单已支付", code=INVALID_REQUEST)
 
 
 def _duplicate(out_trade_no: str) -> InvalidRequestError:
     return InvalidRequestError(
         f"商户订单号重复 (out_trade_no {out_trade_no[:32]!r} was already used)",
-        code="INVALID_REQUEST",
+        code=INVALID_REQUEST,
     )

@@ -35,6 +35,7 @@ from ...storage.schema import (
     wechat_transactions,
 )
 from .. import credit, lifecycle
+from .params import INVALID_REQUEST, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
 from .views import CST, cst_time, refund_notice, refund_view, trade_state
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ BILL_SUMMARY_HEADER = [
     "申请退款总金额",
 ]
 _BILL_TYPES = ("ALL", "SUCCESS", "REFUND")
+_REFUND_ON = wechat_refunds.c.refund_id == refunds.c.id
 
 
 def _yuan(fen: int) -> str:
@@ -115,12 +117,15 @@ class Refunds:
                     sa.select(checkouts).where(checkouts.c.id == tx.checkout_id)
                 ).one()
                 if total != row.amount:
-                    raise InvalidRequestError("amount.total 与订单金额不一致", code="PARAM_ERROR")
+                    raise InvalidRequestError("amount.total 与订单金额不一致", code=PARAM_ERROR)
                 order = conn.execute(
                     locked(sa.select(orders).where(orders.c.checkout_id == row.id))
                 ).first()
                 if order is None:
-                    raise InvalidRequestError("订单未支付，不能退款", code="INVALID_REQUEST")
+                    raise InvalidRequestError("订单未支付，不能退款", code=INVALID_REQUEST)
+                again = self._same_refund(conn, mchid, out_refund_no, order.id, refund)
+                if again is not None:
+                    return again
                 created = lifecycle.create_refund(
                     conn,
                     order,
@@ -152,8 +157,27 @@ class Refunds:
                 return view
         except IntegrityError:
             raise InvalidRequestError(
-                f"商户退款单号 {out_refund_no[:64]!r} 已被使用", code="INVALID_REQUEST"
+                f"商户退款单号 {out_refund_no[:64]!r} 已被使用", code=INVALID_REQUEST
             ) from None
+
+    def _same_refund(
+        self, conn: sa.Connection, mchid: str, out_refund_no: str, order_id: str, amount: int
+    ) -> dict[str, Any] | None:
+        """A retried refund (same ``out_refund_no``, order and amount) answers the refund
+        made the first time, as WeChat Pay does; another use of the number is refused.
+        Read under the order's row lock, so a retry racing the first attempt waits for it."""
+        found = conn.execute(
+            sa.select(refunds.c.id, refunds.c.order_id, refunds.c.amount)
+            .select_from(refunds.join(wechat_refunds, _REFUND_ON))
+            .where(refunds.c.merchant_id == mchid, refunds.c.out_refund_no == out_refund_no)
+        ).first()
+        if found is None:
+            return None
+        if found.order_id != order_id or found.amount != amount:
+            raise InvalidRequestError(
+                f"商户退款单号 {out_refund_no[:64]!r} 已用于另一笔退款", code=INVALID_REQUEST
+            )
+        return refund_view(conn, found.id)
 
     def _transaction(
         self, conn: sa.Connection, mchid: str, out_trade_no: str | None, transaction_id: str | None
@@ -165,18 +189,18 @@ class Refunds:
             query = query.join(checkouts).where(checkouts.c.out_trade_no == out_trade_no)
         tx = conn.execute(query).first()
         if tx is None:
-            raise NotFoundError("订单不存在", code="ORDER_NOT_EXIST")
+            raise NotFoundError("订单不存在", code=ORDER_NOT_EXIST)
         return tx
 
     def query(self, mchid: str, out_refund_no: str) -> dict[str, Any]:
         with self.issuer.engine.connect() as conn:
             refund_id = conn.execute(
                 sa.select(refunds.c.id)
-                .select_from(refunds.join(wechat_refunds))
+                .select_from(refunds.join(wechat_refunds, _REFUND_ON))
                 .where(refunds.c.merchant_id == mchid, refunds.c.out_refund_no == out_refund_no)
             ).scalar()
             if refund_id is None:
-                raise NotFoundError("退款单不存在", code="RESOURCE_NOT_EXISTS")
+                raise NotFoundError("退款单不存在", code=RESOURCE_NOT_EXISTS)
             return refund_view(conn, refund_id)
 
     # --- trade bills ------------------------------------------------------------------
@@ -188,12 +212,12 @@ class Refunds:
         try:
             day = date.fromisoformat(bill_date)
         except ValueError:
-            raise InvalidRequestError("bill_date 格式应为 yyyy-MM-DD", code="PARAM_ERROR") from None
+            raise InvalidRequestError("bill_date 格式应为 yyyy-MM-DD", code=PARAM_ERROR) from None
         if bill_type not in _BILL_TYPES:
-            raise InvalidRequestError("bill_type 只能是 ALL、SUCCESS 或 REFUND", code="PARAM_ERROR")
+            raise InvalidRequestError("bill_type 只能是 ALL、SUCCESS 或 REFUND", code=PARAM_ERROR)
         today = self.issuer.now().astimezone(CST).date()
         if day > today or day < today - timedelta(days=92):
-            raise InvalidRequestError("只能申请三个月内、今天及以前的账单", code="PARAM_ERROR")
+            raise InvalidRequestError("只能申请三个月内、今天及以前的账单", code=PARAM_ERROR)
         start = datetime.combine(day, time(0), CST)
         window = (to_epoch(start), to_epoch(start + timedelta(days=1)))
         with self.issuer.engine.begin() as conn:
@@ -218,7 +242,7 @@ class Refunds:
                 )
             ).scalar()
         if content is None:
-            raise NotFoundError("账单不存在或下载链接已失效", code="RESOURCE_NOT_EXISTS")
+            raise NotFoundError("账单不存在或下载链接已失效", code=RESOURCE_NOT_EXISTS)
         return bytes(content)
 
 
@@ -262,7 +286,7 @@ def _bill_csv(
         back = conn.execute(
             sa.select(wechat_transactions, checkouts, orders, refunds, wechat_refunds)
             .select_from(
-                wechat_refunds.join(refunds)
+                wechat_refunds.join(refunds, _REFUND_ON)
                 .join(orders, orders.c.id == refunds.c.order_id)
                 .join(checkouts, checkouts.c.id == orders.c.checkout_id)
                 .join(wechat_transactions)

@@ -38,8 +38,9 @@ def install(app: Flask, config: Mapping[str, Any]) -> WeChatDesk:
         _register(desk, entry)
     app.extensions[api.EXTENSION] = desk
     app.register_blueprint(api.blueprint)
-    app.register_blueprint(sandbox.blueprint)
     if issuer_of(app).config.test_mode:
+        # the buyer's side without a WeChat app: test buyers only, like /_test
+        app.register_blueprint(sandbox.blueprint)
         app.register_blueprint(sandbox.testctl)
     app.after_request(_finish)
     return desk

@@ -3,7 +3,7 @@
 WeChat Pay has no sandbox for 分付; here the test buyer named by the prepay's openid picks
 分付 and a plan (the subsidised ones shown as 免息) or declines, on a phone-sized page
 (``/v3/sandbox/pay?prepay_id=``, Chinese first, a CSRF token per session like the consent
-page) or through ``POST /_test/wechat/pay`` without a browser. Both call the same domain
+page) or through ``POST /v3/sandbox/test/pay`` without a browser. Both call the same domain
 operation, so they cannot differ.
 """
 
@@ -27,7 +27,7 @@ from .errors import v3_answer
 __all__ = ["blueprint", "testctl"]
 
 blueprint = Blueprint("paylater_wechat_sandbox", __name__, url_prefix="/v3/sandbox")
-testctl = Blueprint("paylater_wechat_testctl", __name__, url_prefix="/_test/wechat")
+testctl = Blueprint("paylater_wechat_testctl", __name__, url_prefix="/v3/sandbox/test")
 
 _CSRF_KEY = "paylater_wechat_csrf"
 

@@ -4,6 +4,7 @@ modes on answers and callbacks, faults, and the test controls."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,7 +82,7 @@ def test_compat_mode_lets_a_v1_merchant_in_and_signs_with_the_certificate(
 ) -> None:
     answer = _get(compat_app, rsa_key, "/v3/certificates")
     assert answer.status_code == 200
-    platform = compat_app.test_client().get("/_test/wechat/platform").get_json()
+    platform = compat_app.test_client().get("/v3/sandbox/test/platform").get_json()
     serial = platform["certificates"][0]["serial_no"]
     assert answer.headers["Wechatpay-Serial"] == serial
     assert answer.headers["Wechatpay-Signature-Type"] == "WECHATPAY2-SHA256-RSA2048"
@@ -125,7 +126,7 @@ def test_an_injected_500_is_a_signed_system_error(compat_app: Flask, rsa_key: An
 def _pay(app: Flask, key: Any, limit: int = 10_000_00, total: int = 500_00) -> dict[str, Any]:
     client = app.test_client()
     buyer = client.post("/_test/buyers", json={"limit": {"value": limit, "currency": "CNY"}})
-    openid = client.post("/_test/wechat/payers", json={"buyer_id": buyer.get_json()["id"]})
+    openid = client.post("/v3/sandbox/test/payers", json={"buyer_id": buyer.get_json()["id"]})
     body = {
         "appid": "wx1", "mchid": MERCHANT_ID, "description": "d", "out_trade_no": "FACE00001",
         "notify_url": "https://shop.example/notify", "amount": {"total": total},
@@ -134,7 +135,7 @@ def _pay(app: Flask, key: Any, limit: int = 10_000_00, total: int = 500_00) -> d
     prepay = _post(app, key, "/v3/pay/transactions/jsapi", body)
     assert prepay.status_code == 200, prepay.get_data()
     paid = client.post(
-        "/_test/wechat/pay",
+        "/v3/sandbox/test/pay",
         json={"prepay_id": prepay.get_json()["prepay_id"], "installment_num": 6},
     )
     return {"status": paid.status_code, "body": paid.get_json()}
@@ -154,7 +155,7 @@ def test_the_callback_is_sealed_in_the_merchants_key_mode(compat_app: Flask, rsa
     sealed = v3_delivery.seal(issuer.engine, row)  # what the delivery worker sends
     assert sealed is not None
     headers, body = sealed
-    platform = compat_app.test_client().get("/_test/wechat/platform").get_json()
+    platform = compat_app.test_client().get("/v3/sandbox/test/platform").get_json()
     assert headers["Wechatpay-Serial"] == platform["certificates"][0]["serial_no"]
     ring = KeyRing()
     ring.add(load_public_key(platform["public_key"]), serial=headers["Wechatpay-Serial"])
@@ -167,3 +168,30 @@ def test_the_callback_is_sealed_in_the_merchants_key_mode(compat_app: Flask, rsa
     assert note.resource["trade_state"] == "SUCCESS"
     assert note.create_time.utcoffset().total_seconds() == 8 * 3600  # type: ignore[union-attr]
     assert issuer.deliver_pending() == 1
+
+
+def test_every_code_the_v3_face_raises_is_in_its_table() -> None:
+    from pathlib import Path
+
+    import paylater_sdk.issuer as pkg
+
+    root = Path(pkg.__file__).parent
+    pattern = re.compile(r'code=(?:"([A-Z][A-Z0-9_]+)"|([A-Z][A-Z0-9_]+)\b)|v3_error\(\d+, "(\w+)"')
+    found = set()
+    for folder in (root / "domain" / "wechat", root / "web" / "wechat"):
+        for path in folder.glob("*.py"):
+            for match in pattern.findall(path.read_text()):
+                found.update(m for m in match if m)
+    assert {"PARAM_ERROR", "ORDER_NOT_EXIST", "SIGN_ERROR", "CREDIT_DECLINED"} <= found
+    assert found - set(V3_ERRORS) == set()
+
+
+def test_a_live_issuer_has_no_sandbox_page(app: Flask) -> None:
+    live = create_app({"SECRET_KEY": "s" * 32, "DATABASE_URL": _url(app)})
+    assert live.test_client().get("/v3/sandbox/pay?prepay_id=x").status_code == 404
+    assert live.test_client().get("/v3/sandbox/test/platform").status_code == 404
+    get_issuer(live).engine.dispose()
+
+
+def _url(app: Flask) -> str:
+    return get_issuer(app).engine.url.render_as_string(hide_password=False)

@@ -113,7 +113,7 @@ class Stack:
                  "--name", "小青商店", "--api-key", APIV3_KEY, "--key-mode", mode,
                  "--appid", APPID, "--notify-prefix", self.receiver.url.rsplit("/", 1)[0] + "/",
                  *key_args)  # fmt: skip
-        platform = requests.get(f"{self.base}/_test/wechat/platform", timeout=10).json()
+        platform = requests.get(f"{self.base}/v3/sandbox/test/platform", timeout=10).json()
         self.platform = platform
         self.wxpay = self.client()
 
@@ -152,7 +152,7 @@ class Stack:
         assert made.status_code == 201, made.text
         buyer: dict[str, Any] = made.json()
         payer = requests.post(
-            f"{self.base}/_test/wechat/payers", json={"phone": buyer["phone"]}, timeout=10
+            f"{self.base}/v3/sandbox/test/payers", json={"phone": buyer["phone"]}, timeout=10
         ).json()
         buyer.update(openid=payer["openid"], phone_number_hash=payer["phone_number_hash"])
         return buyer
@@ -241,7 +241,7 @@ def test_the_whole_fenfu_flow(stack: Stack) -> None:
 
     # the buyer pays 6 期免息 (test control)
     paid = requests.post(
-        f"{stack.base}/_test/wechat/pay",
+        f"{stack.base}/v3/sandbox/test/pay",
         json={"prepay_id": prepay_id, "installment_num": 6},
         timeout=10,
     )
@@ -406,7 +406,7 @@ def test_refund_beyond_the_paid_amount(stack: Stack) -> None:
     buyer = stack.buyer()
     prepay_id = _prepay(stack, f"RB{stack.mode}01", buyer, total=20000)
     paid = requests.post(
-        f"{stack.base}/_test/wechat/pay",
+        f"{stack.base}/v3/sandbox/test/pay",
         json={"prepay_id": prepay_id, "installment_num": 3},
         timeout=10,
     )

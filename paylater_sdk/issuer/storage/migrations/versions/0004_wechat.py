@@ -74,7 +74,6 @@ def upgrade() -> None:
         sa.Column("wx_refund_id", sa.String(length=32), nullable=False),
         sa.Column("checkout_id", sa.String(length=40), nullable=False),
         sa.Column("notify_url", sa.String(length=512), nullable=True),
-        sa.ForeignKeyConstraint(["refund_id"], ["refunds.id"]),
         sa.PrimaryKeyConstraint("refund_id"),
         sa.UniqueConstraint("wx_refund_id"),
     )
