@@ -27,14 +27,12 @@ from ...storage.schema import buyers, checkouts, orders, to_epoch, wechat_transa
 from .. import credit, lifecycle
 from ..urls import url_allowed
 from .params import INVALID_REQUEST, ORDER_CLOSED, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
-from .views import transaction_view
+from .views import trade_state, transaction_view
 
 if TYPE_CHECKING:
     from ..issuer import Issuer
 
 __all__ = ["Payments", "v3_offers"]
-
-_TRADE_NO = r"[A-Za-z0-9_\-|*]{6,32}"
 
 
 def v3_offers(issuer_offers: tuple[PlanOffer, ...], subsidy: dict[int, int]) -> list[PlanOffer]:
@@ -193,7 +191,7 @@ class Payments:
         view["prepay_id"] = prepay_id
         view["buyer_id"] = tx.buyer_id
         view["subsidy"] = subsidy
-        view["trade_state"] = transaction_view_state(view["state"])
+        view["trade_state"] = trade_state(view["state"])[0]
         return view
 
     def pay(
@@ -315,12 +313,6 @@ class Payments:
             if row.state != CheckoutState.CREATED:
                 raise InvalidRequestError("订单已支付，不能关闭 (ORDERPAID)", code=INVALID_REQUEST)
             lifecycle.close_checkout(conn, row, issuer.now())
-
-
-def transaction_view_state(state: str) -> str:
-    from .views import trade_state
-
-    return trade_state(state)[0]
 
 
 def _payable(state: str) -> None:

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from ....errors import PayLaterError, SignatureError
 from ....lifecycle import FaultKind
-from ....signing import WECHATPAY_V3, verify_request
+from ....signing import WECHATPAY_V3, encrypt_resource, verify_request
 from ...domain.wechat import WeChatDesk
 from ...domain.wechat.params import (
     amount_total,
@@ -27,6 +27,7 @@ from ...domain.wechat.params import (
     text,
     time_expire,
 )
+from ...domain.wechat.views import CST
 from .._context import current_issuer
 from ..wire import json_response
 from .errors import v3_answer
@@ -137,28 +138,20 @@ def _check_mchid(value: Any, name: str = "mchid") -> None:
 
 @blueprint.get("/certificates")
 def certificates() -> Response:
-    from ....signing import encrypt_resource
-
     apiv3_key = g.wechat_merchant.apiv3_key
     data = []
     for cert in desk().platform.certificates():
         data.append(
             {
                 "serial_no": cert.serial,
-                "effective_time": cert.not_before.astimezone(_cst()).isoformat(),
-                "expire_time": cert.not_after.astimezone(_cst()).isoformat(),
+                "effective_time": cert.not_before.astimezone(CST).isoformat(),
+                "expire_time": cert.not_after.astimezone(CST).isoformat(),
                 "encrypt_certificate": encrypt_resource(
                     cert.pem, apiv3_key, associated_data="certificate"
                 ),
             }
         )
     return json_response({"data": data})
-
-
-def _cst() -> Any:
-    from ...domain.wechat.views import CST
-
-    return CST
 
 
 # --- 分付 exposure advice ---------------------------------------------------------------------

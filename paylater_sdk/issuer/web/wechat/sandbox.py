@@ -16,7 +16,6 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, session
 
 from ....errors import CreditDeclinedError, PayLaterError
-from ....money import Money
 from ...domain.wechat import openid_for, phone_hash
 from .._context import current_issuer
 from ..consent import decline_message, format_money
@@ -181,7 +180,3 @@ def test_platform() -> Response:
         {"serial_no": c.serial, "certificate": c.pem.decode()} for c in platform.certificates()
     ]
     return json_response({"public_key_id": key_id, "public_key": pem, "certificates": certs})
-
-
-def _money(minor: int) -> str:
-    return format_money(Money.from_minor(minor, "CNY"))

@@ -195,3 +195,35 @@ def test_a_live_issuer_has_no_sandbox_page(app: Flask) -> None:
 
 def _url(app: Flask) -> str:
     return get_issuer(app).engine.url.render_as_string(hide_password=False)
+
+
+def test_a_refused_callback_is_retried_on_the_wechat_schedule(tmp_path: Any, rsa_key: Any) -> None:
+    answers = [500, 204]
+    calls: list[str] = []
+
+    def transport(url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        calls.append(json.loads(body)["event_type"])
+        return answers.pop(0)
+
+    app = create_app(
+        {
+            "TEST_MODE": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "MERCHANTS": [merchant_config(MERCHANT_ID, rsa_key, API_KEY)],
+            "WECHAT_COMPAT": True,
+            "NOTIFY_TRANSPORT": transport,
+        }
+    )
+    issuer = get_issuer(app)
+    try:
+        assert _pay(app, rsa_key)["status"] == 200
+        assert issuer.deliver_pending() == 1
+        assert issuer.deliver_pending() == 0  # the next attempt is 15 s away
+        issuer.advance_clock(15)
+        assert issuer.deliver_pending() == 1
+        assert calls == ["TRANSACTION.SUCCESS", "TRANSACTION.SUCCESS"]
+        with issuer.engine.connect() as conn:
+            state = conn.execute(sa.select(notifications.c.state)).scalar_one()
+        assert state == "DELIVERED"
+    finally:
+        issuer.engine.dispose()
