@@ -190,3 +190,24 @@ def test_a_retried_refund_answers_the_first_one_and_moves_money_once(
         refunded = conn.execute(sa.text("SELECT refunded_amount FROM orders")).scalar_one()
     assert refunded == 50_00
     assert issuer.check_ledger() == []
+
+
+def test_an_app_prepay_names_its_buyer_when_paid(
+    desk: WeChatDesk, issuer: Issuer, buyer: TestBuyer
+) -> None:
+    prepay_id = desk.payments.prepay(
+        MCHID, trade_type="APP", appid="wx1", out_trade_no="APP000001", description="d",
+        notify_url="https://m.example/notify", total=200_00, buyer_id=None, attach="a=1",
+        subsidy={}, expires_in=600, base_url="http://issuer.test/",
+    )  # fmt: skip
+    with pytest.raises(InvalidRequestError) as caught:
+        desk.payments.pay(prepay_id, 3)
+    assert caught.value.code == "PARAM_ERROR"
+    paid = desk.payments.pay(prepay_id, 12, buyer_id=buyer.id)
+    assert paid["trade_type"] == "APP"
+    assert paid["attach"] == "a=1"
+    assert paid["payer"]["openid"] == desk.openid(buyer.id)
+    assert paid["paylater_installment"]["free_of_interest"] is False
+    issuer.advance_clock(3600)  # past the prepay's expiry: paid orders do not expire
+    assert desk.payments.query(MCHID, out_trade_no="APP000001")["trade_state"] == "SUCCESS"
+    assert issuer.check_ledger() == []

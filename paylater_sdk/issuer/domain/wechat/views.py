@@ -22,6 +22,7 @@ from ...storage.schema import (
     wechat_refunds,
     wechat_transactions,
 )
+from .keys import openid_for
 
 __all__ = [
     "CST",
@@ -63,7 +64,8 @@ def _openid(conn: sa.Connection, buyer_id: str | None) -> str | None:
     found: str | None = conn.execute(
         sa.select(wechat_payers.c.openid).where(wechat_payers.c.buyer_id == buyer_id)
     ).scalar()
-    return found
+    # a buyer named by id (an APP payment) may not be in wechat_payers yet: same derivation
+    return found or openid_for(buyer_id)
 
 
 def _installment(tx: Any, order: Any) -> dict[str, Any] | None:
