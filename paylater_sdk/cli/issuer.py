@@ -235,6 +235,20 @@ def issuer() -> None:
 @click.option(
     "--worker/--no-worker", default=True, show_default=True, help="Deliver notifications."
 )
+@click.option(
+    "--wechat-compat",
+    is_flag=True,
+    help="Let every merchant use the WeChat Pay v3 face (/v3), its API key as APIv3 key "
+    "(merchants added with add-merchant --wechat can use it anyway).",
+)
+@click.option(
+    "--wechat-key-mode",
+    type=click.Choice(["public_key", "certificate"]),
+    default="public_key",
+    show_default=True,
+    help="How /v3 names the platform key for --wechat-compat merchants: a PUB_KEY_ID_... "
+    "public key id, or the platform certificate's serial.",
+)
 def serve(
     database_url: str | None,
     host: str,
@@ -248,6 +262,8 @@ def serve(
     nonce_store: str,
     threads: int,
     worker: bool,
+    wechat_compat: bool,
+    wechat_key_mode: str,
 ) -> None:
     """Serve the issuer with waitress and the notification worker."""
     import waitress
@@ -259,6 +275,9 @@ def serve(
         "NOTIFY_WORKER": worker,
         "NONCE_STORE": nonce_store,
     }
+    if wechat_compat:
+        config["WECHAT_COMPAT"] = True
+        config["WECHAT_KEY_MODE"] = wechat_key_mode
     if database_url:
         config["DATABASE_URL"] = database_url
     if secret_key:
@@ -369,7 +388,6 @@ def check_ledger(database_url: str | None) -> None:
     "--public-key",
     "public_keys",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM public key the merchant signs requests with (repeatable; keys are only added).",
 )
@@ -397,6 +415,26 @@ def check_ledger(database_url: str | None) -> None:
     multiple=True,
     help="Allowed return_url prefix (repeatable; given ones replace the registered ones).",
 )
+@click.option(
+    "--wechat",
+    is_flag=True,
+    help="Register a WeChat Pay v3 merchant (the /v3 face): --id is the mchid, the key is "
+    "--certificate or --public-key (+ --serial), the APIv3 key is --api-key.",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="--wechat: the merchant's API certificate (PEM); its serial is the certificate's.",
+)
+@click.option("--serial", help="--wechat with --public-key: the certificate serial it sends.")
+@click.option(
+    "--key-mode",
+    type=click.Choice(["public_key", "certificate"]),
+    default="public_key",
+    show_default=True,
+    help="--wechat: how the merchant verifies answers: platform public key or certificates.",
+)
+@click.option("--appid", help="--wechat: the merchant's appid (shown in trade bills).")
 def add_merchant(
     database_url: str | None,
     merchant_id: str,
@@ -406,6 +444,11 @@ def add_merchant(
     rotate_api_key: bool,
     notify_prefixes: tuple[str, ...],
     return_prefixes: tuple[str, ...],
+    wechat: bool,
+    certificate: Path | None,
+    serial: str | None,
+    key_mode: str,
+    appid: str | None,
 ) -> None:
     """Register a merchant, or update one and print what changed.
 
@@ -413,6 +456,29 @@ def add_merchant(
     URL prefixes unless new ones are given.
     """
     from ..issuer import get_issuer
+
+    if wechat:
+        from ._wechat import add_wechat_merchant
+
+        merchant_id = _checked_merchant_id(merchant_id)
+        app = _offline_app(database_url)
+        add_wechat_merchant(
+            get_issuer(app),
+            merchant_id,
+            name=_checked_name(name),
+            public_keys=public_keys,
+            certificate=certificate,
+            serial=serial,
+            apiv3_key=api_key,
+            key_mode=key_mode,
+            appid=appid,
+            notify_prefixes=_http_prefixes("--notify-prefix", notify_prefixes),
+        )
+        return
+    if not public_keys:
+        _fail("--public-key is required (or --wechat with --certificate)")
+    if certificate or serial or appid:
+        _fail("--certificate, --serial and --appid go with --wechat")
 
     merchant_id = _checked_merchant_id(merchant_id)
     name = _checked_name(name)

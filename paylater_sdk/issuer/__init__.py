@@ -78,6 +78,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(landing.blueprint)
+    from .web import wechat  # the WeChat Pay v3 face (/v3), kept apart: docs/wechat.md
+
+    wechat.install(app, config or {})
     if settings.notify_worker:
         worker = outbox.DeliveryWorker(issuer)
         worker.start()

@@ -59,6 +59,15 @@ from ._profiles import DEFAULT_PROFILE, WECHATPAY_V3, IssuerProfile
 from ._replay import InMemoryNonceStore, NonceStore, RedisNonceStore
 from ._requests import RequestSigner, verify_request
 from ._responses import ResponseSigner, verify_response
+from ._wechat import (
+    PUBLIC_KEY_ID_PREFIX,
+    Certificate,
+    generate_certificate,
+    is_public_key_id,
+    keyring_add_certificate,
+    load_certificate,
+    public_key_id_for,
+)
 
 __all__ = [
     "AEAD_ALGORITHM",
@@ -68,9 +77,11 @@ __all__ = [
     "ED25519",
     "MAX_HEADER_BYTES",
     "MIN_RSA_BITS",
+    "PUBLIC_KEY_ID_PREFIX",
     "RSA_SHA256",
     "WECHATPAY_V3",
     "Algorithm",
+    "Certificate",
     "Ed25519Algorithm",
     "InMemoryNonceStore",
     "IssuerProfile",
@@ -87,12 +98,17 @@ __all__ = [
     "algorithm_for_key",
     "decrypt_resource",
     "encrypt_resource",
+    "generate_certificate",
     "generate_private_key",
     "get_header",
+    "is_public_key_id",
+    "keyring_add_certificate",
+    "load_certificate",
     "load_private_key",
     "load_public_key",
     "open_notification",
     "private_key_pem",
+    "public_key_id_for",
     "public_key_pem",
     "request_message",
     "response_message",

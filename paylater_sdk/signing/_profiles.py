@@ -24,6 +24,9 @@ class IssuerProfile:
     name: str
     header_prefix: str = "Paylater"
     schemes: tuple[tuple[str, Algorithm], ...] = ()
+    #: Serials starting with this name a bare public key (WeChat's ``PUB_KEY_ID_``); others
+    #: a certificate or a key-derived serial. None: the profile has no public-key mode.
+    public_key_id_prefix: str | None = attrs.field(default=None, kw_only=True)
     _by_scheme: dict[str, Algorithm] = attrs.field(init=False, eq=False, repr=False)
     _by_algorithm: dict[int, str] = attrs.field(init=False, eq=False, repr=False)
 
@@ -63,6 +66,14 @@ class IssuerProfile:
                 f"{[s for s, _ in self.schemes]}"
             ) from None
 
+    def key_mode(self, serial: str) -> str:
+        """``"public_key"`` for a public key id (``PUB_KEY_ID_...`` under WeChat Pay v3),
+        else ``"certificate"``: which of the gateway's two key modes a serial belongs to."""
+        prefix = self.public_key_id_prefix
+        if prefix is not None and isinstance(serial, str) and serial.startswith(prefix):
+            return "public_key"
+        return "certificate"
+
     def header(self, suffix: str) -> str:
         """``header("Timestamp")`` -> ``"Paylater-Timestamp"``."""
         return f"{self.header_prefix}-{suffix}"
@@ -79,4 +90,5 @@ WECHATPAY_V3: Final = IssuerProfile(
     name="wechatpay-v3",
     header_prefix="Wechatpay",
     schemes=(("WECHATPAY2-SHA256-RSA2048", RSA_SHA256),),
+    public_key_id_prefix="PUB_KEY_ID_",
 )

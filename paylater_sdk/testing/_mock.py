@@ -105,6 +105,7 @@ class MockIssuer:
         notify_prefixes: Iterable[str] = ("https://", "http://"),
         return_prefixes: Iterable[str] = ("https://", "http://"),
         config: Mapping[str, Any] | None = None,
+        wechat: bool | Mapping[str, Any] = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -147,6 +148,13 @@ class MockIssuer:
         self._lock = threading.Lock()
         self._mock: responses.RequestsMock | None = None
         self._parser_nonces = InMemoryNonceStore()
+        # --- WeChat Pay v3 (testing/_wechat.py): wechat=True or a dict of its options ---
+        self.wechat: Any = None
+        if wechat:
+            from ._wechat import WeChatSandbox
+
+            options = dict(wechat) if isinstance(wechat, Mapping) else {}
+            self.wechat = WeChatSandbox(self, **options)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -159,6 +167,8 @@ class MockIssuer:
                 mock.add_callback(method, pattern, callback=self._wire.requests_callback)
             # Loopback stays reachable: a test may run real local servers next to the mock.
             mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])[:/]"))
+            if self.wechat is not None:  # WeChat Pay's gateway too (testing/_wechat.py)
+                self.wechat.route(mock)
             mock.start()
             self._mock = mock
         return self

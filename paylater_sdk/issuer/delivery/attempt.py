@@ -24,6 +24,7 @@ from ...signing import ResponseSigner, seal_notification
 from ..config import WECHAT_NOTIFY_SCHEDULE
 from ..domain.urls import url_allowed
 from ..storage.schema import from_epoch, to_epoch
+from . import wechat
 from .store import DELIVERED, FAILED, notification_attempts, notifications
 
 __all__ = [
@@ -149,6 +150,9 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _seal(issuer: DeliveryIssuer, row: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+    v3 = wechat.seal(issuer.engine, row)  # a WeChat Pay v3 callback: v3's envelope and keys
+    if v3 is not None:
+        return v3
     event = {
         "id": row["id"],
         "event_type": row["event_type"],

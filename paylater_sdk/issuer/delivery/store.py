@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..storage.schema import notification_attempts, notifications, rfc3339, to_epoch
+from . import wechat
 
 __all__ = [
     "DELIVERED",
@@ -49,7 +50,8 @@ def enqueue(
     summary: str,
     now: datetime,
 ) -> str:
-    """Record a notification, due at once, in the caller's transaction; return its id.
+    """Record a notification, due at once, in the caller's transaction; return its id
+    (``""``: not recorded, a ``/v1`` event of a checkout made through ``/v3``).
 
     The resource is stored as plain JSON and sealed only when sent, because every attempt
     needs a fresh signature and the merchant's API key may be rotated meanwhile.
@@ -61,6 +63,8 @@ def enqueue(
         raise ValueError(f"notify_url must be an http(s) URL, got scheme {scheme!r}")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (use Issuer.now())")
+    if wechat.suppressed(conn, event_type, original_type, resource):
+        return ""  # a checkout made through /v3 is announced the v3 way only
     event_id = "evt_" + secrets.token_hex(12)
     conn.execute(
         notifications.insert().values(

@@ -42,6 +42,12 @@ __all__ = [
     "rfc3339",
     "seen_nonces",
     "to_epoch",
+    "wechat_bills",
+    "wechat_merchants",
+    "wechat_payers",
+    "wechat_platform_keys",
+    "wechat_refunds",
+    "wechat_transactions",
 ]
 
 metadata = sa.MetaData()
@@ -375,3 +381,80 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+# --- the WeChat Pay v3 face (paylater_sdk.issuer.domain.wechat; migration 0004) ----------------
+
+#: A merchant that speaks WeChat Pay v3: its APIv3 key and the key mode it verifies answers in
+#: (``certificate``: platform certificates; ``public_key``: a ``PUB_KEY_ID_...`` key).
+wechat_merchants = sa.Table(
+    "wechat_merchants",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), sa.ForeignKey("merchants.id"), primary_key=True),
+    sa.Column("apiv3_key", sa.String(64), nullable=False),
+    sa.Column("key_mode", sa.String(16), nullable=False),
+    sa.Column("appid", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: The platform keys WeChat Pay signs with, one certificate and one public key id each.
+wechat_platform_keys = sa.Table(
+    "wechat_platform_keys",
+    metadata,
+    sa.Column("serial", sa.String(64), primary_key=True),  # the certificate serial (hex)
+    sa.Column("public_key_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("private_pem", sa.Text, nullable=False),
+    sa.Column("certificate_pem", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: Test buyers as WeChat names them: an ``openid`` and the SM3 hash of the phone number.
+wechat_payers = sa.Table(
+    "wechat_payers",
+    metadata,
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), primary_key=True),
+    sa.Column("openid", sa.String(64), nullable=False, unique=True),
+    sa.Column("phone_hash", sa.String(64), nullable=False, unique=True),
+)
+
+#: A checkout made through ``/v3``: its prepay id, transaction id, payer and subsidy.
+wechat_transactions = sa.Table(
+    "wechat_transactions",
+    metadata,
+    sa.Column("checkout_id", sa.String(40), sa.ForeignKey("checkouts.id"), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), nullable=False),
+    sa.Column("appid", sa.String(32), nullable=False),
+    sa.Column("trade_type", sa.String(16), nullable=False),
+    sa.Column("prepay_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("transaction_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("buyer_id", sa.String(40), nullable=True),  # APP: named when the buyer pays
+    sa.Column("attach", sa.String(128), nullable=True),
+    sa.Column("subsidy_json", sa.Text, nullable=True),  # {installments: percent}
+    sa.Column("installments", sa.Integer, nullable=True),  # the plan the buyer chose
+    sa.Column("success_time", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: A refund made through ``/v3``: WeChat's refund id and where REFUND.SUCCESS goes.
+wechat_refunds = sa.Table(
+    "wechat_refunds",
+    metadata,
+    # no foreign key: the example shop's tests drop a "refunds" table of their own by name
+    # on the shared test database, and a dependent constraint would stop them
+    sa.Column("refund_id", sa.String(40), primary_key=True),
+    sa.Column("wx_refund_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("checkout_id", sa.String(40), nullable=False, index=True),
+    sa.Column("notify_url", sa.String(512), nullable=True),
+)
+
+#: Trade bills asked for (``GET /v3/bill/tradebill``): the file is fixed when asked for, so
+#: its hash still matches when it is downloaded.
+wechat_bills = sa.Table(
+    "wechat_bills",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("gzip", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
