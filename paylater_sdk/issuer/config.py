@@ -15,11 +15,13 @@ import attrs
 
 from ..errors import ConfigurationError
 from ..installments import DEFAULT_APR_CAP
+from ..money import Money
 from ..signing import API_KEY_BYTES
 
 __all__ = [
     "DEFAULTS",
     "WECHAT_NOTIFY_SCHEDULE",
+    "CreditPolicy",
     "IssuerConfig",
     "MerchantConfig",
     "NotifyTransport",
@@ -54,7 +56,35 @@ DEFAULTS: Mapping[str, Any] = {
     "NONCE_STORE": "database",
     "ELIGIBILITY_LIMIT_PER_BUYER": (30, 600),
     "ELIGIBILITY_LIMIT_PER_MERCHANT": (600, 60),
+    # responsible lending (docs/credit.md): the caps on a granted limit, in this order
+    "CREDIT_INCOME_MULTIPLE": 3,
+    "CREDIT_PRODUCT_CAP": "30000.00",
+    "CREDIT_DTI_CAP": "0.50",
+    "CREDIT_DTI_MONTHS": 12,
+    "CREDIT_MIN_INCOME": "1000.00",
 }
+
+
+_PRODUCT_CAP = Money("30000.00", "CNY")
+_MIN_INCOME = Money("1000.00", "CNY")
+_DTI_CAP = Decimal("0.50")
+
+
+@attrs.frozen
+class CreditPolicy:
+    """The responsible-lending settings (docs/credit.md, "Caps"); amounts in CNY.
+
+    A granted limit is capped, in this order, at ``income_multiple`` x declared monthly
+    income, at ``product_cap``, and at ``dti_months`` x (``dti_cap`` x income - monthly debt
+    payments): repaying the whole line over ``dti_months`` months keeps the buyer's
+    debt-to-income at or under ``dti_cap``.
+    """
+
+    income_multiple: int = 3
+    product_cap: Money = _PRODUCT_CAP
+    dti_cap: Decimal = _DTI_CAP
+    dti_months: int = 12
+    min_income: Money = _MIN_INCOME
 
 
 @attrs.frozen(repr=False)
@@ -95,6 +125,7 @@ class IssuerConfig:
     nonce_store: Any = "database"
     eligibility_limit_per_buyer: tuple[int, int] = (30, 600)
     eligibility_limit_per_merchant: tuple[int, int] = (600, 60)
+    credit: CreditPolicy = attrs.field(factory=CreditPolicy)
 
     def __repr__(self) -> str:  # SECRET_KEY stays out of logs
         return (
@@ -206,6 +237,50 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         nonce_store=raw["NONCE_STORE"],
         eligibility_limit_per_buyer=_rate("ELIGIBILITY_LIMIT_PER_BUYER", raw),
         eligibility_limit_per_merchant=_rate("ELIGIBILITY_LIMIT_PER_MERCHANT", raw),
+        credit=_credit_policy(raw),
+    )
+
+
+def _cny(name: str, value: object) -> Money:
+    """A positive CNY amount given as a decimal string, Decimal or int (never a float)."""
+    if isinstance(value, Money):
+        amount = value
+    elif isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise ConfigurationError(f"{name} must be a decimal string of yuan, e.g. '1000.00'")
+    else:
+        try:
+            amount = Money(Decimal(value), "CNY")
+        except (ArithmeticError, ValueError):
+            raise ConfigurationError(f"{name} must be a CNY amount such as '1000.00'") from None
+    if amount.currency != "CNY" or amount.minor <= 0:
+        raise ConfigurationError(f"{name} must be a positive CNY amount")
+    return amount
+
+
+def _credit_policy(raw: Mapping[str, Any]) -> CreditPolicy:
+    multiple = raw["CREDIT_INCOME_MULTIPLE"]
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or not 1 <= multiple <= 100:
+        raise ConfigurationError("CREDIT_INCOME_MULTIPLE must be an integer from 1 to 100")
+    months = raw["CREDIT_DTI_MONTHS"]
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+        raise ConfigurationError("CREDIT_DTI_MONTHS must be an integer from 1 to 120")
+    dti = raw["CREDIT_DTI_CAP"]
+    if isinstance(dti, float | bool) or not isinstance(dti, Decimal | int | str):
+        raise ConfigurationError("CREDIT_DTI_CAP must be a decimal fraction such as '0.50'")
+    try:
+        dti = Decimal(dti)
+    except ArithmeticError:
+        raise ConfigurationError(
+            "CREDIT_DTI_CAP must be a decimal fraction such as '0.50'"
+        ) from None
+    if not dti.is_finite() or not 0 < dti < 1:
+        raise ConfigurationError("CREDIT_DTI_CAP must be a fraction between 0 and 1")
+    return CreditPolicy(
+        income_multiple=multiple,
+        product_cap=_cny("CREDIT_PRODUCT_CAP", raw["CREDIT_PRODUCT_CAP"]),
+        dti_cap=dti,
+        dti_months=months,
+        min_income=_cny("CREDIT_MIN_INCOME", raw["CREDIT_MIN_INCOME"]),
     )
 
 
