@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ...lifecycle import BuyerStatus, CheckoutState
 from ...money import Money
+from ..storage.pii import PhoneVault, mask_phone
 from ..storage.schema import buyers, orders, to_epoch
 from . import ledger
 
@@ -28,6 +29,7 @@ __all__ = [
     "TestBuyer",
     "credit_reasons",
     "insert_buyer",
+    "phone_taken",
     "preview_amount",
     "refresh_overdue",
 ]
@@ -67,21 +69,27 @@ class TestBuyer:
     phone: str
     test_code: str = TEST_CODE
 
-    def __repr__(self) -> str:  # buyer tokens are credentials: show only a prefix
+    def __repr__(self) -> str:  # buyer tokens are credentials, phones personal data
         token = f"{self.buyer_token[:6]}..."
-        return f"TestBuyer(id={self.id!r}, buyer_token={token!r}, phone={self.phone!r})"
+        phone = mask_phone(self.phone)
+        return f"TestBuyer(id={self.id!r}, buyer_token={token!r}, phone={phone!r})"
 
 
-def _new_phone(conn: sa.Connection) -> str:
+def phone_taken(conn: sa.Connection, vault: PhoneVault, phone: str) -> bool:
+    query = sa.select(buyers.c.id).where(buyers.c.phone_hash == vault.digest(phone))
+    return conn.execute(query).first() is not None
+
+
+def _new_phone(conn: sa.Connection, vault: PhoneVault) -> str:
     while True:
         phone = "138" + "".join(secrets.choice("0123456789") for _ in range(8))
-        taken = conn.execute(sa.select(buyers.c.id).where(buyers.c.phone == phone)).first()
-        if taken is None:
+        if not phone_taken(conn, vault, phone):
             return phone
 
 
 def insert_buyer(
     conn: sa.Connection,
+    vault: PhoneVault,
     *,
     limit: Money,
     now: datetime,
@@ -91,7 +99,10 @@ def insert_buyer(
     overdue: bool = False,
     buyer_id: str | None = None,
     token: str | None = None,
+    declared: dict[str, Any] | None = None,
 ) -> TestBuyer:
+    """Insert a buyer and open its ledger account; ``declared``: extra ``buyers`` columns
+    of an application (income, debt payments, employment, when the line opened)."""
     if limit.minor < 0:
         raise ValueError("a credit limit cannot be negative")
     if status not in tuple(BuyerStatus):
@@ -104,13 +115,14 @@ def insert_buyer(
     buyer = TestBuyer(
         id=buyer_id or f"byr_{secrets.token_hex(12)}",
         buyer_token=token or f"bt_{secrets.token_urlsafe(24)}",
-        phone=phone or _new_phone(conn),
+        phone=phone or _new_phone(conn, vault),
     )
     conn.execute(
         buyers.insert().values(
             id=buyer.id,
             buyer_token=buyer.buyer_token,
-            phone=buyer.phone,
+            phone_hash=vault.digest(buyer.phone),
+            phone_enc=vault.seal(buyer.phone),
             test_code=buyer.test_code,
             currency=limit.currency,
             credit_limit=limit.minor,
@@ -122,6 +134,7 @@ def insert_buyer(
             overdue_flag=overdue,
             overdue=overdue,
             created_at=to_epoch(now),
+            **(declared or {}),
         )
     )
     ledger.open_account(

@@ -175,15 +175,21 @@ def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
     from ..domain.credit import MAGIC_BUYERS
     from ..storage.schema import buyers
 
-    magic = [phone for phone, _ in MAGIC_BUYERS.values()]
-    with _issuer().engine.connect() as conn:
+    issuer = _issuer()
+    magic = [issuer.phones.digest(phone) for phone, _ in MAGIC_BUYERS.values()]
+    with issuer.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(buyers.c.phone, buyers.c.test_code)
-            .where(buyers.c.status == "ACTIVE", buyers.c.phone.not_in(magic))
+            sa.select(buyers.c.phone_enc, buyers.c.test_code)
+            .where(
+                buyers.c.status == "ACTIVE",
+                buyers.c.phone_hash.not_in(magic),
+                buyers.c.phone_enc.is_not(None),
+            )
             .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
             .limit(limit)
         ).all()
-    return [(row.phone, row.test_code) for row in rows]
+    # Test mode only: the sandbox's own buyers, shown in full so a tester can sign in.
+    return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
 
 
 def _page(

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from ...lifecycle import BuyerStatus, FaultKind
+from .openapi_credit import credit_test_paths
 from .openapi_parts import (
     EMPTY,
     IDEMPOTENCY,
@@ -188,6 +189,7 @@ def _paths() -> dict[str, Any]:
             )
         },
         **_test_paths(),
+        **credit_test_paths(),
     }
 
 
