@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, InvalidRequestError, NotFoundError
-from ...installments import STANDARD_OFFERS, PlanOffer, as_low_as
+from ...installments import STANDARD_OFFERS, PlanOffer, PlanQuote, as_low_as
 from ...lifecycle import BuyerStatus
 from ...money import Money
 from ...signing import KeyRing, ResponseSigner, encrypt_resource, load_public_key, public_key_pem
@@ -337,12 +337,30 @@ class Issuer:
             "eligibility checks for this buyer",
         )
         plans = self.orders.quotes(amount, self.offers, self.now())
-        reasons = credit.credit_reasons(row, credit.preview_amount(amount), in_range=bool(plans))
+        affordable = self._within_dti(row, plans)
+        reasons = credit.credit_reasons(
+            row,
+            credit.preview_amount(amount),
+            in_range=bool(plans),
+            over_dti=bool(plans) and not affordable,
+        )
         return {
             "eligible": not reasons,
             "reasons": reasons,
-            "plans": [q.to_json() for q in plans] if not reasons else [],
+            "plans": [q.to_json() for q in affordable] if not reasons else [],
         }
+
+    def _within_dti(self, row: Any, plans: list[PlanQuote]) -> list[PlanQuote]:
+        """The plans whose regular payment keeps the buyer within the debt-to-income cap."""
+        if not plans or row.monthly_income is None:
+            return plans
+        cap = self.config.credit.dti_cap
+        with reading(self.engine) as conn:
+            return [
+                q
+                for q in plans
+                if not credit.over_dti(conn, row, credit.monthly_payment(q.to_json()), cap)
+            ]
 
     # --- faults, checks, reset ----------------------------------------------------------------
 

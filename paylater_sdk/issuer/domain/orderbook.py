@@ -343,7 +343,10 @@ class OrderBook:
         buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
         if buyer is None:
             raise _not_found("buyer", buyer_id)
-        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
+        over = bool(quotes) and credit.over_dti(
+            conn, buyer, credit.monthly_payment(quotes[0].to_json()), self.config.credit.dti_cap
+        )
+        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes), over_dti=over)
         if reasons:
             raise _declined(reasons[0])
         return quotes[0]

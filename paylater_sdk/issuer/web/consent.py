@@ -75,6 +75,10 @@ DECLINE_REASONS: Mapping[str, tuple[str, str]] = {
         "您有逾期未还的账单",
         "You have an overdue repayment. Please repay it before buying more.",
     ),
+    "DEBT_TO_INCOME": (
+        "每月还款将超过收入的一半",
+        "With this plan your monthly repayments would be more than half of your income.",
+    ),
     "AMOUNT_OUT_OF_RANGE": (
         "该金额不支持分期",
         "This amount cannot be paid in installments.",
