@@ -330,7 +330,8 @@ def _sign_in(view: Mapping[str, Any], checkout_id: str) -> Response:
     # A new CSRF token at sign-in: a token seen before authentication is not reused after.
     session[_CSRF_KEY] = secrets.token_urlsafe(32)
     session[_SESSION_KEY] = {"checkout_id": checkout_id, "buyer_id": buyer.id}
-    return _page("consent_plans.html", view=view)
+    offer = not _issuer().lending.has_line(buyer.id)  # 开通分付 for a buyer without a line
+    return _page("consent_plans.html", view=view, offer_line=offer)
 
 
 def _confirm(view: Mapping[str, Any], checkout_id: str) -> Response:
