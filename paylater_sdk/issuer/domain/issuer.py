@@ -152,6 +152,7 @@ class Issuer:
             lifecycle.expire_due(self.engine, now)
             with self.engine.begin() as conn:
                 credit.refresh_overdue(conn, now.date())
+            self.lending.review_due()  # the periodic limit review
         except Exception as exc:
             log_failure(log, "sweep failed; the next one retries", exc)
             return

@@ -17,7 +17,7 @@ from ...money import Money
 from ..config import IssuerConfig
 from ..storage.pii import PhoneVault
 from ..storage.schema import buyers, reading
-from . import applications
+from . import applications, review, risk
 from .applications import Applied
 from .scorecard import Application, CreditModel, ScorecardModel, derived_profile
 
@@ -96,6 +96,41 @@ class Lending:
             view = applications.account_view(conn, self._host.phones, buyer_id)
             view["decisions"] = applications.decision_history(conn, buyer_id)
         return view
+
+    def seen_device(self, device_id: str, buyer_id: str) -> None:
+        """A buyer signed in from a device (the consent page's device cookie): SHARED_DEVICE."""
+        host = self._host
+        if not host.config.risk_rules:
+            return
+        with host.engine.begin() as conn:
+            risk.seen_device(conn, dict(host.config.risk_rules), device_id, buyer_id, host.now())
+
+    def alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        """Risk alerts, newest first (filters: ``rule``, ``subject``, ``action``, ``limit``)."""
+        with reading(self._host.engine) as conn:
+            return risk.alerts(conn, **filters)
+
+    def review_due(self) -> list[str]:
+        """Run the periodic limit review for every buyer due; the notes recorded."""
+        host = self._host
+        now = host.now()
+        notes = []
+        for buyer_id in review.due_for_review(host.engine, now, host.config.review_days):
+            with host.engine.begin() as conn:
+                note = review.review_buyer(
+                    conn, buyer_id, model=self.model, policy=host.config.credit, now=now
+                )
+            if note is not None:
+                notes.append(note)
+        return notes
+
+    def latest_review(self, buyer_id: str) -> str | None:
+        """The note of the buyer's latest limit review (shown on /account)."""
+        for decision in self.decisions(buyer_id):
+            if decision["kind"] == "REVIEW":
+                note: str | None = decision["note"]
+                return note
+        return None
 
     def has_line(self, buyer_id: str) -> bool:
         """Whether the buyer has a credit line (the consent page offers 开通分付 if not)."""

@@ -27,7 +27,7 @@ from ...money import Money
 from ..domain.credit import TEST_CODE
 from ..storage.pii import mask_phone
 from ._context import current_issuer as _issuer
-from .consent import _CSRF_KEY, _csrf_ok, _csrf_token, _secure, format_money
+from .consent import _CSRF_KEY, _csrf_ok, _csrf_token, _secure, format_money, note_device
 from .credit_testctl import MAX_MONTHLY_INCOME
 
 __all__ = ["EMPLOYMENT_WORDS", "REASON_WORDS", "blueprint"]
@@ -119,6 +119,8 @@ def _sign_in() -> Response | None:
         return _signin_page(401, wrong, phone=phone)
     session[_CSRF_KEY] = secrets.token_urlsafe(32)  # a new CSRF token at sign-in
     session[_SESSION_KEY] = {"phone": _issuer().phones.seal(phone)}
+    if buyer is not None:
+        note_device(buyer.id)
     return None
 
 
@@ -206,6 +208,7 @@ def _submit() -> Response:
         )
     except ConflictError:  # a line opened meanwhile (another tab)
         return redirect(url_for("paylater_account.account"), code=303)
+    note_device(applied.buyer.id)
     decision = applied.decision
     reasons = [(r.value, *REASON_WORDS[r]) for r in decision.reasons]
     return _render(
@@ -245,5 +248,5 @@ def account() -> Response:
         "account_home.html",
         account=view,
         status_words=_STATUS_WORDS.get(view["status"], (view["status"],) * 2),
-        review=view.get("review"),
+        review=_issuer().lending.latest_review(buyer.id),
     )

@@ -15,6 +15,7 @@ from flask import Blueprint, make_response, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from ...errors import NotFoundError
+from ...lifecycle import AlertAction, RiskRule
 from ._context import current_issuer as _issuer
 from .admin import _allowed, _error, _wants_json
 from .wire import json_response
@@ -60,3 +61,55 @@ def buyer_record(buyer_id: str) -> BaseResponse:
         response.headers["Cache-Control"] = "no-store"
         return response
     return secure_admin_page("admin_buyer.html", record=record)
+
+
+_SUBJECT = re.compile(r"^(buyer|merchant|device):[A-Za-z0-9_\-.]{1,64}$")
+
+
+def _alert_filters() -> dict[str, object] | BaseResponse:
+    known = {"rule", "subject", "action", "limit", "format"}
+    filters: dict[str, object] = {"limit": 100}
+    for name, value in request.args.items():
+        if name not in known:
+            return _error(400, "INVALID_QUERY", f"unknown query parameter {name[:40]!r}", name)
+        if not value or name == "format":
+            continue
+        if name == "rule" and value not in tuple(RiskRule):
+            return _error(400, "INVALID_QUERY", "rule must be one of " + ", ".join(RiskRule), name)
+        if name == "action" and value not in tuple(AlertAction):
+            allowed = ", ".join(AlertAction)
+            return _error(400, "INVALID_QUERY", f"action must be one of {allowed}", name)
+        if name == "subject" and not _SUBJECT.match(value):
+            return _error(
+                400, "INVALID_QUERY", "subject is buyer:<id>, merchant:<id> or device:<hash>", name
+            )
+        if name == "limit":
+            if not (value.isascii() and value.isdigit()) or not 1 <= int(value[:5]) <= 1000:
+                return _error(400, "INVALID_QUERY", "limit must be an integer 1..1000", name)
+            filters[name] = int(value)
+            continue
+        filters[name] = value
+    return filters
+
+
+@blueprint.route("/_admin/alerts", methods=["GET"])
+def alerts() -> BaseResponse:
+    """Risk alerts, newest first; filter by ``rule``, ``subject`` and ``action``."""
+    refusal = _allowed()
+    if refusal is not None:
+        return refusal
+    filters = _alert_filters()
+    if isinstance(filters, BaseResponse):
+        return filters
+    found = _issuer().lending.alerts(**filters)
+    if _wants_json():
+        response = json_response({"data": found})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return secure_admin_page(
+        "admin_alerts.html",
+        alerts=found,
+        filters=filters,
+        rules=list(RiskRule),
+        actions=list(AlertAction),
+    )

@@ -36,7 +36,17 @@ from ...lifecycle import CheckoutState
 from ...money import Money
 from ._context import current_issuer as _issuer
 
-__all__ = ["DECLINE_REASONS", "blueprint", "bp", "decline_message", "format_money", "format_rate"]
+__all__ = [
+    "DECLINE_REASONS",
+    "DEVICE_COOKIE",
+    "blueprint",
+    "bp",
+    "decline_message",
+    "device_id",
+    "format_money",
+    "format_rate",
+    "note_device",
+]
 
 blueprint = Blueprint("consent", __name__, template_folder="templates")
 bp = blueprint  # the short name, for `app.register_blueprint(consent.bp)`
@@ -166,7 +176,32 @@ def _secure(response: Response, nonce: str, return_url: str | None) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
+    if device_id() is None:  # the device id SHARED_DEVICE counts (docs/credit.md)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(18),
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
+
+
+DEVICE_COOKIE = "paylater_device"
+_DEVICE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+
+
+def device_id() -> str | None:
+    """The browser's device id (a random cookie this page sets), or None."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    return value if _DEVICE.match(value) else None
+
+
+def note_device(buyer_id: str) -> None:
+    """Tell the risk rules which device this buyer signed in from."""
+    device = device_id()
+    if device is not None:
+        _issuer().lending.seen_device(device, buyer_id)
 
 
 def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
@@ -330,6 +365,7 @@ def _sign_in(view: Mapping[str, Any], checkout_id: str) -> Response:
     # A new CSRF token at sign-in: a token seen before authentication is not reused after.
     session[_CSRF_KEY] = secrets.token_urlsafe(32)
     session[_SESSION_KEY] = {"checkout_id": checkout_id, "buyer_id": buyer.id}
+    note_device(buyer.id)
     offer = not _issuer().lending.has_line(buyer.id)  # 开通分付 for a buyer without a line
     return _page("consent_plans.html", view=view, offer_line=offer)
 
