@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from ...money import Money
 from ..config import IssuerConfig
 from ..storage.pii import PhoneVault
-from ..storage.schema import buyers, reading
-from . import applications, review, risk
+from ..storage.schema import buyers, reading, to_epoch
+from . import applications, privacy, review, risk
 from .applications import Applied
 from .scorecard import Application, CreditModel, ScorecardModel, derived_profile
 
@@ -131,6 +131,21 @@ class Lending:
                 note: str | None = decision["note"]
                 return note
         return None
+
+    def export(self, buyer_id: str) -> dict[str, Any]:
+        """Everything held about the buyer (right of access), the phone in full."""
+        with reading(self._host.engine) as conn:
+            return privacy.export_buyer(conn, self._host.phones, buyer_id)
+
+    def close(self, buyer_id: str) -> None:
+        """Close a line with nothing held or owed (its data can then be purged)."""
+        with self._host.engine.begin() as conn:
+            privacy.close_account(conn, buyer_id, self._host.now())
+
+    def purge(self, closed_before: datetime) -> list[str]:
+        """Erase the personal data of accounts closed before ``closed_before``; the ids."""
+        with self._host.engine.begin() as conn:
+            return privacy.purge_closed(conn, to_epoch(closed_before), self._host.now())
 
     def has_line(self, buyer_id: str) -> bool:
         """Whether the buyer has a credit line (the consent page offers 开通分付 if not)."""
