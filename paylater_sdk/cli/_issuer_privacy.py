@@ -40,11 +40,13 @@ def export_buyer(database_url: str | None, buyer_id: str, output: Path | None) -
     from .issuer import _database_errors, _fail, _offline_app
 
     app = _offline_app(database_url)
-    with _database_errors(database_url):
-        try:
+    try:
+        with _database_errors(database_url):
             held = get_issuer(app).lending.export(buyer_id[:64])
-        except NotFoundError:
-            _fail(f"no buyer {buyer_id[:64]!r} in this database", 1)
+    except NotFoundError:
+        _fail(f"no buyer {buyer_id[:64]!r} in this database", 1)
+    finally:
+        get_issuer(app).engine.dispose()
     text = json.dumps(held, ensure_ascii=False, indent=2, sort_keys=True)
     if output is None:
         click.echo(text)
@@ -71,10 +73,13 @@ def purge(database_url: str | None, closed_before: datetime) -> None:
     from .issuer import _database_errors, _offline_app
 
     app = _offline_app(database_url)
-    with _database_errors(database_url):
-        issuer = get_issuer(app)
-        erased = issuer.lending.purge(closed_before.replace(tzinfo=UTC))
-        problems = issuer.check_ledger()
+    issuer = get_issuer(app)
+    try:
+        with _database_errors(database_url):
+            erased = issuer.lending.purge(closed_before.replace(tzinfo=UTC))
+            problems = issuer.check_ledger()
+    finally:
+        issuer.engine.dispose()
     for buyer_id in erased:
         click.echo(f"erased the personal data of {buyer_id}")
     click.echo(
