@@ -227,5 +227,12 @@ def test_the_periodic_review_cuts_and_raises_never_below_what_is_used(
     assert issuer.lending.latest_review(buyer_id) == (
         "raised from 6000.00 CNY to 8400.00 CNY (re-scored)"
     )
+    client = loose.test_client()  # the buyer sees the review on /account
+    page = client.get("/account")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    signin = {"csrf_token": token, "step": "signin", "phone": "13900000104", "code": "123456"}
+    assert client.post("/account", data=signin).status_code == 303
+    home = client.get("/account").text
+    assert "Limit review: raised from 6000.00 CNY to 8400.00 CNY (re-scored)" in home
     assert issuer.check_ledger() == []
     issuer.engine.dispose()
