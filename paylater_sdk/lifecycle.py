@@ -16,14 +16,19 @@ import enum
 from typing import TypeVar
 
 __all__ = [
+    "AlertAction",
     "BuyerStatus",
     "CheckoutState",
+    "CreditGrade",
+    "DecisionReason",
     "DelinquencyBucket",
+    "Employment",
     "EventType",
     "FaultKind",
     "NotificationState",
     "OrderState",
     "RefundState",
+    "RiskRule",
 ]
 
 _E = TypeVar("_E", bound="_Tolerant")
@@ -164,3 +169,54 @@ class FaultKind(enum.StrEnum):
     TIMEOUT = "timeout"
     DROP_NOTIFICATION = "drop_notification"
     DUPLICATE_NOTIFICATION = "duplicate_notification"
+
+
+class Employment(enum.StrEnum):
+    """What an applicant declares about their work (``/account/apply``, docs/credit.md)."""
+
+    SALARIED = "SALARIED"
+    SELF_EMPLOYED = "SELF_EMPLOYED"
+    STUDENT = "STUDENT"
+    RETIRED = "RETIRED"
+    UNEMPLOYED = "UNEMPLOYED"
+
+
+class CreditGrade(enum.StrEnum):
+    """The scorecard's grade of an approved applicant, A (best) to E (docs/credit.md)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+
+
+class DecisionReason(enum.StrEnum):
+    """Why a credit application was declined, strongest first (the order of this enum)."""
+
+    NO_CONSENT = "NO_CONSENT"
+    STUDENT = "STUDENT"
+    INCOME_TOO_LOW = "INCOME_TOO_LOW"
+    DEBT_TO_INCOME = "DEBT_TO_INCOME"
+    RECENT_DEFAULT = "RECENT_DEFAULT"
+    THIN_FILE = "THIN_FILE"
+    SCORE_TOO_LOW = "SCORE_TOO_LOW"
+
+
+class RiskRule(enum.StrEnum):
+    """The risk early-warning rules (风险预警) the issuer evaluates on credit events."""
+
+    VELOCITY = "VELOCITY"
+    UTILIZATION_SPIKE = "UTILIZATION_SPIKE"
+    SHARED_DEVICE = "SHARED_DEVICE"
+    MERCHANT_REFUND_RATE = "MERCHANT_REFUND_RATE"
+    FIRST_PAYMENT_DEFAULT = "FIRST_PAYMENT_DEFAULT"
+
+
+class AlertAction(enum.StrEnum):
+    """What the issuer does when a risk rule fires."""
+
+    ALERT = "alert"
+    FREEZE = "freeze"
+    CUT_LIMIT = "cut_limit"
+    REVIEW = "review"

@@ -619,3 +619,9 @@ def rotate_key(database_url: str | None, alg: str) -> None:
     except (PayLaterError, ValueError) as exc:
         _fail(str(exc))
     click.echo(serial)
+
+
+from ._issuer_privacy import export_buyer, purge  # noqa: E402 - registered on the group
+
+issuer.add_command(export_buyer)
+issuer.add_command(purge)

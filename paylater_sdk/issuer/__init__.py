@@ -25,7 +25,7 @@ from .delivery.sweeper import Sweeper
 from .domain.credit import TEST_CODE, TestBuyer
 from .domain.issuer import Issuer
 from .storage.schema import make_engine
-from .web import admin, consent, landing
+from .web import account, admin, admin_credit, consent, landing
 from .web._context import EXTENSION
 
 __all__ = [
@@ -61,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for key, value in (config or {}).items():
         app.config.setdefault(key, value)
-    from .web import api, hooks, testctl
+    from .web import api, credit_testctl, hooks, testctl
 
     engine = make_engine(_database_url(app, settings))
     try:
@@ -75,8 +75,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
         app.register_blueprint(testctl.blueprint)
+        app.register_blueprint(credit_testctl.blueprint)
     app.register_blueprint(consent.blueprint)
+    app.register_blueprint(account.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin_credit.blueprint)
     app.register_blueprint(landing.blueprint)
     from .web import wechat  # the WeChat Pay v3 face (/v3), kept apart: docs/wechat.md
 

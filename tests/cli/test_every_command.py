@@ -110,7 +110,10 @@ def test_the_root_without_a_command_prints_its_help() -> None:
     ("path", "needle"),
     [
         (("keys",), "generate, serial"),
-        (("issuer",), "add-merchant, check-ledger, migrate, rotate-key, serve"),
+        (
+            ("issuer",),
+            "add-merchant, check-ledger, export-buyer, migrate, purge, rotate-key, serve",
+        ),
         (("keys", "generate"), "--out"),
         (("keys", "serial"), "PEM_FILE"),
         (("plan",), "AMOUNT"),
@@ -119,6 +122,8 @@ def test_the_root_without_a_command_prints_its_help() -> None:
         (("issuer", "add-merchant"), "--id"),
         (("issuer", "rotate-key"), "--database"),
         (("issuer", "migrate"), "--database"),
+        (("issuer", "export-buyer"), "BUYER_ID"),
+        (("issuer", "purge"), "--closed-before"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )
@@ -130,7 +135,16 @@ def test_no_arguments_covers_every_command() -> None:
     # `paylater` prints its help; `paylater demo` alone starts the demo (not a mistake).
     covered = {("keys",), ("issuer",), ("keys", "generate"), ("keys", "serial"), ("plan",)}
     covered |= {
-        ("issuer", c) for c in ("serve", "check-ledger", "add-merchant", "rotate-key", "migrate")
+        ("issuer", c)
+        for c in (
+            "serve",
+            "check-ledger",
+            "add-merchant",
+            "rotate-key",
+            "migrate",
+            "export-buyer",
+            "purge",
+        )
     }
     assert set(COMMANDS) - covered == {(), ("demo",)}
 

@@ -9,8 +9,11 @@ check fails.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -18,6 +21,7 @@ import sqlalchemy as sa
 
 from ...lifecycle import BuyerStatus, CheckoutState
 from ...money import Money
+from ..storage.pii import PhoneVault, mask_phone
 from ..storage.schema import buyers, orders, to_epoch
 from . import ledger
 
@@ -26,8 +30,12 @@ __all__ = [
     "REASON_ORDER",
     "TEST_CODE",
     "TestBuyer",
+    "committed_monthly",
     "credit_reasons",
     "insert_buyer",
+    "monthly_payment",
+    "over_dti",
+    "phone_taken",
     "preview_amount",
     "refresh_overdue",
 ]
@@ -41,6 +49,7 @@ REASON_ORDER = (
     "OVERDUE",
     "AMOUNT_OUT_OF_RANGE",
     "OVER_SINGLE_PURCHASE_LIMIT",
+    "DEBT_TO_INCOME",
     "INSUFFICIENT_LIMIT",
 )
 
@@ -67,21 +76,27 @@ class TestBuyer:
     phone: str
     test_code: str = TEST_CODE
 
-    def __repr__(self) -> str:  # buyer tokens are credentials: show only a prefix
+    def __repr__(self) -> str:  # buyer tokens are credentials, phones personal data
         token = f"{self.buyer_token[:6]}..."
-        return f"TestBuyer(id={self.id!r}, buyer_token={token!r}, phone={self.phone!r})"
+        phone = mask_phone(self.phone)
+        return f"TestBuyer(id={self.id!r}, buyer_token={token!r}, phone={phone!r})"
 
 
-def _new_phone(conn: sa.Connection) -> str:
+def phone_taken(conn: sa.Connection, vault: PhoneVault, phone: str) -> bool:
+    query = sa.select(buyers.c.id).where(buyers.c.phone_hash == vault.digest(phone))
+    return conn.execute(query).first() is not None
+
+
+def _new_phone(conn: sa.Connection, vault: PhoneVault) -> str:
     while True:
         phone = "138" + "".join(secrets.choice("0123456789") for _ in range(8))
-        taken = conn.execute(sa.select(buyers.c.id).where(buyers.c.phone == phone)).first()
-        if taken is None:
+        if not phone_taken(conn, vault, phone):
             return phone
 
 
 def insert_buyer(
     conn: sa.Connection,
+    vault: PhoneVault,
     *,
     limit: Money,
     now: datetime,
@@ -91,7 +106,10 @@ def insert_buyer(
     overdue: bool = False,
     buyer_id: str | None = None,
     token: str | None = None,
+    declared: dict[str, Any] | None = None,
 ) -> TestBuyer:
+    """Insert a buyer and open its ledger account; ``declared``: extra ``buyers`` columns
+    of an application (income, debt payments, employment, when the line opened)."""
     if limit.minor < 0:
         raise ValueError("a credit limit cannot be negative")
     if status not in tuple(BuyerStatus):
@@ -104,13 +122,14 @@ def insert_buyer(
     buyer = TestBuyer(
         id=buyer_id or f"byr_{secrets.token_hex(12)}",
         buyer_token=token or f"bt_{secrets.token_urlsafe(24)}",
-        phone=phone or _new_phone(conn),
+        phone=phone or _new_phone(conn, vault),
     )
     conn.execute(
         buyers.insert().values(
             id=buyer.id,
             buyer_token=buyer.buyer_token,
-            phone=buyer.phone,
+            phone_hash=vault.digest(buyer.phone),
+            phone_enc=vault.seal(buyer.phone),
             test_code=buyer.test_code,
             currency=limit.currency,
             credit_limit=limit.minor,
@@ -122,6 +141,7 @@ def insert_buyer(
             overdue_flag=overdue,
             overdue=overdue,
             created_at=to_epoch(now),
+            **(declared or {}),
         )
     )
     ledger.open_account(
@@ -154,9 +174,17 @@ def preview_amount(amount: Money) -> Money:
         rung += 1
 
 
-def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
-    """Every reason this buyer cannot borrow ``amount`` now, in :data:`REASON_ORDER`."""
+def credit_reasons(
+    buyer: Any, amount: Money, *, in_range: bool, over_dti: bool = False
+) -> list[str]:
+    """Every reason this buyer cannot borrow ``amount`` now, in :data:`REASON_ORDER`.
+
+    ``over_dti``: the plan's regular payment would take the buyer's debt-to-income over
+    the cap (:func:`over_dti`).
+    """
     found: set[str] = set()
+    if over_dti:
+        found.add("DEBT_TO_INCOME")
     if buyer.status != BuyerStatus.ACTIVE:
         found.add("ACCOUNT_FROZEN")
     if buyer.overdue:
@@ -168,6 +196,46 @@ def credit_reasons(buyer: Any, amount: Money, *, in_range: bool) -> list[str]:
     if amount.minor > buyer.available:
         found.add("INSUFFICIENT_LIMIT")
     return [code for code in REASON_ORDER if code in found]
+
+
+def monthly_payment(quote: Mapping[str, Any]) -> int:
+    """A plan's regular payment as a monthly figure (minor units, rounded up): biweekly
+    payments fall 26 times a year, so a month carries 26/12 of one."""
+    payment = int(quote["regular_payment"]["value"])
+    if quote.get("frequency") == "BIWEEKLY":
+        return -(-payment * 26 // 12)
+    return payment
+
+
+_OPEN = (CheckoutState.AUTHORIZED, CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED)
+
+
+def committed_monthly(conn: sa.Connection, buyer_id: str) -> int:
+    """The monthly payments of the buyer's open loans with this issuer (authorized, or
+    captured with an installment still to pay)."""
+    rows = conn.execute(
+        sa.select(orders.c.state, orders.c.plan_json, orders.c.next_due_on).where(
+            orders.c.buyer_id == buyer_id, orders.c.state.in_(_OPEN)
+        )
+    ).all()
+    return sum(
+        monthly_payment(json.loads(row.plan_json))
+        for row in rows
+        if row.state == CheckoutState.AUTHORIZED or row.next_due_on is not None
+    )
+
+
+def over_dti(conn: sa.Connection, buyer: Any, new_monthly: int, cap: Decimal) -> bool:
+    """Would a new plan paying ``new_monthly`` take the buyer's debt-to-income over ``cap``?
+
+    (declared debt payments elsewhere + this issuer's open plans + the new plan) / declared
+    income. Only for buyers who declared an income (an application); a buyer whose limit
+    was typed in through ``/_test/buyers`` keeps the checks of before.
+    """
+    if buyer.monthly_income is None:
+        return False
+    debts = (buyer.monthly_debt_payments or 0) + committed_monthly(conn, buyer.id)
+    return bool(Decimal(debts + new_monthly) > cap * buyer.monthly_income)
 
 
 def refresh_overdue(conn: sa.Connection, today: date, buyer_id: str | None = None) -> None:

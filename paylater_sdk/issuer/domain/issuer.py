@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, InvalidRequestError, NotFoundError
-from ...installments import STANDARD_OFFERS, PlanOffer, as_low_as
+from ...installments import STANDARD_OFFERS, PlanOffer, PlanQuote, as_low_as
 from ...lifecycle import BuyerStatus
 from ...money import Money
 from ...signing import KeyRing, ResponseSigner, encrypt_resource, load_public_key, public_key_pem
@@ -27,11 +27,13 @@ from ..storage import migrate, shared_state
 from ..storage.keystore import IssuerKeys
 from ..storage.locking import startup_lock
 from ..storage.nonces import DatabaseNonceStore, build_nonce_store
+from ..storage.pii import PhoneVault, load_vault, mask_phone
 from ..storage.schema import buyers, log_failure, metadata, reading, to_epoch
 from . import credit, ledger, lifecycle, ratelimit
 from .clock import Clock
 from .credit import TestBuyer
 from .faults import FAULT_KINDS, Faults
+from .lending import Lending
 from .merchants import MerchantRegistry, store_merchant
 from .orderbook import OrderBook
 
@@ -74,6 +76,7 @@ class Issuer:
             startup_lock(conn)
             migrate.ensure_current(conn, url=engine.url.render_as_string(hide_password=True))
             IssuerKeys.ensure(conn, config.signing_keys)
+            self.phones: PhoneVault = load_vault(conn)
             offset = int(shared_state.ensure(conn, shared_state.CLOCK_OFFSET, "0"))
             self.session_secret = config.secret_key or shared_state.ensure(
                 conn, shared_state.SESSION_SECRET, shared_state.new_secret()
@@ -91,6 +94,7 @@ class Issuer:
             if config.test_mode:
                 self._ensure_magic_buyers(conn)
         self.clock = Clock(offset)
+        self.lending = Lending(self)
         self.nonce_store = build_nonce_store(config.nonce_store, engine, config.max_skew)
 
     def __repr__(self) -> str:
@@ -148,6 +152,7 @@ class Issuer:
             lifecycle.expire_due(self.engine, now)
             with self.engine.begin() as conn:
                 credit.refresh_overdue(conn, now.date())
+            self.lending.review_due()  # the periodic limit review
         except Exception as exc:
             log_failure(log, "sweep failed; the next one retries", exc)
             return
@@ -236,14 +241,11 @@ class Issuer:
     ) -> TestBuyer:
         try:
             with self.engine.begin() as conn:
-                if phone is not None:
-                    taken = conn.execute(
-                        sa.select(buyers.c.id).where(buyers.c.phone == phone)
-                    ).first()
-                    if taken is not None:
-                        raise _duplicate_phone(phone)
+                if phone is not None and credit.phone_taken(conn, self.phones, phone):
+                    raise _duplicate_phone(phone)
                 return credit.insert_buyer(
                     conn,
+                    self.phones,
                     limit=limit,
                     now=self.now(),
                     phone=phone,
@@ -270,6 +272,7 @@ class Issuer:
             spm = settings.get("single_purchase_max")
             credit.insert_buyer(
                 conn,
+                self.phones,
                 limit=Money.from_minor(settings["limit"], "CNY"),
                 now=self.now(),
                 phone=phone,
@@ -281,12 +284,14 @@ class Issuer:
             )
 
     def buyer_by_phone(self, phone: str) -> TestBuyer | None:
+        """The buyer with this phone number, found by its keyed hash (never stored in clear)."""
+        digest = self.phones.digest(phone)
         with reading(self.engine) as conn:
-            row = conn.execute(sa.select(buyers).where(buyers.c.phone == phone)).first()
+            row = conn.execute(sa.select(buyers).where(buyers.c.phone_hash == digest)).first()
         if row is None:
             return None
         return TestBuyer(
-            id=row.id, buyer_token=row.buyer_token, phone=row.phone, test_code=row.test_code
+            id=row.id, buyer_token=row.buyer_token, phone=phone, test_code=row.test_code
         )
 
     def quote(self, amount: Money) -> dict[str, Any]:
@@ -333,12 +338,30 @@ class Issuer:
             "eligibility checks for this buyer",
         )
         plans = self.orders.quotes(amount, self.offers, self.now())
-        reasons = credit.credit_reasons(row, credit.preview_amount(amount), in_range=bool(plans))
+        affordable = self._within_dti(row, plans)
+        reasons = credit.credit_reasons(
+            row,
+            credit.preview_amount(amount),
+            in_range=bool(plans),
+            over_dti=bool(plans) and not affordable,
+        )
         return {
             "eligible": not reasons,
             "reasons": reasons,
-            "plans": [q.to_json() for q in plans] if not reasons else [],
+            "plans": [q.to_json() for q in affordable] if not reasons else [],
         }
+
+    def _within_dti(self, row: Any, plans: list[PlanQuote]) -> list[PlanQuote]:
+        """The plans whose regular payment keeps the buyer within the debt-to-income cap."""
+        if not plans or row.monthly_income is None:
+            return plans
+        cap = self.config.credit.dti_cap
+        with reading(self.engine) as conn:
+            return [
+                q
+                for q in plans
+                if not credit.over_dti(conn, row, credit.monthly_payment(q.to_json()), cap)
+            ]
 
     # --- faults, checks, reset ----------------------------------------------------------------
 
@@ -380,4 +403,6 @@ class Issuer:
 
 
 def _duplicate_phone(phone: str) -> ConflictError:
-    return ConflictError(f"a test buyer with phone {phone} exists already", code="DUPLICATE_PHONE")
+    return ConflictError(
+        f"a test buyer with phone {mask_phone(phone)} exists already", code="DUPLICATE_PHONE"
+    )

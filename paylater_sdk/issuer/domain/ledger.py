@@ -20,6 +20,7 @@ from ..storage.schema import buyers, ledger_entries, orders, to_epoch
 __all__ = [
     "LedgerError",
     "capture",
+    "change_limit",
     "check_ledger",
     "hold",
     "open_account",
@@ -310,3 +311,39 @@ def check_ledger(conn: sa.Connection) -> list[str]:
                 f"{owed_by_orders.get(b.id, 0)}"
             )
     return problems
+
+
+def change_limit(
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    delta: int,
+    currency: str,
+    reason: str,
+    reference: str,
+    now: datetime,
+) -> bool:
+    """Raise or cut a credit line by ``delta``: the limit and the available credit move
+    together, guarded so that a cut never takes ``available`` below zero (a line is never
+    cut below what is held or outstanding). False, and nothing changed, when it would."""
+    if delta == 0:
+        return True
+    result = conn.execute(
+        buyers.update()
+        .where(buyers.c.id == buyer_id, buyers.c.available + delta >= 0)
+        .values(credit_limit=buyers.c.credit_limit + delta, available=buyers.c.available + delta)
+    )
+    if result.rowcount != 1:
+        return False
+    _entry(
+        conn,
+        buyer_id=buyer_id,
+        currency=currency,
+        now=now,
+        reason=reason,
+        reference=reference,
+        amount=abs(delta),
+        limit=delta,
+        available=delta,
+    )
+    return True

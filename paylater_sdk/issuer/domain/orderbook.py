@@ -25,7 +25,7 @@ from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.locking import locked
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
-from . import credit, ledger, lifecycle
+from . import credit, ledger, lifecycle, risk
 from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id, refund_json
 
@@ -243,6 +243,8 @@ class OrderBook:
                     now=now,
                 )
                 credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
+                if self.config.risk_rules:
+                    risk.after_refund(conn, dict(self.config.risk_rules), merchant_id, now)
                 return tx.done(refund)
         except IntegrityError:
             raise ConflictError(
@@ -313,6 +315,8 @@ class OrderBook:
             if claimed.rowcount != 1:
                 raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
             self._open_order(conn, row, buyer_id, quote, now)
+            if self.config.risk_rules:  # risk early warning, in this transaction
+                risk.after_authorization(conn, dict(self.config.risk_rules), buyer_id, now)
             resource = checkout_json_by_id(conn, row.id)
             lifecycle.emit(
                 conn,
@@ -343,7 +347,10 @@ class OrderBook:
         buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
         if buyer is None:
             raise _not_found("buyer", buyer_id)
-        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes))
+        over = bool(quotes) and credit.over_dti(
+            conn, buyer, credit.monthly_payment(quotes[0].to_json()), self.config.credit.dti_cap
+        )
+        reasons = credit.credit_reasons(buyer, amount, in_range=bool(quotes), over_dti=over)
         if reasons:
             raise _declined(reasons[0])
         return quotes[0]

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Engine
 __all__ = [
     "buyers",
     "checkouts",
+    "credit_decisions",
+    "device_sightings",
     "faults",
     "from_epoch",
     "idempotency_keys",
@@ -40,6 +42,7 @@ __all__ = [
     "reading",
     "refunds",
     "rfc3339",
+    "risk_alerts",
     "seen_nonces",
     "to_epoch",
     "wechat_bills",
@@ -124,7 +127,10 @@ buyers = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("buyer_token", sa.String(80), nullable=False, unique=True),
-    sa.Column("phone", sa.String(32), nullable=False, unique=True),
+    # PIPL: never the number in clear; a keyed hash to find it, a sealed copy to show it
+    # masked (storage/pii.py). An erased account keeps a placeholder hash, no sealed copy.
+    sa.Column("phone_hash", sa.String(64), nullable=False),
+    sa.Column("phone_enc", sa.Text, nullable=True),
     sa.Column("test_code", sa.String(16), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("credit_limit", sa.BigInteger, nullable=False),
@@ -136,6 +142,60 @@ buyers = sa.Table(
     sa.Column("overdue_flag", sa.Boolean, nullable=False),  # set at creation
     sa.Column("overdue", sa.Boolean, nullable=False),  # flag OR an installment past due
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # declared at application (docs/credit.md), minor units per month; NULL for buyers
+    # created with a typed-in limit, who keep the checks of before
+    sa.Column("monthly_income", sa.BigInteger, nullable=True),
+    sa.Column("monthly_debt_payments", sa.BigInteger, nullable=True),
+    sa.Column("employment", sa.String(16), nullable=True),
+    sa.Column("line_opened_at", sa.BigInteger, nullable=True),
+    sa.Column("reviewed_at", sa.BigInteger, nullable=True),
+    sa.Column("closed_at", sa.BigInteger, nullable=True),
+    sa.Column("pii_erased_at", sa.BigInteger, nullable=True),
+)
+
+_PHONE_HASH = sa.Index("uq_buyers_phone_hash", buyers.c.phone_hash, unique=True)
+
+#: Append-only: every credit decision (application, periodic review) with what explains it.
+#: Inputs are pseudonymised: the buyer id, never a phone number; erased with the account.
+credit_decisions = sa.Table(
+    "credit_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # APPLICATION | REVIEW
+    sa.Column("model_version", sa.String(40), nullable=False),
+    sa.Column("inputs_json", sa.Text, nullable=True),
+    sa.Column("points_json", sa.Text, nullable=False),
+    sa.Column("caps_json", sa.Text, nullable=False),
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("grade", sa.String(1), nullable=True),
+    sa.Column("limit_amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reasons_json", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),  # a review: what changed and why
+)
+
+#: Risk early warning (风险预警): each alert a rule raised and the action taken.
+risk_alerts = sa.Table(
+    "risk_alerts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("rule", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(80), nullable=False),  # buyer:<id> | merchant:<id>
+    sa.Column("evidence_json", sa.Text, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
+)
+
+#: Which buyers a device (keyed hash of the consent page's device id) signed in for.
+device_sightings = sa.Table(
+    "device_sightings",
+    metadata,
+    sa.Column("device_hash", sa.String(64), primary_key=True),
+    sa.Column("buyer_id", sa.String(40), primary_key=True),
+    sa.Column("seen_at", sa.BigInteger, nullable=False),
 )
 
 #: Append-only: every change of a buyer's balances, with the three deltas.

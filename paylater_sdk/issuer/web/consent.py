@@ -36,7 +36,17 @@ from ...lifecycle import CheckoutState
 from ...money import Money
 from ._context import current_issuer as _issuer
 
-__all__ = ["DECLINE_REASONS", "blueprint", "bp", "decline_message", "format_money", "format_rate"]
+__all__ = [
+    "DECLINE_REASONS",
+    "DEVICE_COOKIE",
+    "blueprint",
+    "bp",
+    "decline_message",
+    "device_id",
+    "format_money",
+    "format_rate",
+    "note_device",
+]
 
 blueprint = Blueprint("consent", __name__, template_folder="templates")
 bp = blueprint  # the short name, for `app.register_blueprint(consent.bp)`
@@ -74,6 +84,10 @@ DECLINE_REASONS: Mapping[str, tuple[str, str]] = {
     "OVERDUE": (
         "您有逾期未还的账单",
         "You have an overdue repayment. Please repay it before buying more.",
+    ),
+    "DEBT_TO_INCOME": (
+        "每月还款将超过收入的一半",
+        "With this plan your monthly repayments would be more than half of your income.",
     ),
     "AMOUNT_OUT_OF_RANGE": (
         "该金额不支持分期",
@@ -162,7 +176,32 @@ def _secure(response: Response, nonce: str, return_url: str | None) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
+    if device_id() is None:  # the device id SHARED_DEVICE counts (docs/credit.md)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(18),
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
+
+
+DEVICE_COOKIE = "paylater_device"
+_DEVICE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+
+
+def device_id() -> str | None:
+    """The browser's device id (a random cookie this page sets), or None."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    return value if _DEVICE.match(value) else None
+
+
+def note_device(buyer_id: str) -> None:
+    """Tell the risk rules which device this buyer signed in from."""
+    device = device_id()
+    if device is not None:
+        _issuer().lending.seen_device(device, buyer_id)
 
 
 def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
@@ -175,15 +214,21 @@ def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
     from ..domain.credit import MAGIC_BUYERS
     from ..storage.schema import buyers
 
-    magic = [phone for phone, _ in MAGIC_BUYERS.values()]
-    with _issuer().engine.connect() as conn:
+    issuer = _issuer()
+    magic = [issuer.phones.digest(phone) for phone, _ in MAGIC_BUYERS.values()]
+    with issuer.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(buyers.c.phone, buyers.c.test_code)
-            .where(buyers.c.status == "ACTIVE", buyers.c.phone.not_in(magic))
+            sa.select(buyers.c.phone_enc, buyers.c.test_code)
+            .where(
+                buyers.c.status == "ACTIVE",
+                buyers.c.phone_hash.not_in(magic),
+                buyers.c.phone_enc.is_not(None),
+            )
             .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
             .limit(limit)
         ).all()
-    return [(row.phone, row.test_code) for row in rows]
+    # Test mode only: the sandbox's own buyers, shown in full so a tester can sign in.
+    return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
 
 
 def _page(
@@ -320,7 +365,9 @@ def _sign_in(view: Mapping[str, Any], checkout_id: str) -> Response:
     # A new CSRF token at sign-in: a token seen before authentication is not reused after.
     session[_CSRF_KEY] = secrets.token_urlsafe(32)
     session[_SESSION_KEY] = {"checkout_id": checkout_id, "buyer_id": buyer.id}
-    return _page("consent_plans.html", view=view)
+    note_device(buyer.id)
+    offer = not _issuer().lending.has_line(buyer.id)  # 开通分付 for a buyer without a line
+    return _page("consent_plans.html", view=view, offer_line=offer)
 
 
 def _confirm(view: Mapping[str, Any], checkout_id: str) -> Response:

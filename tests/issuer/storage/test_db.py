@@ -201,7 +201,7 @@ def test_a_logged_database_error_never_quotes_a_value(issuer: Any, caplog: Any) 
     token = "bt_" + "S3CRET" * 6
     row = {
         "buyer_token": token,
-        "phone": "13800000000",
+        "phone_hash": "h" * 64,
         "test_code": "1",
         "currency": "CNY",
         "credit_limit": 0,

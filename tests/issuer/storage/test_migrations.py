@@ -113,3 +113,35 @@ def test_a_database_of_something_else_is_refused(tmp_path: Any) -> None:
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 2
     assert result.output.startswith("Error: the database has tables but no issuer schema")
+
+
+def test_0003_converts_clear_phones_to_a_keyed_hash_and_a_sealed_copy(tmp_path: Any) -> None:
+    """A 0002 database with buyers: after the upgrade no table holds the phone in clear,
+    the buyer is found by its phone, and the sealed copy opens to the same number."""
+    url = database_url(tmp_path)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO buyers (id, buyer_token, phone, test_code, currency, credit_limit,"
+                " available, held, outstanding, status, overdue_flag, overdue, created_at)"
+                " VALUES ('byr_old', 'bt_old', '13912345678', '123456', 'CNY', 100000,"
+                " 100000, 0, 0, 'ACTIVE', false, false, 1)"
+            )
+        )
+        command.upgrade(migrate._config(conn), "head")
+    with engine.connect() as conn:
+        dump = repr([conn.execute(sa.text(f"SELECT * FROM {t}")).all() for t in metadata.tables])
+    engine.dispose()
+    assert "13912345678" not in dump
+    assert _differences(url) == []
+    issuer = get_issuer(create_app({"TEST_MODE": True, "DATABASE_URL": url}))
+    found = issuer.buyer_by_phone("13912345678")
+    assert found is not None
+    assert found.id == "byr_old"
+    with issuer.engine.connect() as conn:
+        sealed = conn.execute(sa.text("SELECT phone_enc FROM buyers WHERE id = 'byr_old'")).scalar()
+    assert issuer.phones.open(sealed) == "13912345678"
+    assert issuer.phones.masked(sealed) == "139****5678"
+    issuer.engine.dispose()

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ....lifecycle import CheckoutState, FaultKind, RefundState
+from ....lifecycle import CheckoutState, CreditGrade, DecisionReason, FaultKind, RefundState
 from ._bodies import HTTP_METHODS
 
 
@@ -206,6 +206,24 @@ class TestBuyerCreated(Closed):
     buyer_token: str
     phone: str
     test_code: str
+
+
+class CreditDecision(Closed):
+    """A credit decision (docs/credit.md): the limit granted, never more than any cap."""
+
+    approved: bool
+    limit: MoneyOut
+    grade: Annotated[str, _enum(*(g.value for g in CreditGrade if g.value != "UNKNOWN"))] | None
+    reasons: list[Annotated[str, _enum(*(r.value for r in DecisionReason if r.value != "UNKNOWN"))]]
+    model_version: str
+
+
+class CreditApplied(Closed):
+    id: str
+    buyer_token: str
+    phone: str
+    test_code: str
+    decision: CreditDecision
 
 
 class ClockMoved(Closed):

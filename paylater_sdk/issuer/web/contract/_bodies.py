@@ -13,9 +13,20 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from .... import money as _money
-from ....lifecycle import BuyerStatus, FaultKind
+from ....lifecycle import BuyerStatus, Employment, FaultKind
 from ..wire import MAX_MINOR
-from ._fields import Amount, Choice, Flag, Integer, OptionalText, PlanIds, Text, Url
+from ._fields import (
+    Amount,
+    Choice,
+    Flag,
+    Integer,
+    MonthlyAmount,
+    Nested,
+    OptionalText,
+    PlanIds,
+    Text,
+    Url,
+)
 
 TRADE_NO = r"[A-Za-z0-9_\-|*.]{1,64}"
 PHONE = r"1[0-9]{10}"
@@ -108,3 +119,31 @@ class InjectFault(Body):
     ] = None
     path_prefix: Annotated[str | None, OptionalText(256)] = None
     count: Annotated[int | None, Integer(1, 1000)] = None
+
+
+# --- credit applications (docs/credit.md) ---------------------------------------------------
+
+#: The largest monthly amount an application may declare (¥10,000,000, in fen).
+MAX_MONTHLY_INCOME = 10_000_000_00
+MonthlyMoney = Annotated[
+    _money.Money, MonthlyAmount(Limit, 0, "must be 0 or more minor units", MAX_MONTHLY_INCOME)
+]
+_EMPLOYMENTS = tuple(e.value for e in Employment)
+
+
+class CreditProfile(Body):
+    """The simulated external signals of an application (absent: derived from the phone)."""
+
+    payment_history_score: Annotated[int, Integer(0, 100)]
+    months_since_first_credit: Annotated[int, Integer(0, 1200)]
+    active_credit_lines: Annotated[int, Integer(0, 1000)]
+    defaults_last_24_months: Annotated[int, Integer(0, 1000)]
+
+
+class ApplyForCredit(Body):
+    phone: Annotated[str, Text(11, PHONE)]
+    monthly_income: MonthlyMoney
+    monthly_debt_payments: MonthlyMoney
+    employment: Annotated[str, Choice(_EMPLOYMENTS, f"must be one of {', '.join(_EMPLOYMENTS)}")]
+    consent: Annotated[bool, Flag()]
+    profile: Annotated[CreditProfile | None, Nested(CreditProfile)] = None

@@ -238,6 +238,59 @@ class Amount(Rule):
         return None
 
 
+@attrs.frozen
+class MonthlyAmount(Amount):
+    """A declared monthly amount in CNY: zero allowed, up to ``high`` minor units.
+
+    Above ``high`` (¥10,000,000 a month by default) a figure is a typo or a probe, not an
+    income; another currency is a ``CURRENCY_MISMATCH``, as everywhere else.
+    """
+
+    high: int = 10_000_000_00
+
+    def core(self, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._in_range, super().core(handler))
+
+    def _in_range(self, amount: Money) -> Money:
+        if amount.currency != "CNY" or not 0 <= amount.minor <= self.high:
+            raise ValueError("not a monthly CNY amount")
+        return amount
+
+    def problem(self, name: str, value: Any) -> InvalidRequestError | None:
+        try:
+            amount = Money.from_json(value)
+        except (MoneyError, TypeError, ValueError) as exc:
+            return bad("INVALID_AMOUNT", f"{name}: {exc}", field=name)
+        if amount.currency != "CNY":
+            return bad("CURRENCY_MISMATCH", f"{name} must be in CNY", field=name)
+        if not 0 <= amount.minor <= self.high:
+            return bad("INVALID_AMOUNT", f"{name} must be 0 to {self.high} fen a month", field=name)
+        return None
+
+
+@attrs.frozen
+class Nested(Rule):
+    """A JSON object validated by its own body model; a refusal names ``outer.inner``."""
+
+    model: type[BaseModel]
+
+    def core(self, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(self.model)
+
+    def problem(self, name: str, value: Any) -> InvalidRequestError | None:
+        if not isinstance(value, dict):
+            return bad("INVALID_FIELD", f"{name} must be an object", field=name)
+        from ._validate import validate  # the validator builds on these rules
+
+        try:
+            validate(self.model, value)
+        except InvalidRequestError as refused:
+            inner = getattr(refused, "field", None)
+            refused.field = f"{name}.{inner}" if inner else name  # type: ignore[attr-defined]
+            return refused
+        return None
+
+
 def _to_money(wire: Any) -> Money:
     if wire.currency in CURRENCY_EXPONENTS:
         # A canonical code and an integer pydantic-core already bounded: the plan engine's

@@ -1,10 +1,10 @@
 """The WeChat Pay v3 face: v3 merchants, platform keys, payers, transactions, refunds, bills.
 
-Only new tables: nothing of an existing table changes, so this revision depends on
-nothing but 0002's schema.
+Only new tables: nothing of an existing table changes (it follows 0003, but needs
+nothing of it).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels = None
 depends_on = None
 
