@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,28 @@ def test_no_table_and_no_log_of_a_run_holds_a_phone_in_clear(
         assert phone not in logs
     # merchant-facing objects carry no phone either (the checkout and order resources)
     assert PHONE not in json.dumps(api.get(f"/v1/checkouts/{checkout['id']}").get_json())
+
+
+def test_the_wechat_phone_lookup_is_keyed_and_purged_with_the_account(issuer: Issuer) -> None:
+    """WeChat's phone_number_hash is SM3 of the number: unkeyed, so reversible by trying
+    every number. The issuer stores only the vault's keyed digest of it, finds the buyer
+    through that, and erases it when the account's personal data is purged."""
+    from paylater_sdk.issuer.domain.wechat import WeChatDesk, phone_hash
+    from paylater_sdk.issuer.storage.schema import wechat_payers
+
+    buyer_id = _apply(issuer)
+    desk = WeChatDesk(issuer)
+    sm3 = phone_hash(PHONE)
+    assert desk.payer(phone_number_hash=sm3.lower()) == buyer_id
+    with issuer.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(wechat_payers.c.phone_hash).where(wechat_payers.c.buyer_id == buyer_id)
+        ).scalar_one()
+    assert stored not in (sm3, sm3.lower(), PHONE)
+    dump = _dump(issuer)
+    assert sm3 not in dump
+    assert sm3.lower() not in dump
+    issuer.lending.close(buyer_id)
+    later = issuer.now() + timedelta(days=1)
+    assert issuer.lending.purge(later) == [buyer_id]
+    assert desk.payer(phone_number_hash=sm3) is None

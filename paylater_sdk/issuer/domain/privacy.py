@@ -28,6 +28,7 @@ from ..storage.schema import (
     rfc3339,
     risk_alerts,
     to_epoch,
+    wechat_payers,
 )
 from . import ledger
 from .applications import account_view, decision_history
@@ -148,4 +149,10 @@ def purge_closed(conn: sa.Connection, before: int, now: datetime) -> list[str]:
             .values(inputs_json=None)
         )
         conn.execute(device_sightings.delete().where(device_sightings.c.buyer_id == buyer_id))
+        # The WeChat face's lookup key of the phone (a keyed digest of its SM3 hash) goes too.
+        conn.execute(
+            wechat_payers.update()
+            .where(wechat_payers.c.buyer_id == buyer_id)
+            .values(phone_hash=f"erased:{buyer_id}")
+        )
     return ids

@@ -74,13 +74,18 @@ class WeChatDesk:
 
     def openid(self, buyer_id: str) -> str:
         """The openid of a test buyer (registered for lookups on first use)."""
-        resolve_payer(self.issuer.engine, openid=openid_for(buyer_id))
+        resolve_payer(self.issuer.engine, self.issuer.phones, openid=openid_for(buyer_id))
         return openid_for(buyer_id)
 
     def payer(
         self, *, openid: str | None = None, phone_number_hash: str | None = None
     ) -> str | None:
-        return resolve_payer(self.issuer.engine, openid=openid, phone_number_hash=phone_number_hash)
+        return resolve_payer(
+            self.issuer.engine,
+            self.issuer.phones,
+            openid=openid,
+            phone_number_hash=phone_number_hash,
+        )
 
     def exposure(
         self,

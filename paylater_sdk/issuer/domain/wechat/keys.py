@@ -33,6 +33,7 @@ from ....signing import (
     public_key_pem,
     serial_for,
 )
+from ...storage.pii import PhoneVault
 from ...storage.schema import (
     buyers,
     merchant_keys,
@@ -197,20 +198,27 @@ def phone_hash(phone: str) -> str:
     return digest.finalize().hex().upper()
 
 
-def _sync_payers(engine: Engine) -> None:
-    """Give every buyer without one its openid and phone hash (new buyers only)."""
+def _sync_payers(engine: Engine, vault: PhoneVault) -> None:
+    """Give every buyer without one its openid and phone lookup key (new buyers only).
+
+    The lookup key is the vault's keyed digest of the phone's SM3 hash, never the SM3 hash
+    itself: an unkeyed hash of an 11-digit number is the number, to anyone who tries them
+    all. A merchant's ``phone_number_hash`` is looked up through the same digest.
+    """
     with reading(engine) as conn:
         missing = conn.execute(
-            sa.select(buyers.c.id, buyers.c.phone).where(
-                buyers.c.id.not_in(sa.select(wechat_payers.c.buyer_id))
+            sa.select(buyers.c.id, buyers.c.phone_enc).where(
+                buyers.c.phone_enc.is_not(None),
+                buyers.c.id.not_in(sa.select(wechat_payers.c.buyer_id)),
             )
         ).all()
     for row in missing:
+        lookup = vault.digest(phone_hash(vault.open(row.phone_enc)))
         try:
             with engine.begin() as conn:
                 conn.execute(
                     wechat_payers.insert().values(
-                        buyer_id=row.id, openid=openid_for(row.id), phone_hash=phone_hash(row.phone)
+                        buyer_id=row.id, openid=openid_for(row.id), phone_hash=lookup
                     )
                 )
         except IntegrityError:  # another process added it first
@@ -218,13 +226,17 @@ def _sync_payers(engine: Engine) -> None:
 
 
 def resolve_payer(
-    engine: Engine, *, openid: str | None = None, phone_number_hash: str | None = None
+    engine: Engine,
+    vault: PhoneVault,
+    *,
+    openid: str | None = None,
+    phone_number_hash: str | None = None,
 ) -> str | None:
-    """The buyer id behind an openid or a phone hash, or None."""
+    """The buyer id behind an openid or a phone hash (WeChat's SM3, any case), or None."""
     column, value = (
         (wechat_payers.c.openid, openid)
         if openid is not None
-        else (wechat_payers.c.phone_hash, (phone_number_hash or "").upper())
+        else (wechat_payers.c.phone_hash, vault.digest((phone_number_hash or "").upper()))
     )
     for attempt in range(2):
         with reading(engine) as conn:
@@ -233,5 +245,5 @@ def resolve_payer(
             ).scalar()
         if found is not None or attempt:
             return found
-        _sync_payers(engine)
+        _sync_payers(engine, vault)
     return None
