@@ -119,6 +119,7 @@ def repay(
     }
     digest = _request_hash(request)
     with engine.begin() as conn:
+        _buyer(conn, buyer_id)  # 404 for an unknown buyer, before any lock
         rows, accounts = _open_accounts(conn, buyer_id, order_id)
         buyer = _buyer(conn, buyer_id, lock=True)
         if idempotency_key is not None:
