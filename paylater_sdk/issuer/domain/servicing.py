@@ -148,6 +148,15 @@ def repay(
             policy=policy,
         )
         repayment_id = lifecycle.new_id("rp")
+        messages.record(
+            conn,
+            buyer_id=buyer_id,
+            event_type=BuyerEventType.REPAYMENT_SUCCEEDED,
+            summary=f"repayment of {alloc.amount} received",
+            on=on,
+            now=now,
+            data={"repayment_id": repayment_id, "amount": alloc.amount.to_json()},
+        )
         _book(conn, rows, accounts, alloc, repayment_id, now, policy)
         answer = {
             "repayment_id": repayment_id,
@@ -170,15 +179,6 @@ def repay(
                 created_at=to_epoch(now),
                 answer_json=json.dumps(answer, sort_keys=True),
             )
-        )
-        messages.record(
-            conn,
-            buyer_id=buyer_id,
-            event_type=BuyerEventType.REPAYMENT_SUCCEEDED,
-            summary=f"repayment of {alloc.amount} received",
-            on=on,
-            now=now,
-            data={"repayment_id": repayment_id, "amount": alloc.amount.to_json()},
         )
         refresh_freeze(conn, buyer, on, now)
         return answer
