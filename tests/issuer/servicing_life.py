@@ -15,8 +15,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from paylater_sdk.installments import PlanOffer, PlanTerms
-from paylater_sdk.installments import Method as M
+from paylater_sdk.installments import Method, PlanOffer, PlanTerms
 from paylater_sdk.issuer import Issuer, TestBuyer
 from paylater_sdk.issuer.domain.messages import buyer_messages
 from paylater_sdk.money import Money
@@ -26,14 +25,14 @@ from tests._support.issuer import SignedClient, checkout_body, cny
 EQ12 = PlanOffer(
     "eq-12",
     "12期等额本息 12 equal payments",
-    PlanTerms(12, M.EQUAL_PAYMENT, annual_rate="0.12"),
+    PlanTerms(12, Method.EQUAL_PAYMENT, annual_rate="0.12"),
     Money("100", "CNY"),
     Money("50000", "CNY"),
 )
 FENFU6 = PlanOffer(
     "fenfu-6",
     "6期 6 installments",
-    PlanTerms(6, M.FLAT_FEE, fee_rate_per_period="0.006"),
+    PlanTerms(6, Method.FLAT_FEE, fee_rate_per_period="0.006"),
     Money("100", "CNY"),
     Money("50000", "CNY"),
 )

@@ -91,7 +91,8 @@ def test_a_buyer_lives_13_months(life: Life) -> None:
     assert march["penalty_posted"]["value"] == 32
     lines, delinquency, books, last_two = got["cured"]
     assert lines == [["A", 2, "PENALTY", 40], ["A", 2, "PRINCIPAL", 56_62]]
-    assert delinquency["bucket"] == "CURRENT" and not delinquency["frozen"]
+    assert delinquency["bucket"] == "CURRENT"
+    assert delinquency["frozen"] is False
     assert last_two == ["REPAYMENT.SUCCEEDED", "ACCOUNT.UNFROZEN"]
     assert books["receivables"]["PENALTY"] == 0
     # B's payoff on 5 June: 200.00 of principal plus the fee of the period in progress
