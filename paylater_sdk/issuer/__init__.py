@@ -25,7 +25,7 @@ from .delivery.sweeper import Sweeper
 from .domain.credit import TEST_CODE, TestBuyer
 from .domain.issuer import Issuer
 from .storage.schema import make_engine
-from .web import admin, consent, landing, servicing_admin
+from .web import admin, consent, landing, servicing_admin, servicing_pages
 from .web._context import EXTENSION
 
 __all__ = [
@@ -78,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(servicing_admin.blueprint)
+    app.register_blueprint(servicing_pages.blueprint)
     app.register_blueprint(landing.blueprint)
     if settings.notify_worker:
         worker = outbox.DeliveryWorker(issuer)

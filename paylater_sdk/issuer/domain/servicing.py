@@ -42,7 +42,7 @@ from . import credit, ledger, lifecycle, messages
 from .accounts import account_of, accounts_of, lines_by_order, policy_for, serviced_orders
 from .booking import book_order, insert_lines
 
-__all__ = ["refresh_freeze", "repay", "servicing_view", "statement"]
+__all__ = ["receipt", "refresh_freeze", "repay", "servicing_view", "statement"]
 
 
 def _buyer(conn: sa.Connection, buyer_id: str, *, lock: bool = False) -> Any:
@@ -285,6 +285,7 @@ def servicing_view(engine: Engine, buyer_id: str, *, today: date) -> dict[str, A
         "receivables": {k: Money.from_minor(v, cur).to_json() for k, v in totals.items()},
         "delinquency": delinquency(live, on=today, policy=policy).to_json(),
         "frozen": bool(buyer.overdue),
+        "owed_now": (owed(live, on=today, policy=policy) if live else Money.zero(cur)).to_json(),
         "bill": build_statement(live, today.isoformat()[:7], as_of=today, policy=policy).to_json(),
         "orders": [_order_view(r, a, today, policy) for r, a in zip(rows, accounts, strict=True)],
     }
@@ -327,4 +328,23 @@ def _order_view(row: Any, account: OrderAccount, today: date, policy: Any) -> di
             }
             for p in account.payments
         ],
+    }
+
+
+def receipt(engine: Engine, buyer_id: str, repayment_id: str) -> dict[str, Any] | None:
+    """A repayment of this buyer (its answer, amount and day), or None for any other id."""
+    with reading(engine) as conn:
+        row = conn.execute(
+            sa.select(repayments).where(
+                repayments.c.id == repayment_id, repayments.c.buyer_id == buyer_id
+            )
+        ).first()
+    if row is None:
+        return None
+    answer: dict[str, Any] = json.loads(row.answer_json)
+    return {
+        **answer,
+        "amount": Money.from_minor(row.amount_minor, row.currency).to_json(),
+        "mode": row.mode,
+        "date": row.business_date,
     }
