@@ -108,7 +108,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 def _message(title: tuple[str, str], status: int) -> Response:
-    return _page("account_message.html", status, title=title)
+    return _page("servicing_message.html", status, title=title)
 
 
 def _to_signin() -> Response:
@@ -140,7 +140,7 @@ def signin() -> Response:
     if not next_url.startswith("/account/") or "//" in next_url:
         next_url = url_for(".bills", month=_month_now())
     if request.method == "GET":
-        return _page("account_signin.html", next_url=next_url)
+        return _page("servicing_signin.html", next_url=next_url)
     if not _csrf_ok():
         return _message(("页面已过期，请刷新后重试", "This page has expired; reload it."), 403)
     phone = request.form.get("phone", "").strip().replace(" ", "")
@@ -152,7 +152,7 @@ def signin() -> Response:
         or not _CODE.match(code)
         or not hmac.compare_digest(str(buyer.test_code).encode(), code.encode())
     ):
-        return _page("account_signin.html", 401, error=bad, phone=phone[:20], next_url=next_url)
+        return _page("servicing_signin.html", 401, error=bad, phone=phone[:20], next_url=next_url)
     session[_CSRF_KEY] = secrets.token_urlsafe(32)  # a fresh token after signing in
     session[_SESSION_KEY] = {"buyer_id": buyer.id}
     return redirect(next_url, code=303)
@@ -174,7 +174,7 @@ def bills(month: str) -> Response:
     bill = servicing.statement(issuer.engine, buyer_id, month, today=today)
     view = servicing.servicing_view(issuer.engine, buyer_id, today=today)
     return _page(
-        "account_bill.html",
+        "servicing_bill.html",
         bill=_money(bill),
         owed_now=Money.from_json(view["owed_now"]),
         orders=view["orders"],
@@ -195,7 +195,7 @@ def order(order_id: str) -> Response:
         return _message(("找不到这笔订单", "No such order in your account."), 404)
     o = mine[0]
     return _page(
-        "account_order.html",
+        "servicing_order.html",
         order={
             "order_id": o["order_id"],
             "outstanding": Money.from_json(o["outstanding_principal"]),
@@ -256,4 +256,4 @@ def receipt(repayment_id: str) -> Response:
     )
     if found is None:
         return _message(("找不到这笔还款", "No such repayment in your account."), 404)
-    return _page("account_receipt.html", receipt=_money(found))
+    return _page("servicing_receipt.html", receipt=_money(found))
