@@ -59,10 +59,9 @@ def _request_hash(request: dict[str, Any]) -> str:
 
 
 def _open_accounts(
-    conn: sa.Connection, buyer_id: str, order_id: str | None
+    conn: sa.Connection, buyer_id: str, rows: list[Any], order_id: str | None
 ) -> tuple[list[Any], list[OrderAccount]]:
-    """The buyer's loans still on the line (locked), and their accounts."""
-    rows = serviced_orders(conn, buyer_id, lock=True)
+    """The buyer's loans still on the line among ``rows`` (locked), and their accounts."""
     if order_id is not None:
         mine = [r for r in rows if r.id == order_id]
         if mine and mine[0].written_off_at is not None:
@@ -120,9 +119,9 @@ def repay(
     digest = _request_hash(request)
     with engine.begin() as conn:
         _buyer(conn, buyer_id)  # 404 for an unknown buyer, before any lock
-        rows, accounts = _open_accounts(conn, buyer_id, order_id)
+        locked_rows = serviced_orders(conn, buyer_id, lock=True)
         buyer = _buyer(conn, buyer_id, lock=True)
-        if idempotency_key is not None:
+        if idempotency_key is not None:  # looked up under the locks: a duplicate waited
             done = conn.execute(
                 sa.select(repayments.c.request_hash, repayments.c.answer_json).where(
                     repayments.c.buyer_id == buyer_id,
@@ -137,6 +136,7 @@ def repay(
                     )
                 answer: dict[str, Any] = json.loads(done.answer_json)
                 return answer
+        rows, accounts = _open_accounts(conn, buyer_id, locked_rows, order_id)
         policy = policy_for(rows[0].plan_id)
         alloc = allocate(
             accounts,
