@@ -113,3 +113,30 @@ def test_a_database_of_something_else_is_refused(tmp_path: Any) -> None:
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 2
     assert result.output.startswith("Error: the database has tables but no issuer schema")
+
+
+def test_revision_0006_backfills_the_receivables_of_older_loans(
+    api: Any, issuer: Any, buyer: Any
+) -> None:
+    """A loan opened before servicing has no receivable entries: the migration adds them
+    (the unpaid interest and fees), and the books balance again."""
+    import importlib.util
+    from pathlib import Path
+
+    from paylater_sdk.issuer.storage.schema import receivable_entries
+    from tests._support.issuer import authorized
+
+    order_id = authorized(api, issuer, buyer)["order"]["id"]
+    assert api.post(f"/v1/orders/{order_id}/capture", {}).status_code == 200
+    with issuer.engine.begin() as conn:
+        conn.execute(receivable_entries.delete())
+    assert any("FEE receivable 0 != 432" in p for p in issuer.check_ledger())
+    path = Path(migrate.__file__).parent / "migrations" / "versions" / "0006_servicing.py"
+    spec = importlib.util.spec_from_file_location("rev_0006", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with issuer.engine.begin() as conn:
+        module.backfill_receivables(conn)
+    assert issuer.check_ledger() == []

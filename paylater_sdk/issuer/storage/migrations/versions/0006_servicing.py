@@ -8,11 +8,18 @@
 - ``orders``: ``penalty_rate`` fixed at capture, penalty and late fees posted so far,
   ``written_off_at``.
 
+Loans opened before this revision get their receivables backfilled (the interest and fees
+of their unpaid installments, reason ``MIGRATE_0006``) so that ``check-ledger`` balances;
+their ``penalty_rate`` stays NULL, read as no penalty (it was never disclosed to them).
+
 Revision ID: 0006
 Revises: 0002
 """
 
 from __future__ import annotations
+
+import json
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -100,6 +107,50 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key"),
     )
     op.create_index("ix_buyer_events_buyer_id", "buyer_events", ["buyer_id"])
+    backfill_receivables(op.get_bind())
+
+
+_orders = sa.table(
+    "orders",
+    sa.column("id", sa.String),
+    sa.column("buyer_id", sa.String),
+    sa.column("currency", sa.String),
+    sa.column("schedule_json", sa.Text),
+)
+_entries = sa.table(
+    "receivable_entries",
+    sa.column("buyer_id", sa.String),
+    sa.column("order_id", sa.String),
+    sa.column("kind", sa.String),
+    sa.column("delta", sa.BigInteger),
+    sa.column("currency", sa.String),
+    sa.column("reason", sa.String),
+    sa.column("reference", sa.String),
+    sa.column("created_at", sa.BigInteger),
+)
+
+
+def backfill_receivables(conn: sa.Connection) -> None:
+    """Receivable entries for loans opened before servicing existed."""
+    now = int(time.time())
+    loans = conn.execute(sa.select(_orders).where(_orders.c.schedule_json.is_not(None)))
+    for row in loans.all():
+        unpaid = [i for i in json.loads(row.schedule_json)["installments"] if not i["paid"]]
+        for kind, name in (("INTEREST", "interest"), ("FEE", "fee")):
+            owed = sum(int(i[name]["value"]) for i in unpaid)
+            if owed:
+                conn.execute(
+                    _entries.insert().values(
+                        buyer_id=row.buyer_id,
+                        order_id=row.id,
+                        kind=kind,
+                        delta=owed,
+                        currency=row.currency,
+                        reason="MIGRATE_0006",
+                        reference=row.id,
+                        created_at=now,
+                    )
+                )
 
 
 def downgrade() -> None:
