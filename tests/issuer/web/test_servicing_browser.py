@@ -66,6 +66,16 @@ def _captured_order(stack: DemoStack) -> str:
     return order_id
 
 
+def checkout_of(stack: DemoStack, order_id: str) -> str:
+    import sqlalchemy as sa
+
+    from paylater_sdk.issuer.storage.schema import orders
+
+    with stack.issuer.engine.connect() as conn:
+        query = sa.select(orders.c.checkout_id).where(orders.c.id == order_id)
+        return str(conn.execute(query).scalar_one())
+
+
 def test_a_buyer_pays_a_bill_prepays_and_pays_off(
     stack: DemoStack, phone: Any, tmp_path: Path
 ) -> None:
@@ -78,7 +88,13 @@ def test_a_buyer_pays_a_bill_prepays_and_pays_off(
     page.fill("#code", stack.buyer.test_code)
     page.click("button[type=submit]")
     page.wait_for_url(f"**/account/bills/{month}")
+    assert page.locator(".bill-line").count() == 0  # bought today: the first due is next month
+    first_due = stack.issuer.orders.get_checkout(MERCHANT_ID, checkout_of(stack, order_id))[
+        "order"
+    ]["schedule"]["installments"][0]["due_date"]
+    page.goto(f"{stack.issuer_url}/account/bills/{first_due[:7]}")
     assert page.locator(".bill-line").count() == 1
+    assert page.locator("#amount-due").inner_text() == "¥20.72"
     assert "付款方式" in page.locator("#payment-source").inner_text()
     _shot(page, tmp_path, "account-bill.png")
 
