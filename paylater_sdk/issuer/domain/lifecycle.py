@@ -242,6 +242,11 @@ def capture_order(
 def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
     """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
     require_state("order", order.id, order.state, REFUNDABLE, "refunded")
+    if order.written_off_at is not None:
+        raise ConflictError(
+            f"order {order.id} was written off; its loan is closed and cannot be refunded here",
+            code="INVALID_STATE",
+        )
     if amount.currency != order.currency:
         raise InvalidRequestError(
             f"refund amount is {amount.currency} but the order is {order.currency}",

@@ -167,6 +167,10 @@ def test_180_days_past_due_writes_the_order_off_and_closes_the_line(
     assert kinds.count("ORDER.WRITTEN_OFF") == 1
     closed = _repay(web, buyer, {"order_id": order_id})
     assert (closed.status_code, closed.get_json()["code"]) == (409, "NOTHING_OWED")
+    refund = api.post(
+        "/v1/refunds", {"order_id": order_id, "amount": cny(10_00), "out_refund_no": "WO1"}
+    )
+    assert (refund.status_code, refund.get_json()["code"]) == (409, "INVALID_STATE")
     assert issuer.check_ledger() == []
     issuer.advance_clock(DAY)  # a later sweep writes nothing off twice
     kinds = [m["type"] for m in buyer_messages(issuer.engine, buyer.id)]
