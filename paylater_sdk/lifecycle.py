@@ -17,6 +17,7 @@ from typing import TypeVar
 
 __all__ = [
     "AlertAction",
+    "BuyerEventType",
     "BuyerStatus",
     "CheckoutState",
     "CreditGrade",
@@ -116,6 +117,22 @@ class EventType(_Tolerant):
     ORDER_VOIDED = "ORDER.VOIDED"
     ORDER_EXPIRED = "ORDER.EXPIRED"
     REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
+    UNKNOWN = "UNKNOWN"
+
+
+class BuyerEventType(_Tolerant):
+    """The buyer's own messages (docs/servicing.md, "The issuer"): in the issuer's event log
+    and on the buyer's ``/account`` pages, never sent to merchants (a merchant is not told
+    of a buyer's repayments)."""
+
+    INSTALLMENT_DUE_SOON = "INSTALLMENT.DUE_SOON"
+    INSTALLMENT_OVERDUE = "INSTALLMENT.OVERDUE"
+    REPAYMENT_SUCCEEDED = "REPAYMENT.SUCCEEDED"
+    ORDER_PAID_OFF = "ORDER.PAID_OFF"
+    ORDER_WRITTEN_OFF = "ORDER.WRITTEN_OFF"
+    ACCOUNT_FROZEN = "ACCOUNT.FROZEN"
+    ACCOUNT_UNFROZEN = "ACCOUNT.UNFROZEN"
+    REFUND_RETURNED = "REFUND.RETURNED"
     UNKNOWN = "UNKNOWN"
 
 

@@ -190,11 +190,11 @@ def run_walkthrough(stack: DemoStack, *, echo: Callable[[str], None]) -> bool:
             )
             if repaid.status_code != 200:
                 raise WalkthroughError(f"repayment failed ({repaid.status_code})")
-            paid = repaid.json()["paid"]
+            paid = sum(int(li["amount"]["value"]) for li in repaid.json()["allocated"])
             page = browser.get(f"{shop}/orders/{out_trade_no}", timeout=30)
             if page.text.count('data-paid="true"') != 1:
                 raise WalkthroughError("the order page does not show one installment paid")
-            say(f"repayment: the buyer repaid installment 1 ({_yuan(int(paid['value']))})")
+            say(f"repayment: the buyer repaid installment 1 ({_yuan(paid)})")
 
             for event_type in ("ORDER.CAPTURED", "REFUND.SUCCEEDED"):
                 _wait_for(notified(event_type), f"the {event_type} notification")

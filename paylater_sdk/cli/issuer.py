@@ -363,9 +363,13 @@ def migrate(database_url: str | None) -> None:
 @issuer.command("check-ledger")
 @_existing_database_option
 def check_ledger(database_url: str | None) -> None:
-    """Check limit = available + held + outstanding (exit 1 if not).
+    """Check the ledger invariant and the receivables (exit 1 if not).
 
-    Every buyer is checked; each violation is printed on its own line.
+    limit = available + held + outstanding for every buyer.
+
+    Every buyer is checked, and every loan's principal, interest, fees, penalty, late fees
+    and written-off amount against its schedule and payment rows; each violation is
+    printed on its own line.
     """
     from ..issuer import get_issuer
 
@@ -377,7 +381,10 @@ def check_ledger(database_url: str | None) -> None:
             click.echo(line)
         click.echo(f"ledger check FAILED: {len(violations)} violation(s)", err=True)
         sys.exit(1)
-    click.echo("ledger OK: limit = available + held + outstanding for every buyer")
+    click.echo(
+        "ledger OK: limit = available + held + outstanding for every buyer; "
+        "receivables match every loan"
+    )
 
 
 @issuer.command("add-merchant")

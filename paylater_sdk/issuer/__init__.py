@@ -25,7 +25,15 @@ from .delivery.sweeper import Sweeper
 from .domain.credit import TEST_CODE, TestBuyer
 from .domain.issuer import Issuer
 from .storage.schema import make_engine
-from .web import account, admin, admin_credit, consent, landing
+from .web import (
+    account,
+    admin,
+    admin_credit,
+    consent,
+    landing,
+    servicing_admin,
+    servicing_pages,
+)
 from .web._context import EXTENSION
 
 __all__ = [
@@ -80,6 +88,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_credit.blueprint)
+    app.register_blueprint(servicing_admin.blueprint)
+    app.register_blueprint(servicing_pages.blueprint)
     app.register_blueprint(landing.blueprint)
     from .web import wechat  # the WeChat Pay v3 face (/v3), kept apart: docs/wechat.md
 

@@ -53,9 +53,12 @@ def shop_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
         pytest.skip(f"{POSTGRES_ENV} is not set (set it to a PostgreSQL URL to run these)")
     import sqlalchemy as sa
 
-    from examples.merchant_flask import db
-
+    # The whole schema, not the shop's tables only: an issuer test on the same database
+    # leaves tables (repayment_lines, receivable_entries, ...) that refer to its `orders`,
+    # a name the shop uses too.
     engine = sa.create_engine(url)
-    db.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
     return url

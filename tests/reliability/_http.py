@@ -143,9 +143,11 @@ class Api:
         return result
 
 
-def control(url: str, path: str, body: Any) -> Answer:
+def control(url: str, path: str, body: Any, *, headers: Mapping[str, str] | None = None) -> Answer:
     """An unsigned ``/_test`` call."""
-    answer = _session().post(url + "/_test" + path, json=body, timeout=TIMEOUT)
+    answer = _session().post(
+        url + "/_test" + path, json=body, timeout=TIMEOUT, headers=dict(headers or {})
+    )
     return Answer(answer.status_code, answer.content, dict(answer.headers))
 
 

@@ -156,16 +156,17 @@ def test_16_partial_refunds_of_a_300_capture(
 def test_concurrent_repayments_restore_credit_once(
     issuer: tuple[str, Api, str], database_url: str
 ) -> None:
+    """Eight early payoffs of one order at once (issue #14's test API): one pays it off,
+    seven find nothing owed, and the credit comes back exactly once."""
     url, api, prefix = issuer
     limit = 1000_00
     buyer = create_buyer(url, limit)
     [order] = authorized_orders(api, url, buyer, prefix, count=1, amount=300_00, prefix="RP")
-    captured = capture(api, order["id"])
-    total = sum(i["amount"]["value"] for i in captured["schedule"]["installments"])
+    capture(api, order["id"])
     assert balances(database_url, buyer["id"])["outstanding"] == 300_00
 
     def repay(i: int) -> Answer:
-        body = {"order_id": order["id"], "amount": cny(total)}
+        body = {"order_id": order["id"], "mode": "PAYOFF"}
         from ._http import control
 
         return control(url, f"/buyers/{buyer['id']}/repay", body)
@@ -175,6 +176,7 @@ def test_concurrent_repayments_restore_credit_once(
     assert Counter(a.status for a in answers) == {200: 1, 409: 7}, [
         (a.status, a.code) for a in answers
     ]
+    assert {a.code for a in answers if a.status == 409} == {"NOTHING_OWED"}
     assert balances(database_url, buyer["id"]) == {
         "limit": limit,
         "available": limit,
@@ -183,10 +185,79 @@ def test_concurrent_repayments_restore_credit_once(
     }
     repaid = scalar(
         database_url,
-        "SELECT count(*) FROM ledger_entries WHERE reference = :o AND reason = 'REPAY'",
-        o=order["id"],
+        "SELECT count(*) FROM ledger_entries WHERE buyer_id = :b AND reason = 'REPAY'",
+        b=buyer["id"],
     )
     assert repaid == 1
+    check_ledger(database_url)
+
+
+def test_concurrent_partial_repayments_never_over_pay(
+    issuer: tuple[str, Api, str], database_url: str
+) -> None:
+    """Eight repayments of 40 yuan against a 50 yuan installment due now: exactly one fits
+    (the second would exceed what is owed), so the buyer pays 40 and the credit line gets
+    back exactly the principal the allocations name."""
+    url, api, prefix = issuer
+    limit = 1000_00
+    buyer = create_buyer(url, limit)
+    [order] = authorized_orders(api, url, buyer, prefix, count=1, amount=300_00, prefix="PR")
+    captured = capture(api, order["id"])
+    first = captured["schedule"]["installments"][0]["amount"]["value"]
+    amount = first * 4 // 5
+
+    def repay(i: int) -> Answer:
+        from ._http import control
+
+        return control(url, f"/buyers/{buyer['id']}/repay", {"amount": cny(amount)})
+
+    answers: list[Answer] = race(8, repay)
+    no_server_errors(answers)
+    assert Counter(a.status for a in answers) == {200: 1, 400: 7}, [
+        (a.status, a.code) for a in answers
+    ]
+    assert {a.code for a in answers if a.status == 400} == {"AMOUNT_EXCEEDS_OWED"}
+    [ok] = [a for a in answers if a.status == 200]
+    allocated = ok.json()["allocated"]
+    assert sum(li["amount"]["value"] for li in allocated) == amount
+    principal = sum(li["amount"]["value"] for li in allocated if li["part"] == "PRINCIPAL")
+    assert balances(database_url, buyer["id"])["outstanding"] == 300_00 - principal
+    assert (
+        scalar(database_url, "SELECT count(*) FROM repayments WHERE buyer_id = :b", b=buyer["id"])
+        == 1
+    )
+    check_ledger(database_url)
+
+
+def test_one_repayment_idempotency_key_from_8_threads(
+    issuer: tuple[str, Api, str], database_url: str
+) -> None:
+    """The same keyed repayment sent by 8 threads at once is applied once; every answer
+    that is not a refusal is the one stored answer."""
+    url, api, prefix = issuer
+    buyer = create_buyer(url, 1000_00)
+    [order] = authorized_orders(api, url, buyer, prefix, count=1, amount=300_00, prefix="RK")
+    capture(api, order["id"])
+
+    def repay(i: int) -> Answer:
+        from ._http import control
+
+        return control(
+            url,
+            f"/buyers/{buyer['id']}/repay",
+            {"amount": cny(10_00)},
+            headers={"Idempotency-Key": "repay-once"},
+        )
+
+    answers: list[Answer] = race(8, repay)
+    no_server_errors(answers)
+    assert {a.status for a in answers} == {200}
+    assert len({a.json()["repayment_id"] for a in answers}) == 1
+    assert (
+        scalar(database_url, "SELECT count(*) FROM repayments WHERE buyer_id = :b", b=buyer["id"])
+        == 1
+    )
+    assert balances(database_url, buyer["id"])["outstanding"] < 300_00
     check_ledger(database_url)
 
 

@@ -1,6 +1,8 @@
-"""A background thread that applies expiries and overdue status without waiting for a
-request, so a served issuer sends ``CHECKOUT.EXPIRED`` and ``ORDER.EXPIRED`` on time
-even when no merchant calls in. In-process tests do not need it: every request (and
+"""A background thread that applies expiries, servicing and overdue status without waiting
+for a request, so a served issuer sends ``CHECKOUT.EXPIRED`` and ``ORDER.EXPIRED`` on time
+even when no merchant calls in, and posts penalty, reminds buyers of due installments,
+freezes late buyers and writes off orders by the business clock (``Issuer.sweep``, see
+``issuer/domain/servicing_sweep.py``). In-process tests do not need it: every request (and
 every clock advance) sweeps first."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ class _Sweepable(Protocol):
 
 
 class Sweeper(PeriodicWorker):
-    """Calls ``issuer.housekeeping()`` (clock, expiries, old nonces) every ``interval``
+    """Calls ``issuer.housekeeping()`` (clock, expiries, servicing, old nonces) every ``interval``
     seconds until :meth:`stop`."""
 
     name = "paylater-issuer-sweeper"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from .faults import FAULT_KINDS, Faults
 from .lending import Lending
 from .merchants import MerchantRegistry, store_merchant
 from .orderbook import OrderBook
+from .servicing_sweep import sweep_servicing
 
 __all__ = ["FAULT_KINDS", "Issuer"]
 
@@ -71,6 +72,7 @@ class Issuer:
         self.merchants = MerchantRegistry(engine)
         self.orders = OrderBook(self)
         self._swept_at: datetime | None = None
+        self._serviced_on: date | None = None
         self.faults = Faults(engine, enabled=config.test_mode)
         with engine.begin() as conn:
             startup_lock(conn)
@@ -136,7 +138,11 @@ class Issuer:
         return self.now()
 
     def sweep(self) -> None:
-        """Apply everything that became due: expiries, and who is overdue.
+        """Apply everything that became due: expiries, servicing, and who is overdue.
+
+        Servicing (:mod:`.servicing_sweep`: penalty posting, reminders, overdue notices,
+        write-offs, freezes) runs once per business day per process; it is idempotent,
+        so other processes sweeping the same day change nothing more.
 
         Runs before each request, but at most once per second of business time: nothing
         created since the last sweep can already be due (every TTL is at least a minute),
@@ -150,6 +156,9 @@ class Issuer:
             return
         try:
             lifecycle.expire_due(self.engine, now)
+            if now.date() != self._serviced_on:
+                sweep_servicing(self.engine, now)  # before the global refresh: it sends
+                self._serviced_on = now.date()  # the freeze messages
             with self.engine.begin() as conn:
                 credit.refresh_overdue(conn, now.date())
             self.lending.review_due()  # the periodic limit review
@@ -400,6 +409,7 @@ class Issuer:
                 self._ensure_magic_buyers(conn)
         self.clock.reset()
         self._swept_at = None
+        self._serviced_on = None
 
 
 def _duplicate_phone(phone: str) -> ConflictError:

@@ -1,5 +1,10 @@
 """The credit ledger: per buyer, ``limit = available + held + outstanding`` at every moment.
 
+``outstanding`` is principal only. Interest, fees, penalty and late fees owed are
+receivables kept apart (``receivable_entries``, one signed delta per entry, per order and
+kind), and so is the written-off account: a write-off takes the order's principal out of
+``outstanding`` *and* out of the limit (the credit is lost, not freed).
+
 Each operation is one conditional UPDATE of the buyer row plus one append-only ledger
 entry with the three deltas, in the caller's transaction. The hold is the important one:
 ``UPDATE ... SET available = available - :a WHERE available >= :a`` decides atomically in
@@ -11,11 +16,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from ...lifecycle import BuyerStatus
-from ..storage.schema import buyers, ledger_entries, orders, to_epoch
+from ..storage.schema import buyers, ledger_entries, orders, receivable_entries, to_epoch
+from .accounts import KINDS, balances, lines_by_order
 
 __all__ = [
     "LedgerError",
@@ -24,9 +31,12 @@ __all__ = [
     "check_ledger",
     "hold",
     "open_account",
+    "post_receivable",
+    "receivable_balances",
     "release",
     "restore_principal",
     "schedule_outstanding",
+    "write_off_principal",
 ]
 
 
@@ -249,12 +259,122 @@ def restore_principal(
         raise LedgerError(f"buyer {buyer_id} owes less than the {amount} to restore")
 
 
+def write_off_principal(
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    """The principal of a written-off order leaves ``outstanding`` and the limit together
+    (the invariant holds; the credit is not freed), in one guarded UPDATE plus its entry."""
+    if amount <= 0:
+        return
+    result = conn.execute(
+        buyers.update()
+        .where(buyers.c.id == buyer_id, buyers.c.outstanding >= amount)
+        .values(
+            outstanding=buyers.c.outstanding - amount,
+            credit_limit=buyers.c.credit_limit - amount,
+        )
+    )
+    if result.rowcount != 1:
+        raise LedgerError(f"buyer {buyer_id} owes less than the {amount} to write off")
+    _entry(
+        conn,
+        buyer_id=buyer_id,
+        currency=currency,
+        now=now,
+        reason="WRITE_OFF",
+        reference=reference,
+        amount=amount,
+        limit=-amount,
+        outstanding=-amount,
+    )
+
+
+def post_receivable(
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    order_id: str,
+    kind: str,
+    delta: int,
+    currency: str,
+    reason: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    """Append one signed change of an order's receivable ``kind`` (nothing for zero)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown receivable kind {kind!r}")
+    if not delta:
+        return
+    conn.execute(
+        receivable_entries.insert().values(
+            buyer_id=buyer_id,
+            order_id=order_id,
+            kind=kind,
+            delta=delta,
+            currency=currency,
+            reason=reason,
+            reference=reference,
+            created_at=to_epoch(now),
+        )
+    )
+
+
+def receivable_balances(
+    conn: sa.Connection, *, buyer_id: str | None = None, order_id: str | None = None
+) -> dict[tuple[str, str], int]:
+    """``(order_id, kind) -> balance`` from the receivable entries (a buyer's or one order's)."""
+    query = sa.select(
+        receivable_entries.c.order_id,
+        receivable_entries.c.kind,
+        sa.func.sum(receivable_entries.c.delta).label("balance"),
+    ).group_by(receivable_entries.c.order_id, receivable_entries.c.kind)
+    if buyer_id is not None:
+        query = query.where(receivable_entries.c.buyer_id == buyer_id)
+    if order_id is not None:
+        query = query.where(receivable_entries.c.order_id == order_id)
+    return {(r.order_id, r.kind): int(r.balance or 0) for r in conn.execute(query)}
+
+
+def _check_receivables(
+    conn: sa.Connection, loans: list[Any], lines: dict[str, list[Any]]
+) -> list[str]:
+    """Each order's receivables and written-off amount equal what its facts say."""
+    problems: list[str] = []
+    books = receivable_balances(conn)
+    known = {r.id for r in loans}
+    for row in loans:
+        expected = balances(row, lines[row.id])
+        for kind in KINDS:
+            have = books.get((row.id, kind), 0)
+            if have != expected[kind]:
+                problems.append(
+                    f"{row.buyer_id}: order {row.id} {kind} receivable {have} != "
+                    f"{expected[kind]} owed by its schedule and payments"
+                )
+            if have < 0:
+                problems.append(f"{row.buyer_id}: order {row.id} {kind} receivable is negative")
+    for (order_id, kind), have in books.items():
+        if order_id not in known and have:
+            problems.append(f"order {order_id}: {kind} receivable {have} without a loan")
+    return problems
+
+
 def check_ledger(conn: sa.Connection) -> list[str]:
     """Every violation found, in words; an empty list means the books balance.
 
     Checks per buyer: the invariant itself, no negative balance, the balances equal the
     sum of the ledger entries, and the holds and principal equal what the buyer's
-    orders say (a hold per authorized order, outstanding principal per loan).
+    orders say (a hold per authorized order, outstanding principal per loan: the
+    schedule less the payment rows, nothing for a written-off loan); and per loan, each
+    receivable (interest, fees, penalty, late fees, written off) equals what its
+    schedule, payment rows and posted figures say.
     """
     problems: list[str] = []
     sums = {
@@ -271,11 +391,16 @@ def check_ledger(conn: sa.Connection) -> list[str]:
     }
     held_by_orders: dict[str, int] = {}
     owed_by_orders: dict[str, int] = {}
-    for row in conn.execute(sa.select(orders.c.buyer_id, orders.c.held, orders.c.schedule_json)):
+    loans: list[Any] = []
+    for row in conn.execute(sa.select(orders)):
         held_by_orders[row.buyer_id] = held_by_orders.get(row.buyer_id, 0) + row.held
         if row.schedule_json:
-            owed = schedule_outstanding(row.schedule_json)
-            owed_by_orders[row.buyer_id] = owed_by_orders.get(row.buyer_id, 0) + owed
+            loans.append(row)
+    lines = lines_by_order(conn, [r.id for r in loans])
+    for row in loans:
+        owed = balances(row, lines[row.id])["PRINCIPAL"]
+        owed_by_orders[row.buyer_id] = owed_by_orders.get(row.buyer_id, 0) + owed
+    problems.extend(_check_receivables(conn, loans, lines))
     for b in conn.execute(sa.select(buyers).order_by(buyers.c.id)):
         total = b.available + b.held + b.outstanding
         if total != b.credit_limit:

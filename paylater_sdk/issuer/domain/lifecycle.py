@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,13 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...errors import ConflictError, InvalidRequestError, NotFoundError
-from ...installments import Schedule, build_schedule
-from ...lifecycle import CheckoutState, EventType, RefundState
+from ...installments import OrderAccount, build_schedule, refund
+from ...lifecycle import BuyerEventType, CheckoutState, EventType, RefundState
 from ...money import Money
 from ..delivery.store import enqueue
 from ..storage.locking import locked
 from ..storage.schema import checkouts, orders, reading, refunds, to_epoch
-from . import ledger
+from . import ledger, messages
+from .accounts import account_of, lines_by_order, policy_for
+from .booking import book_order, insert_lines, order_fields
 from .views import checkout_json_by_id, order_json_by_id, refund_json
 
 __all__ = [
@@ -77,8 +79,9 @@ def emit(
     )
 
 
-def schedule_fields(schedule: Schedule) -> dict[str, Any]:
-    """The order columns that store a schedule (and its next due date, for overdue checks)."""
+def schedule_fields(schedule: Any) -> dict[str, Any]:
+    """The order columns of a bare schedule (servicing paths use ``booking.order_fields``,
+    whose ``next_due_on`` is the freeze date: the grace period included)."""
     unpaid = [i for i in schedule.installments if not i.paid and i.amount.minor > 0]
     return {
         "schedule_json": json.dumps(schedule.to_json()),
@@ -198,6 +201,8 @@ def capture_order(
     schedule = build_schedule(
         Money.from_minor(captured, order.currency), offer.terms, start=now.date()
     )
+    policy = policy_for(order.plan_id)
+    account = OrderAccount.open(order.id, schedule, policy)
     _order_transition(
         conn,
         order,
@@ -206,8 +211,21 @@ def capture_order(
         held=0,
         captured_amount=captured,
         captured_at=to_epoch(now),
-        **schedule_fields(schedule),
+        penalty_rate=str(account.penalty_rate),
+        **order_fields(account, now.date(), policy),
     )
+    for kind, total in (("INTEREST", schedule.total_interest), ("FEE", schedule.total_fees)):
+        ledger.post_receivable(
+            conn,
+            buyer_id=order.buyer_id,
+            order_id=order.id,
+            kind=kind,
+            delta=total.minor,
+            currency=order.currency,
+            reason="CAPTURE",
+            reference=order.id,
+            now=now,
+        )
     ledger.capture(
         conn,
         buyer_id=order.buyer_id,
@@ -224,6 +242,11 @@ def capture_order(
 def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
     """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
     require_state("order", order.id, order.state, REFUNDABLE, "refunded")
+    if order.written_off_at is not None:
+        raise ConflictError(
+            f"order {order.id} was written off; its loan is closed and cannot be refunded here",
+            code="INVALID_STATE",
+        )
     if amount.currency != order.currency:
         raise InvalidRequestError(
             f"refund amount is {amount.currency} but the order is {order.currency}",
@@ -250,15 +273,6 @@ def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no:
         )
 
 
-def _replan_for_refund(order: Any, amount: Money, today: date) -> tuple[Schedule, int]:
-    """The schedule after the refund, and the unpaid principal the refund cancels."""
-    schedule = Schedule.from_json(json.loads(order.schedule_json))
-    principal_cut = min(amount.minor, schedule.outstanding_principal.minor)
-    if principal_cut > 0:
-        schedule = schedule.after_refund(Money.from_minor(principal_cut, order.currency), on=today)
-    return schedule, principal_cut
-
-
 def create_refund(
     conn: sa.Connection,
     order: Any,
@@ -268,14 +282,32 @@ def create_refund(
     reason: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Refund part or all of a captured order; the schedule is re-planned.
+    """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
 
-    The refund first cancels unpaid principal (``Schedule.after_refund``), which frees the
-    buyer's credit; whatever exceeds the unpaid principal is money the buyer already
-    repaid, returned to the buyer outside the credit line.
+    The refund first pays past-due principal (payment rows with ``source = REFUND``), then
+    cancels not-yet-due principal by re-planning; both free the buyer's credit. What
+    exceeds the unpaid principal the buyer already repaid: it is returned to the buyer's
+    payment source and recorded (a ``REFUND.RETURNED`` message with the amount).
     """
     _check_refund(conn, order, amount, out_refund_no)
-    schedule, principal_cut = _replan_for_refund(order, amount, now.date())
+    today = now.date()
+    policy = policy_for(order.plan_id)
+    before = account_of(order, lines_by_order(conn, [order.id])[order.id])
+    result = refund(before, amount, on=today, policy=policy)
+    refund_id = new_id("rf")
+    insert_lines(conn, result.credited, reference=refund_id, on=today, source="REFUND")
+    fields = book_order(
+        conn,
+        order,
+        before,
+        result.account,
+        result.credited,
+        on=today,
+        now=now,
+        reason="REFUND",
+        reference=refund_id,
+        policy=policy,
+    )
     refunded = order.refunded_amount + amount.minor
     full = refunded == order.captured_amount
     _order_transition(
@@ -284,19 +316,30 @@ def create_refund(
         order.state,
         state=CheckoutState.REFUNDED if full else CheckoutState.PARTIALLY_REFUNDED,
         refunded_amount=refunded,
-        **schedule_fields(schedule),
+        **fields,
     )
     ledger.restore_principal(
         conn,
         buyer_id=order.buyer_id,
-        amount=principal_cut,
+        amount=result.reduced.minor,
         currency=order.currency,
         reference=order.id,
         reason="REFUND",
         now=now,
     )
+    if result.returned.minor:
+        messages.record(
+            conn,
+            buyer_id=order.buyer_id,
+            event_type=BuyerEventType.REFUND_RETURNED,
+            summary=f"{result.returned} of a refund returned to your payment source",
+            on=today,
+            now=now,
+            order_id=order.id,
+            data={"refund_id": refund_id, "returned": result.returned.to_json()},
+        )
     values = {
-        "id": new_id("rf"),
+        "id": refund_id,
         "order_id": order.id,
         "merchant_id": order.merchant_id,
         "out_refund_no": out_refund_no,

@@ -18,14 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
-from ...installments import PlanOffer, PlanQuote, Schedule, quote_plans
+from ...installments import PlanOffer, PlanQuote, quote_plans
 from ...lifecycle import CheckoutState, EventType
 from ...money import Money
 from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.locking import locked
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
-from . import credit, ledger, lifecycle, risk
+from . import credit, ledger, lifecycle, risk, servicing
 from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id, refund_json
 
@@ -392,55 +392,27 @@ class OrderBook:
         )
         return order_id
 
-    def repay(self, buyer_id: str, order_id: str, amount: Money | None = None) -> dict[str, Any]:
-        """The buyer pays the next installment(s); the principal frees credit again."""
-        now = self.now()
-        with self.engine.begin() as conn:
-            order = self._order_row(conn, None, order_id, lock=True)
-            if order.buyer_id != buyer_id:
-                raise _not_found("order", order_id)
-            lifecycle.require_state("order", order.id, order.state, lifecycle.REFUNDABLE, "repaid")
-            schedule = Schedule.from_json(json.loads(order.schedule_json))
-            due = [i for i in schedule.installments if not i.paid]
-            if not due:
-                raise ConflictError(
-                    f"order {order.id} has nothing left to repay",
-                    code="INVALID_STATE",
-                )
-            count, paid, principal = 0, 0, 0
-            target = due[0].amount.minor if amount is None else amount.minor
-            if amount is not None and amount.currency != order.currency:
-                raise InvalidRequestError(
-                    "repayment currency differs from the order's",
-                    code="CURRENCY_MISMATCH",
-                )
-            while count < len(due) and paid < target:
-                paid += due[count].amount.minor
-                principal += due[count].principal.minor
-                count += 1
-            if paid != target or target <= 0:
-                raise InvalidRequestError(
-                    "a repayment must equal the next installment or several whole installments",
-                    code="INVALID_AMOUNT",
-                )
-            for _ in range(count):
-                schedule = schedule.record_payment(on=now.date())
-            lifecycle.update_order(conn, order, **lifecycle.schedule_fields(schedule))
-            ledger.restore_principal(
-                conn,
-                buyer_id=buyer_id,
-                amount=principal,
-                currency=order.currency,
-                reference=order.id,
-                reason="REPAY",
-                now=now,
-            )
-            credit.refresh_overdue(conn, now.date(), buyer_id)
-            return {
-                "order_id": order.id,
-                "paid": Money.from_minor(paid, order.currency).to_json(),
-                "schedule": schedule.to_json(),
-            }
+    def repay(
+        self,
+        buyer_id: str,
+        order_id: str | None = None,
+        amount: Money | None = None,
+        *,
+        mode: str = "DUE",
+        prepay_keeps: str = "PAYMENT",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The buyer repays: the servicing rules allocate it (see :mod:`.servicing`)."""
+        return servicing.repay(
+            self.engine,
+            buyer_id,
+            now=self.now(),
+            amount=amount,
+            order_id=order_id,
+            mode=mode,
+            prepay_keeps=prepay_keeps,
+            idempotency_key=idempotency_key,
+        )
 
 
 def _not_found(kind: str, obj_id: str) -> NotFoundError:

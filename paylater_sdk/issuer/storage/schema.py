@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 __all__ = [
+    "buyer_events",
     "buyers",
     "checkouts",
     "credit_decisions",
@@ -40,7 +41,10 @@ __all__ = [
     "orders",
     "rate_counters",
     "reading",
+    "receivable_entries",
     "refunds",
+    "repayment_lines",
+    "repayments",
     "rfc3339",
     "risk_alerts",
     "seen_nonces",
@@ -257,6 +261,12 @@ orders = sa.Table(
     sa.Column("captured_at", sa.BigInteger, nullable=True),
     # Bumped by every update: each UPDATE is guarded on the version it read.
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    # Servicing (migration 0006): the penalty rate fixed at capture (a decimal string),
+    # penalty and late fees posted so far (minor units), and when the order was written off.
+    sa.Column("penalty_rate", sa.String(24), nullable=True),
+    sa.Column("penalty_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("late_fees_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("written_off_at", sa.BigInteger, nullable=True),
 )
 
 refunds = sa.Table(
@@ -272,6 +282,74 @@ refunds = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("merchant_id", "out_refund_no", name="uq_refund_out_refund_no"),
+)
+
+#: A buyer's repayment (servicing, docs/servicing.md): the request and its stored answer.
+#: ``idempotency_key`` is unique per buyer; a retry with the same key and request gets
+#: ``answer_json`` back, committed in the transaction of the repayment itself.
+repayments = sa.Table(
+    "repayments",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("order_id", sa.String(40), nullable=True),
+    sa.Column("prepay_keeps", sa.String(16), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("business_date", sa.String(10), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("answer_json", sa.Text, nullable=False),
+    sa.UniqueConstraint("buyer_id", "idempotency_key", name="uq_repayments_key"),
+)
+
+#: Exactly the ``installments.Payment`` rows of each order: what a repayment (or a refund's
+#: credit to past-due principal, ``source = REFUND``) paid, by installment and part.
+repayment_lines = sa.Table(
+    "repayment_lines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("repayment_id", sa.String(40), nullable=False, index=True),  # or the refund id
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("installment", sa.Integer, nullable=False),
+    sa.Column("part", sa.String(16), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("business_date", sa.String(10), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # REPAYMENT | REFUND
+)
+
+#: Append-only: receivables other than principal (INTEREST, FEE, PENALTY, LATE_FEE) and the
+#: written-off account (WRITTEN_OFF), per order; a balance is the sum of its entries.
+receivable_entries = sa.Table(
+    "receivable_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: The buyer's own messages (``INSTALLMENT.DUE_SOON``, ``REPAYMENT.SUCCEEDED``, ...): never
+#: sent to merchants. ``dedupe_key`` makes a sweeper's event happen once across processes.
+buyer_events = sa.Table(
+    "buyer_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("buyer_id", sa.String(40), sa.ForeignKey("buyers.id"), nullable=False, index=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(40), nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("data_json", sa.Text, nullable=False),
+    sa.Column("business_date", sa.String(10), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("dedupe_key", sa.String(160), nullable=True, unique=True),
 )
 
 idempotency_keys = sa.Table(

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ...lifecycle import BuyerStatus
+from ..domain import servicing
 from ._context import current_issuer as _issuer
 from .contract import bodies, request_body, serve, success_status
 from .wire import bad, json_response, parse_json_body
@@ -62,12 +63,45 @@ def advance_clock() -> Response:
     return _answer({"now": now.isoformat()})
 
 
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise bad(
+            "INVALID_FIELD",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
 @serve(blueprint, "testRepay")
 def repay(buyer_id: str) -> Response:
     body = request_body(bodies.Repay, _body())
     if len(buyer_id) > 64:
         raise bad("NOT_FOUND", "no such buyer")
-    return _answer(_issuer().orders.repay(buyer_id, body.order_id, body.amount))
+    key = _idempotency_key()
+    answer = _issuer().orders.repay(
+        buyer_id,
+        body.order_id,
+        body.amount,
+        mode=body.mode or "DUE",
+        prepay_keeps=body.prepay_keeps or "PAYMENT",
+        idempotency_key=key,
+    )
+    return _answer(answer)
+
+
+@serve(blueprint, "testStatement")
+def statement(buyer_id: str) -> Response:
+    extra = set(request.args) - {"month"}
+    if extra or len(request.args.getlist("month")) != 1:
+        raise bad("INVALID_QUERY", "the statement takes one query parameter: month=YYYY-MM")
+    month = request.args["month"]
+    if len(buyer_id) > 64:
+        raise bad("NOT_FOUND", "no such buyer")
+    issuer = _issuer()
+    issuer.sweep()
+    return _answer(servicing.statement(issuer.engine, buyer_id, month, today=issuer.now().date()))
 
 
 @serve(blueprint, "testInjectFault")

@@ -98,22 +98,21 @@ def authorized_checkout(issuer: Issuer, order_id: str) -> str:
 def test_concurrent_repayments_of_one_installment_restore_credit_once(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
+    """Eight "pay what is due" repayments at once: one pays installment 1, the others find
+    nothing owed (paying ahead needs PREPAY); the credit moves by that principal once."""
     order_id = authorized(api, issuer, buyer, amount=600_00)["order"]["id"]
     issuer.orders.capture(MERCHANT_ID, order_id, None)
     before = balances(issuer, buyer.id)
     results, errors = race(8, lambda i: issuer.orders.repay(buyer.id, order_id))
-    assert len(results) + len(errors) == 8
-    # Each success paid the then-next installment: the credit moved by exactly that much.
-    paid = sum(r["paid"]["value"] for r in results)
-    after = balances(issuer, buyer.id)
-    schedule = results[-1]["schedule"] if results else None
-    assert schedule is not None
-    principal_paid = sum(
-        item["principal"]["value"] for item in schedule["installments"] if item["paid"]
+    assert len(results) == 1
+    assert _codes(errors) == {"NOTHING_OWED"}
+    principal = sum(
+        li["amount"]["value"] for li in results[0]["allocated"] if li["part"] == "PRINCIPAL"
     )
-    assert after["outstanding"] == before["outstanding"] - principal_paid
-    assert after["available"] == before["available"] + principal_paid
-    assert paid > 0
+    assert principal == 100_00  # 600 / 6, interest-free
+    after = balances(issuer, buyer.id)
+    assert after["outstanding"] == before["outstanding"] - principal
+    assert after["available"] == before["available"] + principal
     assert issuer.check_ledger() == []
 
 
@@ -122,11 +121,11 @@ def test_concurrent_repayments_of_the_last_installment_pay_it_once(
 ) -> None:
     order_id = authorized(api, issuer, buyer, amount=600_00)["order"]["id"]
     issuer.orders.capture(MERCHANT_ID, order_id, None)
-    for _ in range(5):
-        issuer.orders.repay(buyer.id, order_id)
-    results, errors = race(8, lambda i: issuer.orders.repay(buyer.id, order_id))
+    issuer.orders.repay(buyer.id, order_id)
+    issuer.orders.repay(buyer.id, order_id, Money("400.00", "CNY"), mode="PREPAY")
+    results, errors = race(8, lambda i: issuer.orders.repay(buyer.id, order_id, mode="PAYOFF"))
     assert len(results) == 1
-    assert _codes(errors) == {"INVALID_STATE"}
+    assert _codes(errors) == {"NOTHING_OWED"}
     assert balances(issuer, buyer.id)["outstanding"] == 0
     assert balances(issuer, buyer.id)["available"] == 5000_00
     assert issuer.check_ledger() == []

@@ -266,7 +266,10 @@ def test_a_hold_refused_by_the_database_rolls_the_authorization_back(
     assert issuer.check_ledger() == []
 
 
-_OPS = ("checkout", "authorize", "capture", "void", "refund", "repay", "advance")
+_OPS = (
+    *("checkout", "authorize", "capture", "void", "refund", "repay", "advance"),
+    *("repay_part", "prepay", "payoff", "advance_days"),
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -281,7 +284,8 @@ def test_any_sequence_of_operations_keeps_the_books_balanced(
     tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int]]
 ) -> None:
     """Random interleavings of the whole lifecycle (declines, expiries, partial captures,
-    refunds after repayments...): after every step, check_ledger() finds nothing."""
+    refunds after repayments, partial repayments, prepayments, payoffs, weeks late with
+    penalty and write-offs): after every step, check_ledger() finds nothing."""
     folder = tmp_path_factory.mktemp("seq")
     app = create_app({"TEST_MODE": True, "DATABASE_URL": f"sqlite:///{folder / 'i.db'}"})
     issuer = get_issuer(app)
@@ -333,8 +337,21 @@ def test_any_sequence_of_operations_keeps_the_books_balanced(
                     )
                 elif op == "repay" and orders:
                     issuer.orders.repay(buyer.id, orders[n % len(orders)])
+                elif op == "repay_part":
+                    issuer.orders.repay(buyer.id, None, Money.from_minor(1 + n % 50_00, "CNY"))
+                elif op == "prepay" and orders:
+                    order_id = orders[n % len(orders)]
+                    amount = Money.from_minor(1 + n % 200_00, "CNY")
+                    keeps = "PERIODS" if n % 2 else "PAYMENT"
+                    issuer.orders.repay(
+                        buyer.id, order_id, amount, mode="PREPAY", prepay_keeps=keeps
+                    )
+                elif op == "payoff" and orders:
+                    issuer.orders.repay(buyer.id, orders[n % len(orders)], mode="PAYOFF")
                 elif op == "advance":
                     issuer.advance_clock(n * 10)
+                elif op == "advance_days":  # into grace, penalty, M1..M3+, write-off
+                    issuer.advance_clock((n % 70) * 24 * 3600)
             except PayLaterError:
                 pass  # declines, invalid states, amounts over what is left: all refused whole
             assert issuer.check_ledger() == [], (number, op, n)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from paylater_sdk.errors import ConflictError, CreditDeclinedError, InvalidRequestError
-from paylater_sdk.installments import Schedule
+from paylater_sdk.installments import Schedule, ServicingError
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer, stop_background
 from paylater_sdk.issuer.delivery.outbox import notifications
 from paylater_sdk.issuer.delivery.sweeper import Sweeper
+from paylater_sdk.issuer.domain.messages import buyer_messages
 from paylater_sdk.issuer.storage import shared_state
 from paylater_sdk.issuer.storage.schema import checkouts
 from paylater_sdk.money import Money
@@ -275,9 +277,11 @@ def test_repayments_restore_credit_and_a_refund_after_repayment_returns_cash(
 ) -> None:
     order_id = _captured(api, issuer, buyer)
     first = issuer.orders.repay(buyer.id, order_id)
-    schedule = Schedule.from_json(first["schedule"])
-    assert schedule.installments[0].paid is True
-    assert first["paid"] == schedule.installments[0].amount.to_json()
+    assert first["allocated"] == [  # fenfu-6: a 0.72 fee per period, then the principal
+        {"order_id": order_id, "installment": 1, "part": "FEE", "amount": cny(72)},
+        {"order_id": order_id, "installment": 1, "part": "PRINCIPAL", "amount": cny(20_00)},
+    ]
+    assert first["owed"] == cny(0)
     assert balances(issuer, buyer.id)["outstanding"] == 100_00  # 120 / 6 = 20 per period
     # refund the whole price: 100 of principal is cancelled, 20 already repaid goes back
     refund = api.post(
@@ -290,36 +294,54 @@ def test_repayments_restore_credit_and_a_refund_after_repayment_returns_cash(
         "held": 0,
         "outstanding": 0,
     }
+    returned = [
+        m for m in buyer_messages(issuer.engine, buyer.id) if m["type"] == "REFUND.RETURNED"
+    ]
+    assert [m["data"]["returned"] for m in returned] == [cny(20_00)]
     assert issuer.check_ledger() == []
 
 
-def test_repay_several_installments_at_once_and_bad_amounts(
+def test_repay_any_amount_and_bad_amounts(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
+    """Flexible repayment: any amount up to what is owed; above it is refused, not kept."""
     order_id = _captured(api, issuer, buyer)
-    order = api.get("/v1/checkouts?out_trade_no=A1001").get_json()["order"]
-    amounts = [i["amount"]["value"] for i in order["schedule"]["installments"]]
-    with pytest.raises(InvalidRequestError, match="whole installments"):
-        issuer.orders.repay(buyer.id, order_id, Money.from_minor(amounts[0] + 1, "CNY"))
-    result = issuer.orders.repay(
-        buyer.id, order_id, Money.from_minor(amounts[0] + amounts[1], "CNY")
-    )
-    assert [i["paid"] for i in result["schedule"]["installments"]][:3] == [True, True, False]
-    assert balances(issuer, buyer.id)["outstanding"] == 80_00
-    for _ in range(4):
+    with pytest.raises(ServicingError) as exceeded:
+        issuer.orders.repay(buyer.id, order_id, Money("20.73", "CNY"))  # 20.72 is due
+    assert exceeded.value.code == "AMOUNT_EXCEEDS_OWED"
+    assert balances(issuer, buyer.id)["outstanding"] == 120_00
+    part = issuer.orders.repay(buyer.id, order_id, Money("7.50", "CNY"))
+    assert [(li["part"], li["amount"]) for li in part["allocated"]] == [
+        ("FEE", cny(72)),
+        ("PRINCIPAL", cny(6_78)),
+    ]
+    assert part["owed"] == cny(13_22)
+    assert balances(issuer, buyer.id)["outstanding"] == 113_22
+    issuer.orders.repay(buyer.id, order_id, Money("40.00", "CNY"), mode="PREPAY")
+    assert balances(issuer, buyer.id)["outstanding"] == 73_22
+    issuer.orders.repay(buyer.id, order_id, mode="PAYOFF")
+    with pytest.raises(ServicingError) as done:
         issuer.orders.repay(buyer.id, order_id)
-    with pytest.raises(ConflictError, match="nothing left"):
-        issuer.orders.repay(buyer.id, order_id)
+    assert done.value.code == "NOTHING_OWED"
     assert balances(issuer, buyer.id)["available"] == 5000_00
+    assert issuer.check_ledger() == []
 
 
-def test_a_missed_due_date_makes_the_buyer_overdue_until_repaid(
+def test_a_missed_due_date_makes_the_buyer_overdue_after_grace_until_repaid(
     api: SignedClient, issuer: Issuer, buyer: TestBuyer
 ) -> None:
     order_id = _captured(api, issuer, buyer)
     eligible = {"buyer_token": buyer.buyer_token, "amount": cny(200_00)}
     assert api.post("/v1/credit/eligibility", eligible).get_json()["eligible"] is True
-    issuer.advance_clock(33 * 24 * 3600)  # past the first monthly due date
+    first_due = date.fromisoformat(
+        api.get("/v1/checkouts?out_trade_no=A1001").get_json()["order"]["schedule"]["installments"][
+            0
+        ]["due_date"]
+    )
+    today = issuer.now().date()
+    issuer.advance_clock(((first_due - today).days + 3) * 24 * 3600)  # the last day of grace
+    assert api.post("/v1/credit/eligibility", eligible).get_json()["eligible"] is True
+    issuer.advance_clock(24 * 3600)  # the day after grace
     answer = api.post("/v1/credit/eligibility", eligible).get_json()
     assert answer == {"eligible": False, "reasons": ["OVERDUE"], "plans": []}
     checkout = new_checkout(api, "A2")
@@ -328,6 +350,8 @@ def test_a_missed_due_date_makes_the_buyer_overdue_until_repaid(
     assert declined.value.reason == "OVERDUE"
     issuer.orders.repay(buyer.id, order_id)
     assert api.post("/v1/credit/eligibility", eligible).get_json()["eligible"] is True
+    kinds = [m["type"] for m in buyer_messages(issuer.engine, buyer.id)]
+    assert kinds.count("ACCOUNT.FROZEN") == kinds.count("ACCOUNT.UNFROZEN") == 1
 
 
 @pytest.mark.parametrize(

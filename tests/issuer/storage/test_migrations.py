@@ -55,7 +55,7 @@ def test_an_older_schema_is_refused_with_what_to_run(tmp_path: Any) -> None:
     with pytest.raises(ConfigurationError) as refused:
         create_app({"TEST_MODE": True, "DATABASE_URL": url})
     message = str(refused.value)
-    assert "revision 0001, this issuer needs 0004" in message
+    assert "revision 0001, this issuer needs 0006" in message
     assert "run 'paylater issuer migrate --database " in message
 
 
@@ -64,7 +64,7 @@ def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
     _version_1_database(url)
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
-    assert "schema upgraded from 0001 to 0004" in result.output
+    assert "schema upgraded from 0001 to 0006" in result.output
     assert _differences(url) == []  # the same schema as a database created new
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -78,7 +78,7 @@ def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
     assert {"seen_nonces", "rate_counters", "alembic_version"} <= tables
     again = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert again.exit_code == 0, again.output
-    assert "already at 0004" in again.output
+    assert "already at 0006" in again.output
 
 
 def test_a_new_database_matches_the_migrations(tmp_path: Any) -> None:
@@ -97,7 +97,7 @@ def test_migrate_creates_an_empty_database(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
-    assert "created the schema at 0004" in result.output
+    assert "created the schema at 0006" in result.output
     app = create_app({"TEST_MODE": True, "DATABASE_URL": url})
     get_issuer(app).engine.dispose()
 
@@ -145,3 +145,30 @@ def test_0003_converts_clear_phones_to_a_keyed_hash_and_a_sealed_copy(tmp_path: 
     assert issuer.phones.open(sealed) == "13912345678"
     assert issuer.phones.masked(sealed) == "139****5678"
     issuer.engine.dispose()
+
+
+def test_revision_0006_backfills_the_receivables_of_older_loans(
+    api: Any, issuer: Any, buyer: Any
+) -> None:
+    """A loan opened before servicing has no receivable entries: the migration adds them
+    (the unpaid interest and fees), and the books balance again."""
+    import importlib.util
+    from pathlib import Path
+
+    from paylater_sdk.issuer.storage.schema import receivable_entries
+    from tests._support.issuer import authorized
+
+    order_id = authorized(api, issuer, buyer)["order"]["id"]
+    assert api.post(f"/v1/orders/{order_id}/capture", {}).status_code == 200
+    with issuer.engine.begin() as conn:
+        conn.execute(receivable_entries.delete())
+    assert any("FEE receivable 0 != 432" in p for p in issuer.check_ledger())
+    path = Path(migrate.__file__).parent / "migrations" / "versions" / "0006_servicing.py"
+    spec = importlib.util.spec_from_file_location("rev_0006", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with issuer.engine.begin() as conn:
+        module.backfill_receivables(conn)
+    assert issuer.check_ledger() == []

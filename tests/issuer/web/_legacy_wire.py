@@ -143,6 +143,15 @@ def _kind(name: str, value: Any) -> str:
     return str(value)
 
 
+def _one_of(values: tuple[str, ...], wording: str) -> Validator:
+    def check(name: str, value: Any) -> str:
+        if value not in values:
+            raise bad("INVALID_FIELD", f"{name} {wording}", field=name)
+        return str(value)
+
+    return check
+
+
 def _method(name: str, value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in ("GET", "POST", "PUT", "DELETE", "PATCH"):
         raise bad("INVALID_FIELD", f"{name} must be an HTTP method such as POST", field=name)
@@ -178,7 +187,16 @@ BODIES: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
         },
     ),
     "clock": ({"seconds": opt_int(0, 10 * 365 * 24 * 3600)}, {}),
-    "repay": ({"order_id": text(64)}, {"amount": money}),
+    # issue #14 replaced the body (any amount, a mode); written in the same style
+    "repay": (
+        {},
+        {
+            "amount": money,
+            "order_id": text(64),
+            "mode": _one_of(("DUE", "PAYOFF", "PREPAY"), "must be 'DUE', 'PAYOFF' or 'PREPAY'"),
+            "prepay_keeps": _one_of(("PAYMENT", "PERIODS"), "must be 'PAYMENT' or 'PERIODS'"),
+        },
+    ),
     "fault": (
         {"kind": _kind},
         {"method": _method, "path_prefix": opt_text(256), "count": opt_int(1, 1000)},

@@ -98,6 +98,8 @@ _GOOD: dict[str, Any] = {
     "method": "post",
     "path_prefix": "/v1",
     "count": 1000,
+    "mode": "PREPAY",
+    "prepay_keeps": "PERIODS",
 }
 
 
@@ -143,6 +145,8 @@ EDGES: dict[str, list[Any]] = {
     "method": ["GET", "post", "Patch", "BREW", "", None, 5, ["POST"]],
     "path_prefix": _texts(256),
     "count": _ints(1, 1000),
+    "mode": ["DUE", "PAYOFF", "PREPAY", "due", "", None, 5, ["DUE"]],
+    "prepay_keeps": ["PAYMENT", "PERIODS", "periods", "", None, 1],
 }  # fmt: skip
 
 

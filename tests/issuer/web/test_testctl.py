@@ -108,15 +108,26 @@ def test_repay_endpoint(
     response = web.post(f"/_test/buyers/{buyer.id}/repay", json={"order_id": order_id})
     assert response.status_code == 200
     body = response.get_json()
-    assert body["order_id"] == order_id
-    assert body["paid"] == body["schedule"]["installments"][0]["amount"]
-    assert body["schedule"]["installments"][0]["paid"] is True
+    assert body["repayment_id"].startswith("rp_")
+    assert body["allocated"] == [
+        {"order_id": order_id, "installment": 1, "part": "FEE", "amount": cny(72)},
+        {"order_id": order_id, "installment": 1, "part": "PRINCIPAL", "amount": cny(20_00)},
+    ]
+    assert body["owed"] == cny(0)
+    assert body["delinquency"] == {
+        "days_past_due": 0,
+        "bucket": "CURRENT",
+        "past_due": cny(0),
+        "frozen": False,
+        "write_off": [],
+    }
     assert balances(issuer, buyer.id)["outstanding"] == 100_00
     other = issuer.create_buyer(limit=Money("1", "CNY"))
-    assert (
-        web.post(f"/_test/buyers/{other.id}/repay", json={"order_id": order_id}).status_code == 404
-    )
+    wrong = web.post(f"/_test/buyers/{other.id}/repay", json={"order_id": order_id})
+    assert wrong.status_code == 404
+    assert wrong.get_json()["code"] == "UNKNOWN_ORDER"
     assert web.post("/_test/buyers/byr_nope/repay", json={"order_id": "ord_x"}).status_code == 404
+    assert balances(issuer, buyer.id)["outstanding"] == 100_00
 
 
 def test_repay_before_capture_is_a_conflict(

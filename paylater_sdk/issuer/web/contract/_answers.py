@@ -230,10 +230,56 @@ class ClockMoved(Closed):
     now: Time
 
 
-class Repaid(Closed):
+Part = Annotated[str, _enum("PENALTY", "LATE_FEE", "FEE", "INTEREST", "PRINCIPAL", "PREPAYMENT")]
+Bucket = Annotated[str, _enum("CURRENT", "M1", "M2", "M3", "M3_PLUS")]
+
+
+class AllocatedLine(Closed):
     order_id: str
+    installment: Annotated[int, Field(ge=1)]
+    part: Part
+    amount: MoneyOut
+
+
+class Delinquency(Closed):
+    days_past_due: Annotated[int, Field(ge=0)]
+    bucket: Bucket
+    past_due: MoneyOut
+    frozen: bool
+    write_off: list[str]
+
+
+class Repaid(Closed):
+    """A repayment: how it was allocated, what is still owed now, the delinquency."""
+
+    repayment_id: str
+    allocated: list[AllocatedLine]
+    owed: MoneyOut
+    delinquency: Delinquency
+
+
+class StatementLine(Closed):
+    order_id: str
+    installment: int
+    due_date: Date
+    amount: MoneyOut
     paid: MoneyOut
-    schedule: Schedule
+    owed: MoneyOut
+
+
+class Statement(Closed):
+    """A buyer's bill of one month (docs/servicing.md, "Statements")."""
+
+    buyer_id: str
+    month: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+    as_of: Date
+    installments: list[StatementLine]
+    carried_over: MoneyOut
+    penalty_posted: MoneyOut
+    late_fees: MoneyOut
+    payments_received: MoneyOut
+    amount_due: MoneyOut
+    due_date: Date | None
 
 
 class FaultArmed(Closed):

@@ -104,9 +104,17 @@ class AdvanceClock(Body):
     seconds: Annotated[int, Integer(0, 10 * 365 * 24 * 3600)]
 
 
+_MODES = ("DUE", "PAYOFF", "PREPAY")
+_KEEPS = ("PAYMENT", "PERIODS")
+
+
 class Repay(Body):
-    order_id: Annotated[str, Text(64)]
+    """A repayment (docs/servicing.md): absent ``amount`` pays all the mode can take."""
+
     amount: OptionalMoney = None
+    order_id: Annotated[str | None, Text(64)] = None
+    mode: Annotated[str | None, Choice(_MODES, "must be 'DUE', 'PAYOFF' or 'PREPAY'")] = None
+    prepay_keeps: Annotated[str | None, Choice(_KEEPS, "must be 'PAYMENT' or 'PERIODS'")] = None
 
 
 _KINDS = tuple(kind.value for kind in FaultKind)

@@ -41,6 +41,10 @@ class QuoteQuery(Query):
     currency: Annotated[str, Field(pattern=f"^{QUOTE_CURRENCY}$")]
 
 
+class StatementQuery(Query):
+    month: Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])]
+
+
 class FindCheckoutQuery(Query):
     out_trade_no: Annotated[str, Field(pattern=f"^{body.TRADE_NO}$")]
 
@@ -113,8 +117,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/_test/clock/advance", "testAdvanceClock", "Move the test clock forward",
           ok(200, out.ClockMoved, "The new time"), body=body.AdvanceClock, signed=False),
     Route("POST", "/_test/buyers/{buyer_id}/repay", "testRepay",
-          "Repay the next installment(s) of an order", ok(200, out.Repaid, "Paid"),
-          body=body.Repay, signed=False),
+          "Repay any amount: what is due, an early payoff or a prepayment (Idempotency-Key)",
+          ok(200, out.Repaid, "Allocated"), body=body.Repay, signed=False),
+    Route("GET", "/_test/buyers/{buyer_id}/statement", "testStatement",
+          "A buyer's bill of one month", ok(200, out.Statement, "The bill"),
+          query=StatementQuery, signed=False),
     Route("POST", "/_test/faults", "testInjectFault",
           "Make the next N matching requests or notifications fail",
           ok(201, out.FaultArmed, "Armed"), body=body.InjectFault, signed=False),
