@@ -247,20 +247,10 @@ def create_checkout() -> Response:
             plan_ids=body.plans,
             expires_in=body.expires_in,
             base_url=request.host_url,
+            metadata=body.metadata,
         )
 
     return _post(handle)
-
-
-@serve(blueprint, "findCheckout")
-def find_checkout() -> Response:
-    args = _no_query("out_trade_no")
-    if "out_trade_no" not in args:
-        raise bad("INVALID_QUERY", "give out_trade_no, e.g. /v1/checkouts?out_trade_no=A1001")
-    value = args["out_trade_no"]
-    if not re.fullmatch(_TRADE_NO, value):
-        raise bad("INVALID_QUERY", f"out_trade_no must match {_TRADE_NO}", field="out_trade_no")
-    return json_response(_issuer().orders.find_checkout(g.merchant_id, value))
 
 
 @serve(blueprint, "getCheckout")
@@ -306,6 +296,7 @@ def create_refund() -> Response:
             amount=body.amount,
             out_refund_no=body.out_refund_no,
             reason=body.reason,
+            metadata=body.metadata,
         )
 
     return _post(handle)
@@ -315,3 +306,7 @@ def create_refund() -> Response:
 def get_refund(refund_id: str) -> Response:
     _no_query()
     return json_response(_issuer().orders.get_refund(g.merchant_id, _object_id(refund_id)))
+
+
+# The list and event endpoints join this blueprint (their module imports it from here).
+from . import lists as _lists  # noqa: E402, F401

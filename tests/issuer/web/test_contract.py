@@ -98,6 +98,7 @@ _GOOD: dict[str, Any] = {
     "method": "post",
     "path_prefix": "/v1",
     "count": 1000,
+    "metadata": {"order": "A1", "channel": "app"},
 }
 
 
@@ -143,6 +144,10 @@ EDGES: dict[str, list[Any]] = {
     "method": ["GET", "post", "Patch", "BREW", "", None, 5, ["POST"]],
     "path_prefix": _texts(256),
     "count": _ints(1, 1000),
+    "metadata": [{}, {f"k{i}": "v" for i in range(20)}, {f"k{i}": "v" for i in range(21)},
+                 {"": "v"}, {"k" * 40: "v"}, {"k" * 41: "v"}, {"k": "v" * 500},
+                 {"k": "v" * 501}, {"k": 1}, {"k": None}, {"k": ["v"]}, {"a\nb": "v"},
+                 {"k": "a\x00b"}, {"k": ""}, None, [], "x", 5],
 }  # fmt: skip
 
 
@@ -257,7 +262,7 @@ def test_every_route_row_has_a_success_answer_model_but_the_document() -> None:
     missing = [r.operation_id for r in ROUTES if r.answer.model is None]
     assert missing == ["getOpenAPI"]
     posts = [r for r in ROUTES if r.method == "POST"]
-    assert len(posts) == 11
+    assert len(posts) == 12
     assert all(r.body is not None for r in posts)
 
 

@@ -131,7 +131,7 @@ def test_every_operation_has_a_unique_operation_id() -> None:
         for method, operation in item.items()
         if method in {"get", "post"}
     ]
-    assert len(ids) == len(set(ids)) == 17
+    assert len(ids) == len(set(ids)) == 22
     assert document["paths"]["/v1/checkouts"]["post"]["operationId"] == "createCheckout"
 
 
