@@ -16,6 +16,8 @@ import enum
 from typing import TypeVar
 
 __all__ = [
+    "API_VERSION",
+    "VERSION_HEADER",
     "BuyerStatus",
     "CheckoutState",
     "EventType",
@@ -24,6 +26,11 @@ __all__ = [
     "OrderState",
     "RefundState",
 ]
+
+#: The API version the client sends and the issuer answers in (``Paylater-Version``).
+API_VERSION = "2026-12-01"
+#: The header carrying it, on every request and every ``/v1`` answer.
+VERSION_HEADER = "Paylater-Version"
 
 _E = TypeVar("_E", bound="_Tolerant")
 

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, Response, g, request
 
 from ...errors import PayLaterError, ReplayError, SignatureError, TimestampError, UnknownKeyError
-from ...lifecycle import FaultKind
+from ...lifecycle import API_VERSION, VERSION_HEADER, FaultKind
 from ...signing import verify_request
 from ..storage import idempotency
 from ._context import current_issuer as _issuer
@@ -84,6 +84,14 @@ def _authenticate() -> Response | None:
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
     if fault == FaultKind.TIMEOUT:
         g.delay_response = issuer.config.fault_timeout
+    version = request.headers.get(VERSION_HEADER)
+    if version is not None and version != API_VERSION:
+        raise bad(
+            "UNSUPPORTED_VERSION",
+            f"{VERSION_HEADER} {version[:40]!r} is not served here; this issuer speaks "
+            f"{API_VERSION} (send that, or no header)",
+            field=VERSION_HEADER,
+        )
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
     body = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH

@@ -60,13 +60,13 @@ def _trade_numbers(conn: sa.Connection) -> None:
         sa.column("resource", sa.Text),
         sa.column("out_trade_no", sa.String),
     )
-    trade_no_of_order = dict(
+    trade_no_of_order: dict[str, str] = dict(
         conn.execute(
             sa.text(
                 "SELECT orders.id, checkouts.out_trade_no FROM orders "
                 "JOIN checkouts ON checkouts.id = orders.checkout_id"
             )
-        ).all()
+        ).tuples()
     )
     for event_id, resource in conn.execute(sa.select(events.c.id, events.c.resource)).all():
         try:
