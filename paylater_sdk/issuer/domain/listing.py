@@ -104,9 +104,11 @@ def page(
             raise bad_cursor(cursor_name)
         where.append(table.c.list_seq > position if newer else table.c.list_seq < position)
     order = table.c.list_seq.asc() if newer else table.c.list_seq.desc()
-    rows = conn.execute(sa.select(table).where(*where).order_by(order).limit(query.limit + 1)).all()
-    has_more = len(rows) > query.limit
-    rows = rows[: query.limit]
+    found = conn.execute(
+        sa.select(table).where(*where).order_by(order).limit(query.limit + 1)
+    ).all()
+    has_more = len(found) > query.limit
+    rows = list(found[: query.limit])
     if newer:
         rows.reverse()
     return Page([render(conn, row) for row in rows], has_more)

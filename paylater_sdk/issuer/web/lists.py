@@ -55,7 +55,8 @@ def _time(name: str, value: str) -> int:
     if moment is None or moment.tzinfo is None:
         raise bad(
             "INVALID_QUERY",
-            f"{name} must be an RFC 3339 time with an offset, e.g. 2026-12-01T00:00:00+08:00",
+            f"{name} must be an RFC 3339 time with an offset, e.g. 2026-12-01T00:00:00%2B08:00 "
+            "(a + in a query must be sent as %2B)",
             field=name,
         )
     return to_epoch(moment)

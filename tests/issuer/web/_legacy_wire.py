@@ -160,8 +160,7 @@ def _metadata(name: str, value: Any) -> dict[str, str]:
         if not key or len(key) > 40 or re.search(r"[\x00-\x1f\x7f]", key):
             raise bad(
                 "INVALID_FIELD",
-                f"{name} keys must be 1 to 40 characters without control characters "
-                f"(key {shown})",
+                f"{name} keys must be 1 to 40 characters without control characters (key {shown})",
                 field=name,
             )
         if not isinstance(item, str):

@@ -75,7 +75,7 @@ def _trade_numbers(conn: sa.Connection) -> None:
             continue
         found = data.get("out_trade_no") if isinstance(data, dict) else None
         if not isinstance(found, str) and isinstance(data, dict):
-            found = trade_no_of_order.get(data.get("order_id"))
+            found = trade_no_of_order.get(str(data.get("order_id")))
         if isinstance(found, str):
             conn.execute(events.update().where(events.c.id == event_id).values(out_trade_no=found))
 
