@@ -355,6 +355,7 @@ class SealedNotification:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> SealedNotification:
+        """Build from ``{"headers", "body"}``; the body is kept as the exact bytes to send."""
         f = Fields(data, "sealed notification")
         headers = f.obj("headers") or {}
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
