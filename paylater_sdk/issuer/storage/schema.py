@@ -168,10 +168,11 @@ checkouts = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
     # The merchant's key/value strings (a JSON object), returned everywhere.
     sa.Column("metadata_json", sa.Text, nullable=False, server_default="{}"),
-    # Position in the merchant's lists, numbered in commit order (domain/listing.py).
-    sa.Column("list_seq", sa.BigInteger, nullable=False),
+    # Position in the merchant's lists, numbered in commit order (storage/positions.py);
+    # always set, nullable only so SQLite adds it without rebuilding referenced tables.
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.UniqueConstraint("merchant_id", "out_trade_no", name="uq_checkout_out_trade_no"),
-    sa.UniqueConstraint("merchant_id", "list_seq", name="uq_checkouts_list_seq"),
+    sa.Index("uq_checkouts_list_seq", "merchant_id", "list_seq", unique=True),
     sa.Index("ix_checkouts_list_state", "merchant_id", "state", "list_seq"),
     sa.Index("ix_checkouts_list_created", "merchant_id", "created_at"),
 )
@@ -215,9 +216,9 @@ refunds = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("metadata_json", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("list_seq", sa.BigInteger, nullable=False),
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.UniqueConstraint("merchant_id", "out_refund_no", name="uq_refund_out_refund_no"),
-    sa.UniqueConstraint("merchant_id", "list_seq", name="uq_refunds_list_seq"),
+    sa.Index("uq_refunds_list_seq", "merchant_id", "list_seq", unique=True),
     sa.Index("ix_refunds_list_state", "merchant_id", "state", "list_seq"),
     sa.Index("ix_refunds_list_created", "merchant_id", "created_at"),
     sa.Index("ix_refunds_order", "order_id"),
@@ -273,9 +274,9 @@ notifications = sa.Table(
     # The checkout's out_trade_no the event is about (the list filter), and the position
     # in the merchant's event list, numbered in commit order (domain/listing.py).
     sa.Column("out_trade_no", sa.String(64), nullable=True),
-    sa.Column("list_seq", sa.BigInteger, nullable=False),
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.Index("ix_notifications_due", "state", "next_attempt_at"),
-    sa.UniqueConstraint("merchant_id", "list_seq", name="uq_notifications_list_seq"),
+    sa.Index("uq_notifications_list_seq", "merchant_id", "list_seq", unique=True),
     sa.Index("ix_notifications_list_state", "merchant_id", "state", "list_seq"),
     sa.Index("ix_notifications_list_trade_no", "merchant_id", "out_trade_no", "list_seq"),
     sa.Index("ix_notifications_list_created", "merchant_id", "created_at"),

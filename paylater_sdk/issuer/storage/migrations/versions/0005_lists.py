@@ -7,7 +7,11 @@
 - ``notifications.out_trade_no``: the checkout an event is about (the list filter),
   filled from each stored resource;
 - ``metadata_json`` on checkouts, orders and refunds (``{}`` for existing rows);
-- an index for every list query.
+- an index for every list query (``uq_*_list_seq``: one position per merchant).
+
+Every change is a plain ``ADD COLUMN`` or ``CREATE INDEX``: on SQLite a batch rebuild of a
+table that others reference (checkouts, orders) fails once they hold rows, with foreign
+keys on. So ``list_seq`` stays nullable in the schema; the issuer always sets it.
 
 Revision ID: 0005
 Revises: 0002
@@ -60,14 +64,15 @@ def _trade_numbers(conn: sa.Connection) -> None:
         sa.column("resource", sa.Text),
         sa.column("out_trade_no", sa.String),
     )
-    trade_no_of_order: dict[str, str] = dict(
-        conn.execute(
+    trade_no_of_order = {
+        str(order_id): str(trade_no)
+        for order_id, trade_no in conn.execute(
             sa.text(
                 "SELECT orders.id, checkouts.out_trade_no FROM orders "
                 "JOIN checkouts ON checkouts.id = orders.checkout_id"
             )
-        ).tuples()
-    )
+        )
+    }
     for event_id, resource in conn.execute(sa.select(events.c.id, events.c.resource)).all():
         try:
             data: Any = json.loads(resource)
@@ -88,16 +93,15 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("merchant_id"),
     )
+    # Plain ADD COLUMNs: on SQLite a batch (copy-and-rename) of a table that other tables
+    # reference fails once they hold rows, with foreign keys on.
     for name in _LISTED:
-        with op.batch_alter_table(name) as batch:
-            batch.add_column(sa.Column("list_seq", sa.BigInteger(), nullable=True))
+        op.add_column(name, sa.Column("list_seq", sa.BigInteger(), nullable=True))
     for name in ("checkouts", "orders", "refunds"):
-        with op.batch_alter_table(name) as batch:
-            batch.add_column(
-                sa.Column("metadata_json", sa.Text(), nullable=False, server_default="{}")
-            )
-    with op.batch_alter_table("notifications") as batch:
-        batch.add_column(sa.Column("out_trade_no", sa.String(length=64), nullable=True))
+        op.add_column(
+            name, sa.Column("metadata_json", sa.Text(), nullable=False, server_default="{}")
+        )
+    op.add_column("notifications", sa.Column("out_trade_no", sa.String(length=64), nullable=True))
     counters: dict[str, int] = {}
     for name in _LISTED:
         for merchant_id, highest in _number(conn, name).items():
@@ -109,9 +113,7 @@ def upgrade() -> None:
             [{"merchant_id": m, "value": v} for m, v in sorted(counters.items())],
         )
     for name in _LISTED:
-        with op.batch_alter_table(name) as batch:
-            batch.alter_column("list_seq", existing_type=sa.BigInteger(), nullable=False)
-            batch.create_unique_constraint(f"uq_{name}_list_seq", ["merchant_id", "list_seq"])
+        op.create_index(f"uq_{name}_list_seq", name, ["merchant_id", "list_seq"], unique=True)
         op.create_index(f"ix_{name}_list_state", name, ["merchant_id", "state", "list_seq"])
         op.create_index(f"ix_{name}_list_created", name, ["merchant_id", "created_at"])
     op.create_index(
