@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ..errors import InvalidRequestError, MoneyError
+from ..errors import APIError, InvalidRequestError, MoneyError
 from ..money import Money
 from ._notifications import NotificationsService
 from ._ops import M, Service, operation
@@ -119,7 +119,7 @@ def _page(
     resp = yield from service._core.call("GET", path, query=params)
     items = resp.data.get("data")
     if not isinstance(items, list):
-        raise InvalidRequestError(f"the issuer's answer to GET {path} is not a page")
+        raise APIError(f"the issuer's answer to GET {path} is not a page (no 'data' list)")
     kept = {k: v for k, v in params.items() if k not in ("starting_after", "ending_before")}
 
     def fetch(cursor: dict[str, str]) -> Any:
