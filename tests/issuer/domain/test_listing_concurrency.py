@@ -4,9 +4,12 @@ repeats an object; a transaction numbered first commits first."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from paylater_sdk.issuer import Issuer
@@ -14,7 +17,15 @@ from paylater_sdk.issuer.storage.positions import next_position
 from paylater_sdk.money import Money
 from tests._support.issuer import MERCHANT_ID, NOTIFY, RETURN, SignedClient
 
-WRITERS, EACH = 4, 12
+WRITERS, EACH = 4, 30
+_WRITER = threading.local()
+
+
+def _stall_before_commit(conn: Any) -> None:
+    """Widen the window between numbering and commit in writer threads, so that commits
+    out of numbering order would happen (and a page skip show) if positions allowed it."""
+    if getattr(_WRITER, "on", False):
+        time.sleep(random.random() / 50)
 
 
 def _create(issuer: Issuer, trade_no: str) -> str:
@@ -71,6 +82,7 @@ def test_pages_never_skip_or_repeat_while_others_insert(
     failures: list[BaseException] = []
 
     def writer(n: int) -> None:
+        _WRITER.on = True
         try:
             start.wait()
             for i in range(EACH):
@@ -80,6 +92,7 @@ def test_pages_never_skip_or_repeat_while_others_insert(
         except BaseException as exc:  # reported below, never lost in a thread
             failures.append(exc)
 
+    sa.event.listen(issuer.engine, "commit", _stall_before_commit)
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
     for thread in threads:
         thread.start()
@@ -97,6 +110,7 @@ def test_pages_never_skip_or_repeat_while_others_insert(
             caught[path] += got
     for thread in threads:
         thread.join()
+    sa.event.remove(issuer.engine, "commit", _stall_before_commit)
     assert failures == []
     for path in caught:
         got, newest[path] = _catch_up(api, path, newest[path])
@@ -128,8 +142,6 @@ def test_a_transaction_numbered_first_commits_first(issuer: Issuer) -> None:
         assert not finished.is_set()  # it waits for this transaction's commit
     thread.join()
     assert finished.is_set()
-    import sqlalchemy as sa
-
     from paylater_sdk.issuer.storage.schema import checkouts
 
     with issuer.engine.connect() as conn:
