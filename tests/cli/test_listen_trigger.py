@@ -170,3 +170,24 @@ def test_listen_forwards_new_events_freshly_sealed(
     assert [p.id for p in parsed] == [line.split()[2] for line in lines]
     assert [listed[p.id] for p in parsed] == [EventType(k) for k in kinds]
     assert EventType.CHECKOUT_CLOSED not in {p.event_type for p in parsed}
+
+
+def test_listen_reports_a_failed_forward_and_carries_on(served: dict[str, str]) -> None:
+    env = {**os.environ, **served}
+    cmd = [*LISTEN, "--forward-to", "http://127.0.0.1:9/notify", "--interval", "0.1",
+           "--max-events", "1", "--timeout", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("Ready: ")
+        fired = CliRunner().invoke(main, ["trigger", "CHECKOUT.CLOSED"], env=served)
+        assert fired.exit_code == 0, fired.output
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    [line] = out.strip().splitlines()
+    assert " CHECKOUT.CLOSED  evt_" in line
+    assert line.endswith("-> failed: ConnectionError")
