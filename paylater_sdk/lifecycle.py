@@ -16,6 +16,8 @@ import enum
 from typing import TypeVar
 
 __all__ = [
+    "API_VERSION",
+    "VERSION_HEADER",
     "AlertAction",
     "BuyerEventType",
     "BuyerStatus",
@@ -31,6 +33,11 @@ __all__ = [
     "RefundState",
     "RiskRule",
 ]
+
+#: The API version the client sends and the issuer answers in (``Paylater-Version``).
+API_VERSION = "2026-12-01"
+#: The header carrying it, on every request and every ``/v1`` answer.
+VERSION_HEADER = "Paylater-Version"
 
 _E = TypeVar("_E", bound="_Tolerant")
 

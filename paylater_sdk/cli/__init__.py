@@ -22,6 +22,8 @@ _COMMANDS: dict[str, str] = {
     "keys": "paylater_sdk.cli.keys:keys",
     "issuer": "paylater_sdk.cli.issuer:issuer",
     "demo": "paylater_sdk.cli.demo:demo",
+    "listen": "paylater_sdk.cli.listen:listen",
+    "trigger": "paylater_sdk.cli.trigger:trigger",
 }
 
 
@@ -32,6 +34,8 @@ _SHORT_HELP: dict[str, str] = {
     "keys": "Generate and inspect signing keys.",
     "issuer": "Run and administer the mock issuer.",
     "demo": "Run the mock issuer and the example shop on 127.0.0.1.",
+    "listen": "Forward an issuer's new events to a local notify URL.",
+    "trigger": "Make a test-mode issuer send an event.",
 }
 
 
@@ -86,4 +90,4 @@ class _LazyGroup(OneLineGroup):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paylater-sdk", prog_name="paylater")
 def main() -> None:
-    """paylater: pay-later checkout tools (plans, keys, mock issuer, demo)."""
+    """paylater: pay-later checkout tools (plans, keys, mock issuer, demo, events)."""

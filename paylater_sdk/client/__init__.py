@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._async import AsyncPayLaterClient
 from ._client import PayLaterClient
+from ._pages import Page, PageIterator
 from ._retry import RetryPolicy
 from .models import (
     Checkout,
@@ -17,6 +18,7 @@ from .models import (
     Quote,
     Refund,
     RefundState,
+    SealedNotification,
 )
 
 __all__ = [
@@ -28,10 +30,13 @@ __all__ = [
     "EventType",
     "Order",
     "OrderState",
+    "Page",
+    "PageIterator",
     "PayLaterClient",
     "Plan",
     "Quote",
     "Refund",
     "RefundState",
     "RetryPolicy",
+    "SealedNotification",
 ]

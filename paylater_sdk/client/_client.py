@@ -29,6 +29,7 @@ from ._runner import SyncRunner
 from .services import (
     CheckoutsService,
     CreditService,
+    EventsService,
     NotificationsService,
     OrdersService,
     PlansService,
@@ -105,6 +106,7 @@ class ClientBase(Generic[M]):
         self.orders: OrdersService[M] = OrdersService(core, runner)
         self.refunds: RefundsService[M] = RefundsService(core, runner)
         self.notifications: NotificationsService[M] = NotificationsService(core, runner)
+        self.events: EventsService[M] = EventsService(core, runner)
 
     @property
     def base_url(self) -> str:

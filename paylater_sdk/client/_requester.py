@@ -45,6 +45,7 @@ from ..errors import (
     PayLaterError,
     UnknownKeyError,
 )
+from ..lifecycle import API_VERSION, VERSION_HEADER
 from ..signing import (
     InMemoryNonceStore,
     IssuerProfile,
@@ -283,7 +284,11 @@ class Requester:
             path_and_query += "?" + urlencode(query, quote_via=quote)
         url = self.base_url[: len(self.base_url) - len(self._base_path)] + path_and_query
         payload = b""
-        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+            VERSION_HEADER: API_VERSION,
+        }
         if method != "GET":
             payload = json.dumps(
                 body or {}, ensure_ascii=False, separators=(",", ":"), sort_keys=True

@@ -36,6 +36,7 @@ __all__ = [
     "Quote",
     "Refund",
     "RefundState",
+    "SealedNotification",
 ]
 
 # The states and event types are shared with the issuer: paylater_sdk.lifecycle.
@@ -87,6 +88,14 @@ class Plan:
         )
 
 
+def _metadata(f: Fields) -> Mapping[str, str]:
+    """The merchant's metadata (an issuer that predates it sends none: ``{}``)."""
+    value = f.obj("metadata") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise APIError(f"issuer sent a malformed {f.kind}: 'metadata' must map strings")
+    return frozen_raw(value)
+
+
 def _plans(f: Fields, name: str) -> tuple[Plan, ...]:
     return tuple(Plan.from_api(item) for item in f.items(name))
 
@@ -119,6 +128,7 @@ class Order:
     authorized_at: datetime | None
     authorization_expires_at: datetime | None
     captured_at: datetime | None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = raw_field()
 
     @classmethod
@@ -139,6 +149,7 @@ class Order:
             authorized_at=f.opt_time("authorized_at"),
             authorization_expires_at=f.opt_time("authorization_expires_at"),
             captured_at=f.opt_time("captured_at"),
+            metadata=_metadata(f),
             raw=frozen_raw(f.data),
         )
 
@@ -159,6 +170,7 @@ class Checkout:
     created_at: datetime
     expires_at: datetime | None
     order: Order | None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = raw_field()
 
     @classmethod
@@ -179,6 +191,7 @@ class Checkout:
             created_at=f.time("created_at"),
             expires_at=f.opt_time("expires_at"),
             order=None if order is None else Order.from_api(order),
+            metadata=_metadata(f),
             raw=frozen_raw(f.data),
         )
 
@@ -194,6 +207,7 @@ class Refund:
     reason: str | None
     state: RefundState
     created_at: datetime
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = raw_field()
 
     @classmethod
@@ -208,6 +222,7 @@ class Refund:
             reason=f.opt_text("reason"),
             state=RefundState.parse(f.text("state")),
             created_at=f.time("created_at"),
+            metadata=_metadata(f),
             raw=frozen_raw(f.data),
         )
 
@@ -312,3 +327,37 @@ class Event:
             resource=resource,
             raw=frozen_raw(f.data),
         )
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Event:
+        """Build from an item of ``GET /v1/events``: ``{"id", "type", "created_at",
+        "resource"}``, the same Event a notification parses to (summary aside)."""
+        f = Fields(data, "event")
+        kind = f.text("type")
+        return cls.from_api(
+            {
+                "id": f.text("id"),
+                "event_type": kind,
+                "create_time": f.text("created_at"),
+                "summary": "",
+                "original_type": "refund" if kind.startswith("REFUND.") else "checkout",
+                "resource": f.obj("resource"),
+            }
+        )
+
+
+@attrs.frozen
+class SealedNotification:
+    """An event sealed by the issuer just now: POST ``body`` with ``headers`` to forward it."""
+
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> SealedNotification:
+        """Build from ``{"headers", "body"}``; the body is kept as the exact bytes to send."""
+        f = Fields(data, "sealed notification")
+        headers = f.obj("headers") or {}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise APIError("issuer sent a malformed sealed notification: 'headers'")
+        return cls(headers=frozen_raw(headers), body=f.text("body").encode("utf-8"))

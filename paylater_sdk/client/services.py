@@ -9,21 +9,26 @@ method returns the model, on an ``AsyncPayLaterClient`` it returns a coroutine o
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
-from ..errors import InvalidRequestError, MoneyError
+from ..errors import APIError, InvalidRequestError, MoneyError
 from ..money import Money
 from ._notifications import NotificationsService
 from ._ops import M, Service, operation
+from ._pages import Page
 from ._requester import Op, mask
-from .models import Checkout, Eligibility, Order, Quote, Refund
+from .models import Checkout, Eligibility, Event, Order, Quote, Refund, SealedNotification
+
+T = TypeVar("T", Checkout, Refund, Event)
 
 logger = logging.getLogger("paylater_sdk")
 
 __all__ = [
     "CheckoutsService",
     "CreditService",
+    "EventsService",
     "NotificationsService",
     "OrdersService",
     "PlansService",
@@ -57,6 +62,76 @@ def _url(name: str, value: object) -> str:
     if not url.startswith(("https://", "http://")):
         raise InvalidRequestError(f"{name} must be an absolute http(s) URL, got {url!r}")
     return url
+
+
+def _metadata(value: object) -> dict[str, str]:
+    """Up to 20 string keys (1 to 40 characters) with string values (up to 500)."""
+    if not isinstance(value, Mapping) or len(value) > 20:
+        raise InvalidRequestError("metadata must be a mapping of at most 20 string keys")
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 40:
+            raise InvalidRequestError(f"metadata keys must be 1 to 40 characters, got {key!r}")
+        if not isinstance(item, str) or len(item) > 500:
+            raise InvalidRequestError(f"metadata[{key!r}] must be a string of at most 500")
+    return dict(value)
+
+
+def _list_params(
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    state: str | None,
+    created_gte: datetime | None,
+    created_lt: datetime | None,
+    out_trade_no: str | None,
+) -> dict[str, str]:
+    """The query of a list call, checked (the limit is always sent: it makes
+    ``GET /v1/checkouts?out_trade_no=`` a list, never the find form)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise InvalidRequestError(f"limit must be an integer from 1 to 100, got {limit!r}")
+    if starting_after is not None and ending_before is not None:
+        raise InvalidRequestError("give starting_after or ending_before, not both")
+    params = {"limit": str(limit)}
+    for name, text in (
+        ("starting_after", starting_after),
+        ("ending_before", ending_before),
+        ("state", state),
+        ("out_trade_no", out_trade_no),
+    ):
+        if text is not None:
+            params[name] = _text(name, str(text), max_length=64)
+    for name, moment in (("created_gte", created_gte), ("created_lt", created_lt)):
+        if moment is not None:
+            if not isinstance(moment, datetime) or moment.tzinfo is None:
+                raise InvalidRequestError(f"{name} must be a timezone-aware datetime")
+            params[name] = moment.isoformat()
+    return params
+
+
+def _page(
+    service: Service[Any],
+    path: str,
+    params: dict[str, str],
+    parse: Callable[[Mapping[str, Any]], T],
+) -> Op[Page[T]]:
+    """One page; its ``fetch`` runs the next page's call on the same client."""
+    resp = yield from service._core.call("GET", path, query=params)
+    items = resp.data.get("data")
+    if not isinstance(items, list):
+        raise APIError(f"the issuer's answer to GET {path} is not a page (no 'data' list)")
+    kept = {k: v for k, v in params.items() if k not in ("starting_after", "ending_before")}
+
+    def fetch(cursor: dict[str, str]) -> Any:
+        return service._runner.run(_page(service, path, {**kept, **cursor}, parse))
+
+    return Page(
+        tuple(parse(item) for item in items),
+        bool(resp.data.get("has_more")),
+        fetch=fetch,
+        is_async=service._runner.is_async,
+        newer="ending_before" in params,
+    )
 
 
 class CreditService(Service[M]):
@@ -99,6 +174,7 @@ class CheckoutsService(Service[M]):
         plans: Sequence[str] | None = None,
         expires_in: int | None = None,
         idempotency_key: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Op[Checkout]:
         """Create a checkout; redirect the buyer to ``checkout.authorize_url``.
 
@@ -122,6 +198,8 @@ class CheckoutsService(Service[M]):
                     f"expires_in must be a positive whole number of seconds, got {expires_in!r}"
                 )
             body["expires_in"] = expires_in
+        if metadata is not None:
+            body["metadata"] = _metadata(metadata)
         if idempotency_key is not None:
             key = _text("idempotency_key", idempotency_key)
             if not key.isascii() or not key.isprintable():
@@ -143,6 +221,30 @@ class CheckoutsService(Service[M]):
             "GET", "/v1/checkouts", query={"out_trade_no": _text("out_trade_no", out_trade_no)}
         )
         return Checkout.from_api(resp.data)
+
+    @operation
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        state: str | None = None,
+        created_gte: datetime | None = None,
+        created_lt: datetime | None = None,
+        out_trade_no: str | None = None,
+    ) -> Op[Page[Checkout]]:
+        """A page of checkouts, newest first; ``.auto_paging_iter()`` walks the rest."""
+        params = _list_params(
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            state=state,
+            created_gte=created_gte,
+            created_lt=created_lt,
+            out_trade_no=out_trade_no,
+        )
+        return (yield from _page(self, "/v1/checkouts", params, Checkout.from_api))
 
     @operation
     def close(self, id: str) -> Op[Checkout]:
@@ -177,7 +279,13 @@ class OrdersService(Service[M]):
 class RefundsService(Service[M]):
     @operation
     def create(
-        self, order_id: str, amount: Money, out_refund_no: str, reason: str | None = None
+        self,
+        order_id: str,
+        amount: Money,
+        out_refund_no: str,
+        reason: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
     ) -> Op[Refund]:
         """Refund part or all of a captured order; ``out_refund_no`` is unique per merchant."""
         body: dict[str, Any] = {
@@ -187,6 +295,8 @@ class RefundsService(Service[M]):
         }
         if reason is not None:
             body["reason"] = _text("reason", reason, max_length=1000)
+        if metadata is not None:
+            body["metadata"] = _metadata(metadata)
         resp = yield from self._core.call("POST", "/v1/refunds", body=body)
         return Refund.from_api(resp.data)
 
@@ -194,3 +304,79 @@ class RefundsService(Service[M]):
     def get(self, id: str) -> Op[Refund]:
         resp = yield from self._core.call("GET", self._core.path("/v1/refunds/{}", id))
         return Refund.from_api(resp.data)
+
+    @operation
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        state: str | None = None,
+        created_gte: datetime | None = None,
+        created_lt: datetime | None = None,
+        out_trade_no: str | None = None,
+    ) -> Op[Page[Refund]]:
+        """A page of refunds, newest first (``out_trade_no``: that checkout's refunds)."""
+        params = _list_params(
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            state=state,
+            created_gte=created_gte,
+            created_lt=created_lt,
+            out_trade_no=out_trade_no,
+        )
+        return (yield from _page(self, "/v1/refunds", params, Refund.from_api))
+
+
+class EventsService(Service[M]):
+    """The notifications the issuer sent you in the last 30 days (catch up, resend)."""
+
+    @operation
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        state: str | None = None,
+        created_gte: datetime | None = None,
+        created_lt: datetime | None = None,
+        out_trade_no: str | None = None,
+    ) -> Op[Page[Event]]:
+        """A page of events, newest first; ``state`` is the delivery state
+        (``PENDING``, ``DELIVERED``, ``FAILED``). Each is the :class:`Event` a notification
+        parses to, so one handler serves both."""
+        params = _list_params(
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            state=state,
+            created_gte=created_gte,
+            created_lt=created_lt,
+            out_trade_no=out_trade_no,
+        )
+        return (yield from _page(self, "/v1/events", params, Event.from_record))
+
+    @operation
+    def get(self, id: str) -> Op[Event]:
+        resp = yield from self._core.call("GET", self._core.path("/v1/events/{}", id))
+        return Event.from_record(resp.data)
+
+    @operation
+    def resend(self, id: str, *, idempotency_key: str | None = None) -> Op[Event]:
+        """Have the issuer deliver the event again (same id: your deduplication holds)."""
+        resp = yield from self._core.call(
+            "POST",
+            self._core.path("/v1/events/{}/resend", id),
+            body={},
+            idempotency_key=idempotency_key,
+        )
+        return Event.from_record(resp.data)
+
+    @operation
+    def notification(self, id: str) -> Op[SealedNotification]:
+        """The event sealed by the issuer now, ready to POST to your notify handler."""
+        resp = yield from self._core.call("GET", self._core.path("/v1/events/{}/notification", id))
+        return SealedNotification.from_api(resp.data)

@@ -124,6 +124,8 @@ def test_the_root_without_a_command_prints_its_help() -> None:
         (("issuer", "migrate"), "--database"),
         (("issuer", "export-buyer"), "BUYER_ID"),
         (("issuer", "purge"), "--closed-before"),
+        (("listen",), "--forward-to"),
+        (("trigger",), "EVENT"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )
@@ -134,6 +136,7 @@ def test_no_arguments_is_one_line(path: tuple[str, ...], needle: str) -> None:
 def test_no_arguments_covers_every_command() -> None:
     # `paylater` prints its help; `paylater demo` alone starts the demo (not a mistake).
     covered = {("keys",), ("issuer",), ("keys", "generate"), ("keys", "serial"), ("plan",)}
+    covered |= {("listen",), ("trigger",)}
     covered |= {
         ("issuer", c)
         for c in (
@@ -156,6 +159,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (folder / "public.pem").write_bytes(public_key_pem(key))
     (folder / "encrypted.pem").write_bytes(private_key_pem(key, b"s3cret"))
     (folder / "junk.pem").write_text("not a key")
+    (folder / "private.pem").write_bytes(private_key_pem(key))
     (folder / "afile").write_text("a regular file")
     db = f"sqlite:///{folder / 'issuer.db'}"
     create_app({"DATABASE_URL": db, "TEST_MODE": True})
@@ -164,6 +168,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "public": str(folder / "public.pem"),
         "encrypted": str(folder / "encrypted.pem"),
         "junk": str(folder / "junk.pem"),
+        "private": str(folder / "private.pem"),
         "afile": str(folder / "afile"),
         "db": db,
     }
@@ -220,6 +225,24 @@ BAD_INPUTS: list[tuple[list[str], int, tuple[str, ...]]] = [
     (["issuer", "add-merchant", "--database", "{db}", "--id", "m1", "--name", "A",
       "--public-key", "{public}", "--api-key", "short"], 2, ("--api-key",)),
     (["demo", "--issuer-port", "99999"], 2, ("--issuer-port",)),
+    (["listen", "--forward-to", "ftp://x"], 2, ("--forward-to",)),
+    (["listen", "--forward-to", "http://127.0.0.1:1/n"], 2,
+     ("--issuer", "--merchant-id", "--private-key", "--api-key")),
+    (["listen", "--forward-to", "http://127.0.0.1:1/n", "--interval", "0"], 2, ("--interval",)),
+    (["trigger", "NOPE.EVENT"], 2, ("NOPE.EVENT",)),
+    (["trigger", "CHECKOUT.AUTHORIZED"], 2, ("--notify-url",)),
+    (["trigger", "CHECKOUT.AUTHORIZED", "--notify-url", "http://127.0.0.1:1/n", "--issuer",
+      "http://127.0.0.1:1", "--merchant-id", "m1", "--private-key", "{junk}",
+      "--api-key", "a" * 32], 2, ()),
+    (["trigger", "CHECKOUT.AUTHORIZED", "--notify-url", "http://127.0.0.1:1/n", "--issuer",
+      "http://127.0.0.1:1", "--merchant-id", "m1", "--private-key", "{dir}/missing.pem",
+      "--api-key", "a" * 32], 2, ("--private-key",)),
+    (["trigger", "CHECKOUT.AUTHORIZED", "--notify-url", "http://127.0.0.1:1/n", "--issuer",
+      "http://127.0.0.1:1", "--merchant-id", "m1", "--private-key", "{private}",
+      "--api-key", "a" * 32], 1, ("could not reach",)),
+    (["listen", "--forward-to", "http://127.0.0.1:1/n", "--issuer", "http://127.0.0.1:1",
+      "--merchant-id", "m1", "--private-key", "{private}", "--api-key", "a" * 32], 1,
+     ("could not reach",)),
 ]  # fmt: skip
 
 

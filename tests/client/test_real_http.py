@@ -90,3 +90,45 @@ def test_calls_over_real_http(served: tuple[str, Any, Any]) -> None:
         assert info.value.request_id
         assert client.checkouts.close(checkout.id).state is CheckoutState.CLOSED
     assert get_issuer(app).check_ledger() == []
+
+
+def test_lists_and_auto_paging_over_real_http(served: tuple[str, Any, Any]) -> None:
+    """Cursors, filters and times (``+00:00`` percent-encoded) signed and sent as-is, by the
+    requests client and by the httpx one over real sockets."""
+    import anyio
+
+    from paylater_sdk.client import AsyncPayLaterClient
+
+    base_url, key, _ = served
+    options: dict[str, Any] = {
+        "merchant_id": "m_real",
+        "private_key": key,
+        "key_serial": serial_for(key),
+        "api_key": API_KEY,
+    }
+    with PayLaterClient(base_url, **options) as client:
+        ids = []
+        for i in range(5):
+            made = client.checkouts.create(
+                out_trade_no=f"L-{i}",
+                amount=Money("300.00", "CNY"),
+                description="Tea",
+                notify_url="http://127.0.0.1/notify",
+                return_url="http://127.0.0.1/return",
+                metadata={"n": str(i)},
+            )
+            ids.append(made.id)
+        since = client.checkouts.get(ids[0]).created_at
+        page = client.checkouts.list(limit=2, created_gte=since, state="CREATED")
+        assert [c.id for c in page.auto_paging_iter()] == list(reversed(ids))
+        assert [c.metadata["n"] for c in page.data] == ["4", "3"]
+        client.checkouts.close(ids[1])
+        [closed] = client.events.list(out_trade_no="L-1")
+        assert closed.event_type.value == "CHECKOUT.CLOSED"
+
+    async def walk() -> list[str]:
+        async with AsyncPayLaterClient(base_url, **options) as aclient:
+            first = await aclient.checkouts.list(limit=2)
+            return [c.id async for c in first.auto_paging_iter()]
+
+    assert anyio.run(walk) == list(reversed(ids))

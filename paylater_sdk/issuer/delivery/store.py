@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage.schema import notification_attempts, notifications, rfc3339, to_epoch
+from ..storage.positions import next_position
+from ..storage.schema import (
+    checkouts,
+    notification_attempts,
+    notifications,
+    orders,
+    rfc3339,
+    to_epoch,
+)
 from . import wechat
 
 __all__ = [
@@ -66,6 +74,7 @@ def enqueue(
     if wechat.suppressed(conn, event_type, original_type, resource):
         return ""  # a checkout made through /v3 is announced the v3 way only
     event_id = "evt_" + secrets.token_hex(12)
+    trade_no = _out_trade_no(conn, resource)
     conn.execute(
         notifications.insert().values(
             id=event_id,
@@ -81,9 +90,28 @@ def enqueue(
             created_at=to_epoch(now),
             seq=time.time_ns(),
             next_attempt_at=to_epoch(now),
+            out_trade_no=trade_no,
+            # Last: the position is numbered in commit order (storage/positions.py).
+            list_seq=next_position(conn, merchant_id),
         )
     )
     return event_id
+
+
+def _out_trade_no(conn: Connection, resource: Mapping[str, Any]) -> str | None:
+    """The out_trade_no of the checkout the resource is (or whose order it refunds)."""
+    found = resource.get("out_trade_no")
+    if isinstance(found, str):
+        return found
+    order_id = resource.get("order_id")
+    if not isinstance(order_id, str):
+        return None
+    value = conn.execute(
+        sa.select(checkouts.c.out_trade_no)
+        .join(orders, orders.c.checkout_id == checkouts.c.id)
+        .where(orders.c.id == order_id)
+    ).scalar()
+    return None if value is None else str(value)
 
 
 def redeliver(conn: Connection, event_id: str, *, now: datetime) -> bool:

@@ -29,7 +29,7 @@ from ..storage.locking import startup_lock
 from ..storage.nonces import DatabaseNonceStore, build_nonce_store
 from ..storage.pii import PhoneVault, load_vault, mask_phone
 from ..storage.schema import buyers, log_failure, metadata, reading, to_epoch
-from . import credit, ledger, lifecycle, ratelimit
+from . import credit, events, ledger, lifecycle, ratelimit
 from .clock import Clock
 from .credit import TestBuyer
 from .faults import FAULT_KINDS, Faults
@@ -174,6 +174,7 @@ class Issuer:
         if isinstance(self.nonce_store, DatabaseNonceStore):
             self.nonce_store.purge()
         ratelimit.purge(self.engine, to_epoch(self.now()))
+        events.purge(self.engine, self.now())  # events are kept 30 days
 
     # --- merchants and keys ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,7 @@ from ...lifecycle import BuyerEventType, CheckoutState, EventType, RefundState
 from ...money import Money
 from ..delivery.store import enqueue
 from ..storage.locking import locked
+from ..storage.positions import next_position
 from ..storage.schema import checkouts, orders, reading, refunds, to_epoch
 from . import ledger, messages
 from .accounts import account_of, lines_by_order, policy_for
@@ -281,6 +283,7 @@ def create_refund(
     out_refund_no: str,
     reason: str | None,
     now: datetime,
+    metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
 
@@ -348,6 +351,8 @@ def create_refund(
         "reason": reason,
         "state": RefundState.SUCCEEDED,
         "created_at": to_epoch(now),
+        "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
+        "list_seq": next_position(conn, order.merchant_id),  # after every row lock
     }
     conn.execute(refunds.insert().values(values))
     resource = refund_json(SimpleNamespace(**values))  # the row just inserted

@@ -9,7 +9,7 @@ and :mod:`.ledger`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from ...money import Money
 from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.locking import locked
+from ..storage.positions import next_position
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
 from . import credit, ledger, lifecycle, risk, servicing
 from .urls import url_allowed
@@ -98,6 +99,7 @@ class OrderBook:
         plan_ids: Sequence[str] | None,
         expires_in: int | None,
         base_url: str,
+        metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         self._check_urls(merchant_id, notify_url=notify_url, return_url=return_url)
         offers = self._requested_offers(amount, plan_ids)
@@ -137,6 +139,8 @@ class OrderBook:
                         authorize_url=f"{base}/authorize/{checkout_id}",
                         created_at=to_epoch(now),
                         expires_at=to_epoch(now + timedelta(seconds=ttl)),
+                        metadata_json=json.dumps(dict(metadata or {}), ensure_ascii=False),
+                        list_seq=next_position(conn, merchant_id),  # last: commit order
                     )
                 )
                 return tx.done(checkout_json_by_id(conn, checkout_id))
@@ -228,6 +232,7 @@ class OrderBook:
         amount: Money,
         out_refund_no: str,
         reason: str | None,
+        metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         try:
             with idempotency.transaction(self.engine) as tx:
@@ -241,6 +246,7 @@ class OrderBook:
                     out_refund_no=out_refund_no,
                     reason=reason,
                     now=now,
+                    metadata=metadata,
                 )
                 credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
                 if self.config.risk_rules:
@@ -384,6 +390,7 @@ class OrderBook:
                 plan_id=quote.plan_id,
                 plan_json=json.dumps(quote.to_json()),
                 schedule_json=None,
+                metadata_json=row.metadata_json,  # the order carries the checkout's metadata
                 authorized_at=to_epoch(now),
                 authorization_expires_at=lifecycle.authorization_expiry(
                     now, self.config.authorization_ttl

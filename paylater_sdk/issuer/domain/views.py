@@ -16,6 +16,7 @@ from ..storage.schema import checkouts, orders, refunds, rfc3339
 __all__ = [
     "checkout_json",
     "checkout_json_by_id",
+    "metadata_of",
     "money_json",
     "order_json",
     "order_json_by_id",
@@ -23,6 +24,12 @@ __all__ = [
     "refund_json_by_id",
     "rfc3339",
 ]
+
+
+def metadata_of(row: Any) -> dict[str, str]:
+    """The row's metadata object (``{}`` when the merchant set none)."""
+    stored = getattr(row, "metadata_json", None)
+    return dict(json.loads(stored)) if stored else {}
 
 
 def money_json(minor: int, currency: str) -> dict[str, Any]:
@@ -43,6 +50,7 @@ def order_json(row: Any) -> dict[str, Any]:
         "authorized_at": rfc3339(row.authorized_at),
         "authorization_expires_at": rfc3339(row.authorization_expires_at),
         "captured_at": rfc3339(row.captured_at),
+        "metadata": metadata_of(row),
     }
 
 
@@ -79,6 +87,7 @@ def checkout_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
         "authorize_url": row.authorize_url,
         "created_at": rfc3339(row.created_at),
         "expires_at": rfc3339(row.expires_at),
+        "metadata": metadata_of(row),
         "order": order,
     }
 
@@ -97,6 +106,7 @@ def refund_json(row: Any) -> dict[str, Any]:
         "reason": row.reason,
         "state": row.state,
         "created_at": rfc3339(row.created_at),
+        "metadata": metadata_of(row),
     }
 
 

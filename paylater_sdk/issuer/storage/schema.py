@@ -31,6 +31,7 @@ __all__ = [
     "issuer_keys",
     "issuer_state",
     "ledger_entries",
+    "list_counters",
     "log_failure",
     "make_engine",
     "merchant_keys",
@@ -235,7 +236,15 @@ checkouts = sa.Table(
     sa.Column("authorize_url", sa.String(600), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    # The merchant's key/value strings (a JSON object), returned everywhere.
+    sa.Column("metadata_json", sa.Text, nullable=False, server_default="{}"),
+    # Position in the merchant's lists, numbered in commit order (storage/positions.py);
+    # always set, nullable only so SQLite adds it without rebuilding referenced tables.
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.UniqueConstraint("merchant_id", "out_trade_no", name="uq_checkout_out_trade_no"),
+    sa.Index("uq_checkouts_list_seq", "merchant_id", "list_seq", unique=True),
+    sa.Index("ix_checkouts_list_state", "merchant_id", "state", "list_seq"),
+    sa.Index("ix_checkouts_list_created", "merchant_id", "created_at"),
 )
 
 orders = sa.Table(
@@ -259,6 +268,7 @@ orders = sa.Table(
     sa.Column("authorized_at", sa.BigInteger, nullable=False),
     sa.Column("authorization_expires_at", sa.BigInteger, nullable=False),
     sa.Column("captured_at", sa.BigInteger, nullable=True),
+    sa.Column("metadata_json", sa.Text, nullable=False, server_default="{}"),
     # Bumped by every update: each UPDATE is guarded on the version it read.
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     # Servicing (migration 0006): the penalty rate fixed at capture (a decimal string),
@@ -281,7 +291,13 @@ refunds = sa.Table(
     sa.Column("reason", sa.String(256), nullable=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("metadata_json", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.UniqueConstraint("merchant_id", "out_refund_no", name="uq_refund_out_refund_no"),
+    sa.Index("uq_refunds_list_seq", "merchant_id", "list_seq", unique=True),
+    sa.Index("ix_refunds_list_state", "merchant_id", "state", "list_seq"),
+    sa.Index("ix_refunds_list_created", "merchant_id", "created_at"),
+    sa.Index("ix_refunds_order", "order_id"),
 )
 
 #: A buyer's repayment (servicing, docs/servicing.md): the request and its stored answer.
@@ -399,7 +415,24 @@ notifications = sa.Table(
     sa.Column("delivered_at", sa.BigInteger, nullable=True),
     sa.Column("last_status", sa.Integer, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # The checkout's out_trade_no the event is about (the list filter), and the position
+    # in the merchant's event list, numbered in commit order (domain/listing.py).
+    sa.Column("out_trade_no", sa.String(64), nullable=True),
+    sa.Column("list_seq", sa.BigInteger, nullable=True),  # always set: see 0005
     sa.Index("ix_notifications_due", "state", "next_attempt_at"),
+    sa.Index("uq_notifications_list_seq", "merchant_id", "list_seq", unique=True),
+    sa.Index("ix_notifications_list_state", "merchant_id", "state", "list_seq"),
+    sa.Index("ix_notifications_list_trade_no", "merchant_id", "out_trade_no", "list_seq"),
+    sa.Index("ix_notifications_list_created", "merchant_id", "created_at"),
+)
+
+#: The last list position given out per merchant. Numbering takes this row's lock, held
+#: until commit, so positions are handed out in commit order (see domain/listing.py).
+list_counters = sa.Table(
+    "list_counters",
+    metadata,
+    sa.Column("merchant_id", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )
 
 notification_attempts = sa.Table(

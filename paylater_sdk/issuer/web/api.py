@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, Response, g, request
 
 from ...errors import PayLaterError, ReplayError, SignatureError, TimestampError, UnknownKeyError
-from ...lifecycle import FaultKind
+from ...lifecycle import API_VERSION, VERSION_HEADER, FaultKind
 from ...signing import verify_request
 from ..storage import idempotency
 from ._context import current_issuer as _issuer
@@ -84,6 +84,14 @@ def _authenticate() -> Response | None:
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
     if fault == FaultKind.TIMEOUT:
         g.delay_response = issuer.config.fault_timeout
+    version = request.headers.get(VERSION_HEADER)
+    if version is not None and version != API_VERSION:
+        raise bad(
+            "UNSUPPORTED_VERSION",
+            f"{VERSION_HEADER} {version[:40]!r} is not served here; this issuer speaks "
+            f"{API_VERSION} (send that, or no header)",
+            field=VERSION_HEADER,
+        )
     if len(request.query_string) > _MAX_QUERY:
         raise bad("INVALID_QUERY", f"the query string is over {_MAX_QUERY} bytes")
     body = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
@@ -247,20 +255,10 @@ def create_checkout() -> Response:
             plan_ids=body.plans,
             expires_in=body.expires_in,
             base_url=request.host_url,
+            metadata=body.metadata,
         )
 
     return _post(handle)
-
-
-@serve(blueprint, "findCheckout")
-def find_checkout() -> Response:
-    args = _no_query("out_trade_no")
-    if "out_trade_no" not in args:
-        raise bad("INVALID_QUERY", "give out_trade_no, e.g. /v1/checkouts?out_trade_no=A1001")
-    value = args["out_trade_no"]
-    if not re.fullmatch(_TRADE_NO, value):
-        raise bad("INVALID_QUERY", f"out_trade_no must match {_TRADE_NO}", field="out_trade_no")
-    return json_response(_issuer().orders.find_checkout(g.merchant_id, value))
 
 
 @serve(blueprint, "getCheckout")
@@ -306,6 +304,7 @@ def create_refund() -> Response:
             amount=body.amount,
             out_refund_no=body.out_refund_no,
             reason=body.reason,
+            metadata=body.metadata,
         )
 
     return _post(handle)
@@ -315,3 +314,7 @@ def create_refund() -> Response:
 def get_refund(refund_id: str) -> Response:
     _no_query()
     return json_response(_issuer().orders.get_refund(g.merchant_id, _object_id(refund_id)))
+
+
+# The list and event endpoints join this blueprint (their module imports it from here).
+from . import lists as _lists  # noqa: E402, F401

@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ...errors import PayLaterError
+from ...lifecycle import API_VERSION, VERSION_HEADER
 from ..domain.ratelimit import RateLimitedError
 from ..storage.schema import log_failure
 from ._context import issuer_of
@@ -92,6 +93,8 @@ def install_error_handling(app: Flask) -> None:
             delay = g.pop("delay_response", None)
             if delay:
                 time.sleep(delay)
+            # Every /v1 answer says the API version it was made in (docs/api.md).
+            response.headers[VERSION_HEADER] = API_VERSION
             signer = issuer_of(app).response_signer()
             for name, value in signer.headers(response.get_data()).items():
                 response.headers[name] = value

@@ -172,3 +172,77 @@ def test_revision_0006_backfills_the_receivables_of_older_loans(
     with issuer.engine.begin() as conn:
         module.backfill_receivables(conn)
     assert issuer.check_ledger() == []
+
+
+def _rows_at_0002(url: str) -> None:
+    """A database at revision 0002 holding two merchants' checkouts, an order, a refund
+    and notifications (created_at ties included), as revision 0005 finds them."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0002")
+        meta = sa.MetaData()
+        table = {n: sa.Table(n, meta, autoload_with=conn) for n in (
+            "merchants", "buyers", "checkouts", "orders", "refunds", "notifications")}  # fmt: skip
+        for m in ("m1", "m2"):
+            conn.execute(table["merchants"].insert().values(
+                id=m, name=m, api_key="k" * 32, notify_prefixes="[]", return_prefixes="[]",
+                created_at=0))  # fmt: skip
+        conn.execute(table["buyers"].insert().values(
+            id="b1", buyer_token="bt_1", phone="13800000001", test_code="123456", currency="CNY",
+            credit_limit=0, available=0, held=0, outstanding=0, single_purchase_max=None,
+            status="ACTIVE", overdue_flag=False, overdue=False, created_at=0))  # fmt: skip
+        for checkout_id, merchant, trade_no, created in (
+            ("co_b", "m1", "T2", 100),
+            ("co_a", "m1", "T1", 100),
+            ("co_c", "m2", "T3", 50),
+        ):
+            conn.execute(table["checkouts"].insert().values(
+                id=checkout_id, merchant_id=merchant, out_trade_no=trade_no, state="CAPTURED",
+                amount=100, currency="CNY", description="d", notify_url="https://x/n",
+                return_url="https://x/r", plans_json="[]", authorize_url="https://i/a",
+                created_at=created, expires_at=created + 60))  # fmt: skip
+        conn.execute(table["orders"].insert().values(
+            id="ord_a", checkout_id="co_a", merchant_id="m1", buyer_id="b1", state="CAPTURED",
+            currency="CNY", amount=100, held=0, captured_amount=100, refunded_amount=10,
+            plan_id="p", plan_json="{}", schedule_json=None, next_due_on=None, authorized_at=100,
+            authorization_expires_at=200, captured_at=100, version=0))  # fmt: skip
+        conn.execute(table["refunds"].insert().values(
+            id="rf_a", order_id="ord_a", merchant_id="m1", out_refund_no="R1", amount=10,
+            currency="CNY", reason=None, state="SUCCEEDED", created_at=150))  # fmt: skip
+        for event_id, resource in (
+            ("evt_1", '{"id": "co_a", "out_trade_no": "T1"}'),
+            ("evt_2", '{"id": "rf_a", "order_id": "ord_a"}'),
+        ):
+            conn.execute(table["notifications"].insert().values(
+                id=event_id, merchant_id="m1", notify_url="https://x/n", event_type="X",
+                original_type="checkout", summary="", resource=resource, state="DELIVERED",
+                attempts=1, round_start=0, created_at=150, seq=int(event_id[-1]),
+                next_attempt_at=None, delivered_at=150, last_status=200,
+                last_error=None))  # fmt: skip
+    engine.dispose()
+
+
+def test_migration_0005_numbers_existing_rows_and_starts_counters_past_them(
+    tmp_path: Any,
+) -> None:
+    url = database_url(tmp_path)
+    _rows_at_0002(url)
+    result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
+    assert result.exit_code == 0, result.output
+    assert _differences(url) == []
+    engine = make_engine(url)
+    with engine.connect() as conn:
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+        # oldest first by (created_at, id): co_a before co_b at the same second
+        assert rows("SELECT id, list_seq FROM checkouts ORDER BY id") == [
+            ("co_a", 1), ("co_b", 2), ("co_c", 1)]  # fmt: skip
+        assert rows("SELECT id, list_seq, metadata_json FROM refunds") == [("rf_a", 1, "{}")]
+        assert rows("SELECT id, list_seq, out_trade_no FROM notifications ORDER BY id") == [
+            ("evt_1", 1, "T1"), ("evt_2", 2, "T1")]  # fmt: skip
+        assert rows("SELECT merchant_id, value FROM list_counters ORDER BY merchant_id") == [
+            ("m1", 2), ("m2", 1)]  # fmt: skip
+        assert rows("SELECT metadata_json FROM orders") == [("{}",)]
+    engine.dispose()

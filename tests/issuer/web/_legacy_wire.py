@@ -158,6 +158,31 @@ def _method(name: str, value: Any) -> str:
     return value.upper()
 
 
+def _metadata(name: str, value: Any) -> dict[str, str]:
+    """Added with metadata (issue 15): written the hand-written way, as a second opinion."""
+    if not isinstance(value, dict):
+        raise bad("INVALID_FIELD", f"{name} must be an object of strings", field=name)
+    if len(value) > 20:
+        raise bad("INVALID_FIELD", f"{name} has more than 20 keys", field=name)
+    for key, item in value.items():
+        shown = repr(key[:40])
+        if not key or len(key) > 40 or re.search(r"[\x00-\x1f\x7f]", key):
+            raise bad(
+                "INVALID_FIELD",
+                f"{name} keys must be 1 to 40 characters without control characters (key {shown})",
+                field=name,
+            )
+        if not isinstance(item, str):
+            raise bad("INVALID_FIELD", f"{name}[{shown}] must be a string", field=name)
+        if len(item) > 500 or re.search(r"[\x00-\x1f\x7f]", item):
+            raise bad(
+                "INVALID_FIELD",
+                f"{name}[{shown}] must be at most 500 characters without control characters",
+                field=name,
+            )
+    return dict(value)
+
+
 #: Each body the old code validated: its required and optional field validators.
 BODIES: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
     "eligibility": ({"buyer_token": text(80), "amount": money}, {}),
@@ -169,13 +194,17 @@ BODIES: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
             "notify_url": url,
             "return_url": url,
         },
-        {"plans": _plan_ids, "expires_in": opt_int(60, 7 * 24 * 3600)},
+        {
+            "plans": _plan_ids,
+            "expires_in": opt_int(60, 7 * 24 * 3600),
+            "metadata": _metadata,
+        },
     ),
     "empty": ({}, {}),
     "capture": ({}, {"amount": money}),
     "refund": (
         {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
-        {"reason": opt_text(256)},
+        {"reason": opt_text(256), "metadata": _metadata},
     ),
     "buyer": (
         {"limit": _limit},

@@ -229,7 +229,7 @@ def test_method_not_allowed(api: SignedClient) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/checkouts",
+        "/v1/checkouts?limit=0",
         "/v1/checkouts?out_trade_no=A&out_trade_no=B",
         "/v1/checkouts?out_trade_no=A&extra=1",
         "/v1/checkouts?out_trade_no=" + "A" * 65,

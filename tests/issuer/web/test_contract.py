@@ -100,6 +100,7 @@ _GOOD: dict[str, Any] = {
     "count": 1000,
     "mode": "PREPAY",
     "prepay_keeps": "PERIODS",
+    "metadata": {"order": "A1", "channel": "app"},
 }
 
 
@@ -147,6 +148,10 @@ EDGES: dict[str, list[Any]] = {
     "count": _ints(1, 1000),
     "mode": ["DUE", "PAYOFF", "PREPAY", "due", "", None, 5, ["DUE"]],
     "prepay_keeps": ["PAYMENT", "PERIODS", "periods", "", None, 1],
+    "metadata": [{}, {f"k{i}": "v" for i in range(20)}, {f"k{i}": "v" for i in range(21)},
+                 {"": "v"}, {"k" * 40: "v"}, {"k" * 41: "v"}, {"k": "v" * 500},
+                 {"k": "v" * 501}, {"k": 1}, {"k": None}, {"k": ["v"]}, {"a\nb": "v"},
+                 {"k": "a\x00b"}, {"k": ""}, None, [], "x", 5],
 }  # fmt: skip
 
 

@@ -8,11 +8,19 @@ issuer sends. They are not run on the fast path: an answer is not re-validated p
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
 
-from ....lifecycle import CheckoutState, CreditGrade, DecisionReason, FaultKind, RefundState
+from ....lifecycle import (
+    CheckoutState,
+    CreditGrade,
+    DecisionReason,
+    EventType,
+    FaultKind,
+    NotificationState,
+    RefundState,
+)
 from ._bodies import HTTP_METHODS
 
 
@@ -39,6 +47,10 @@ Rate = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]
 State = Annotated[str, _enum(*(s.value for s in CheckoutState if s is not CheckoutState.UNKNOWN))]
 Frequency = Annotated[str, _enum("MONTHLY", "BIWEEKLY")]
 FeePayer = Annotated[str, _enum("BUYER", "MERCHANT")]
+Metadata = Annotated[
+    dict[str, str],
+    Field(description="The merchant's key/value strings ({} when none were set)"),
+]
 
 
 class MoneyOut(Closed):
@@ -127,6 +139,7 @@ class Order(Closed):
     authorized_at: Time
     authorization_expires_at: Time
     captured_at: Time | None
+    metadata: Metadata
 
 
 class Checkout(Closed):
@@ -141,6 +154,7 @@ class Checkout(Closed):
     authorize_url: str
     created_at: Time
     expires_at: Time
+    metadata: Metadata
     order: Order | None
 
 
@@ -152,6 +166,53 @@ class Refund(Closed):
     reason: str | None
     state: Annotated[str, _enum(RefundState.SUCCEEDED.value)]
     created_at: Time
+    metadata: Metadata
+
+
+class CheckoutList(Closed):
+    """A page of checkouts, newest first (docs/api.md, "Lists")."""
+
+    data: list[Checkout]
+    has_more: bool
+
+
+class Checkouts(RootModel[CheckoutList | Checkout]):
+    """``GET /v1/checkouts``: a page, or one Checkout when ``out_trade_no`` is the only
+    parameter (the find form, kept as it always answered)."""
+
+
+class RefundList(Closed):
+    data: list[Refund]
+    has_more: bool
+
+
+_EVENT_TYPES = tuple(t.value for t in EventType if t is not EventType.UNKNOWN)
+
+
+class Event(Closed):
+    """A notification the merchant was sent, its resource decrypted."""
+
+    id: Annotated[str, Field(pattern="^evt_")]
+    type: Annotated[str, _enum(*_EVENT_TYPES)]
+    created_at: Time
+    resource: Annotated[dict[str, Any], Field(description="A Checkout or a Refund")]
+
+
+class EventList(Closed):
+    data: list[Event]
+    has_more: bool
+
+
+class SealedNotification(Closed):
+    """The event sealed now, as the issuer would POST it to the notify URL."""
+
+    headers: dict[str, str]
+    body: Annotated[str, Field(description="The exact body to send (UTF-8 JSON)")]
+
+
+NOTIFICATION_STATES = tuple(s.value for s in NotificationState)
+CHECKOUT_STATES = tuple(s.value for s in CheckoutState if s is not CheckoutState.UNKNOWN)
+REFUND_STATES = tuple(s.value for s in RefundState if s is not RefundState.UNKNOWN)
 
 
 class EncryptedCertificate(Closed):

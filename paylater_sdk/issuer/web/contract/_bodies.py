@@ -20,6 +20,7 @@ from ._fields import (
     Choice,
     Flag,
     Integer,
+    MetadataRule,
     MonthlyAmount,
     Nested,
     OptionalText,
@@ -59,6 +60,8 @@ PositiveMoney = Annotated[_money.Money, POSITIVE]
 #: Absent or Money: JSON ``null`` is refused like any other non-amount.
 OptionalMoney = Annotated[_money.Money | None, POSITIVE]
 LimitMoney = Annotated[_money.Money, Amount(Limit, 0, f"must be 0 to {MAX_MINOR} minor units")]
+#: Absent, or up to 20 string keys (1 to 40 characters) with string values (up to 500).
+Metadata = Annotated[dict[str, str] | None, MetadataRule()]
 _STATUSES = tuple(status.value for status in BuyerStatus)
 
 
@@ -75,6 +78,7 @@ class CreateCheckout(Body):
     return_url: Annotated[str, Url()]
     plans: Annotated[list[str] | None, PlanIds()] = None
     expires_in: Annotated[int | None, Integer(60, 7 * 24 * 3600)] = None
+    metadata: Metadata = None
 
 
 class NoFields(Body):
@@ -90,6 +94,7 @@ class CreateRefund(Body):
     amount: PositiveMoney
     out_refund_no: Annotated[str, Text(64, TRADE_NO)]
     reason: Annotated[str | None, OptionalText(256)] = None
+    metadata: Metadata = None
 
 
 class CreateTestBuyer(Body):

@@ -211,6 +211,56 @@ class PlanIds(Rule):
         return None
 
 
+METADATA_KEYS, METADATA_KEY_LEN, METADATA_VALUE_LEN = 20, 40, 500
+
+
+@attrs.frozen
+class MetadataRule(Rule):
+    """Up to 20 string keys (1 to 40 characters) with string values (up to 500)."""
+
+    def core(self, handler: GetCoreSchemaHandler | None = None) -> CoreSchema:
+        key = core_schema.str_schema(
+            strict=True, min_length=1, max_length=METADATA_KEY_LEN, pattern=NO_CONTROL
+        )
+        value = core_schema.str_schema(
+            strict=True, max_length=METADATA_VALUE_LEN, pattern=NO_CONTROL
+        )
+        return core_schema.dict_schema(key, value, max_length=METADATA_KEYS, strict=True)
+
+    def json(self, schema: JsonSchemaValue) -> JsonSchemaValue:
+        return {
+            "type": "object",
+            "maxProperties": METADATA_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_LEN},
+            "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_LEN},
+        }
+
+    def problem(self, name: str, value: Any) -> InvalidRequestError | None:
+        if not isinstance(value, dict):
+            return bad("INVALID_FIELD", f"{name} must be an object of strings", field=name)
+        if len(value) > METADATA_KEYS:
+            return bad("INVALID_FIELD", f"{name} has more than {METADATA_KEYS} keys", field=name)
+        for key, item in value.items():
+            shown = repr(key[:METADATA_KEY_LEN])
+            if not key or len(key) > METADATA_KEY_LEN or _CONTROL.search(key):
+                return bad(
+                    "INVALID_FIELD",
+                    f"{name} keys must be 1 to {METADATA_KEY_LEN} characters without control "
+                    f"characters (key {shown})",
+                    field=name,
+                )
+            if not isinstance(item, str):
+                return bad("INVALID_FIELD", f"{name}[{shown}] must be a string", field=name)
+            if len(item) > METADATA_VALUE_LEN or _CONTROL.search(item):
+                return bad(
+                    "INVALID_FIELD",
+                    f"{name}[{shown}] must be at most {METADATA_VALUE_LEN} characters without "
+                    "control characters",
+                    field=name,
+                )
+        return None
+
+
 @attrs.frozen
 class Amount(Rule):
     """Money in wire form (``wire``: the model of ``{"value", "currency"}``), as a Money.

@@ -175,8 +175,11 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = _clean(model.model_json_schema())
     parameters = []
     for name, sub in schema["properties"].items():
-        parameter = {"name": name, "in": "query", "required": name in schema["required"]}
+        parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
         description = sub.pop("description", None)
+        options = [o for o in sub.pop("anyOf", []) if o.get("type") != "null"]
+        if options:  # an optional parameter: absent, never null
+            sub.update(options[0])
         parameter["schema"] = sub
         if description:
             parameter["description"] = description

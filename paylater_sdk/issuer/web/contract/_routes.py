@@ -45,8 +45,45 @@ class StatementQuery(Query):
     month: Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])]
 
 
-class FindCheckoutQuery(Query):
-    out_trade_no: Annotated[str, Field(pattern=f"^{body.TRADE_NO}$")]
+_ID = r"^[A-Za-z0-9_]{1,64}$"
+_TIME = {"format": "date-time", "examples": ["2026-12-01T00:00:00+08:00"]}
+
+
+class ListQuery(Query):
+    """The parameters every list takes (docs/api.md, "Lists")."""
+
+    limit: Annotated[
+        int | None, Field(ge=1, le=100, description="objects per page, 1 to 100 (default 20)")
+    ] = None
+    starting_after: Annotated[
+        str | None, Field(pattern=_ID, description="an id: the page of objects older than it")
+    ] = None
+    ending_before: Annotated[
+        str | None, Field(pattern=_ID, description="an id: the page of objects newer than it")
+    ] = None
+    created_gte: Annotated[
+        str | None, Field(json_schema_extra=_TIME, description="created at or after (RFC 3339)")
+    ] = None
+    created_lt: Annotated[
+        str | None, Field(json_schema_extra=_TIME, description="created before (RFC 3339)")
+    ] = None
+    out_trade_no: Annotated[str | None, Field(pattern=f"^{body.TRADE_NO}$")] = None
+
+
+class CheckoutListQuery(ListQuery):
+    """With ``out_trade_no`` as the only parameter, the answer is that one Checkout."""
+
+    state: Annotated[str | None, out._enum(*out.CHECKOUT_STATES)] = None
+
+
+class RefundListQuery(ListQuery):
+    state: Annotated[str | None, out._enum(*out.REFUND_STATES)] = None
+
+
+class EventListQuery(ListQuery):
+    state: Annotated[
+        str | None, out._enum(*out.NOTIFICATION_STATES), Field(description="delivery state")
+    ] = None
 
 
 @attrs.frozen
@@ -96,8 +133,9 @@ ROUTES: tuple[Route, ...] = (
           ok(200, out.Eligibility, "Answer with reason codes"), body=body.CheckEligibility),
     Route("POST", "/v1/checkouts", "createCheckout", "Create a checkout",
           ok(201, out.Checkout, "Created"), body=body.CreateCheckout),
-    Route("GET", "/v1/checkouts", "findCheckout",
-          "Find a checkout by the merchant's out_trade_no", _CHECKOUT, query=FindCheckoutQuery),
+    Route("GET", "/v1/checkouts", "listCheckouts",
+          "List checkouts, newest first (out_trade_no alone: find that one checkout)",
+          ok(200, out.Checkouts, "A page, or the checkout found"), query=CheckoutListQuery),
     Route("GET", "/v1/checkouts/{checkout_id}", "getCheckout", "Get a checkout", _CHECKOUT),
     Route("POST", "/v1/checkouts/{checkout_id}/close", "closeCheckout",
           "Close an unauthorized checkout", ok(200, out.Checkout, "Closed"), body=body.NoFields),
@@ -109,6 +147,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/refunds", "createRefund", "Refund part or all of a captured order",
           ok(201, out.Refund, "Refunded"), body=body.CreateRefund),
     Route("GET", "/v1/refunds/{refund_id}", "getRefund", "Get a refund", _REFUND),
+    Route("GET", "/v1/refunds", "listRefunds", "List refunds, newest first",
+          ok(200, out.RefundList, "A page"), query=RefundListQuery),
+    Route("GET", "/v1/events", "listEvents",
+          "List the notifications sent in the last 30 days, newest first",
+          ok(200, out.EventList, "A page"), query=EventListQuery),
+    Route("GET", "/v1/events/{event_id}", "getEvent", "Get an event",
+          ok(200, out.Event, "The event")),
+    Route("POST", "/v1/events/{event_id}/resend", "resendEvent",
+          "Deliver an event again (a fresh round of retries, the same id)",
+          ok(200, out.Event, "Due again"), body=body.NoFields),
+    Route("GET", "/v1/events/{event_id}/notification", "getEventNotification",
+          "The event sealed now, as it would be POSTed (for a forwarding tool)",
+          ok(200, out.SealedNotification, "Headers and body")),
     Route("POST", "/_test/buyers", "testCreateBuyer", "Create a test buyer",
           ok(201, out.TestBuyerCreated, "Created"), body=body.CreateTestBuyer, signed=False),
     Route("POST", "/_test/buyers/apply", "testApplyForCredit",

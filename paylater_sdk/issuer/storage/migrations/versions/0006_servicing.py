@@ -13,7 +13,7 @@ of their unpaid installments, reason ``MIGRATE_0006``) so that ``check-ledger`` 
 their ``penalty_rate`` stays NULL, read as no penalty (it was never disclosed to them).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels = None
 depends_on = None
 
