@@ -345,7 +345,7 @@ def migrate(database_url: str | None) -> None:
         except ValueError as exc:
             _fail(str(exc))
         try:
-            with engine.begin() as conn:
+            with migrations.migration_transaction(engine) as conn:
                 startup_lock(conn)  # never beside a starting issuer or another migration
                 before, after = migrations.upgrade(conn)
         except PayLaterError as exc:

@@ -12,6 +12,9 @@ revision ``0001``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -21,7 +24,14 @@ from alembic.script import ScriptDirectory
 from ...errors import ConfigurationError
 from .schema import metadata
 
-__all__ = ["SchemaVersionError", "current_revision", "ensure_current", "head", "upgrade"]
+__all__ = [
+    "SchemaVersionError",
+    "current_revision",
+    "ensure_current",
+    "head",
+    "migration_transaction",
+    "upgrade",
+]
 
 _LEGACY_BASELINE = "0001"
 
@@ -110,3 +120,34 @@ def upgrade(conn: sa.Connection) -> tuple[str | None, str]:
         command.stamp(config, revision)
     command.upgrade(config, "head")
     return revision, head()
+
+
+@contextmanager
+def migration_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction to migrate in; on SQLite, with foreign keys off inside it.
+
+    SQLite alters a table by rebuilding it (alembic's batch mode), and with foreign keys
+    on, dropping the old copy of a table that other rows refer to fails ("FOREIGN KEY
+    constraint failed") on any database with data. The switch only works outside a
+    transaction, so it is made on the connection first; the check SQLite skips meanwhile
+    is made before the commit: a dangling reference rolls the whole migration back.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.dbapi_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # autocommit mode: applies at once
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if dangling:
+                        raise SchemaVersionError(
+                            f"the migration would leave {len(dangling)} row(s) referring to "
+                            f"rows that do not exist (first in table {dangling[0][0]}); "
+                            "nothing was changed"
+                        )
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
