@@ -11,8 +11,7 @@ action commit or roll back with the event. Thresholds, actions and severities ar
 - ``review``: record the alert for an operator's review (``/_admin/alerts?action=review``).
 
 A rule fires at most once per subject within its window. ``FIRST_PAYMENT_DEFAULT`` is
-declared but not evaluated yet: it needs installment servicing (missed due dates per
-installment), which the servicing issue brings.
+evaluated by the daily servicing sweep, in the buyer's sweep transaction.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from . import ledger
 
 __all__ = [
     "after_authorization",
+    "after_missed_installment",
     "after_refund",
     "alerts",
     "device_hash",
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _DAY = 24 * 3600
+_ONCE = 100 * 365 * _DAY  # a window no order outlives: the rule fires once per subject
 
 
 def device_hash(device_id: str) -> str:
@@ -194,6 +195,36 @@ def seen_device(
             now=now,
             window=window,
         )
+
+
+def after_missed_installment(
+    conn: sa.Connection,
+    rules: dict[str, RiskRuleConfig],
+    *,
+    buyer_id: str,
+    order_id: str,
+    installment: int,
+    days_past_due: int,
+    now: datetime,
+) -> bool:
+    """FIRST_PAYMENT_DEFAULT: an order's first installment still unpaid after its grace.
+
+    A buyer who never pays the first installment is the earliest sign of a loan that
+    should not have been made (or of fraud), so it fires once per order, on the day the
+    grace period ends, and takes its action (by default: freeze the buyer). Later
+    installments are the delinquency buckets' business, not this rule's.
+    """
+    if installment != 1:
+        return False
+    return _raise(
+        conn,
+        rules[RiskRule.FIRST_PAYMENT_DEFAULT],
+        subject=f"order:{order_id}",
+        evidence={"buyer_id": buyer_id, "installment": 1, "days_past_due": days_past_due},
+        buyer_ids=[buyer_id],
+        now=now,
+        window=_ONCE,
+    )
 
 
 def after_refund(

@@ -14,6 +14,7 @@ number of processes may sweep the same day.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,9 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...installments import OrderAccount, ServicingPolicy
-from ...lifecycle import BuyerEventType, BuyerStatus
+from ...lifecycle import BuyerEventType, BuyerStatus, RiskRule
+from ..config import RiskRuleConfig
 from ..storage.schema import buyers, log_failure, orders, reading, to_epoch
-from . import ledger, lifecycle, messages
+from . import ledger, lifecycle, messages, risk
 from .accounts import SERVICED, accounts_of, balances, lines_by_order, policy_for, serviced_orders
 from .booking import book_order
 from .servicing import refresh_freeze
@@ -52,7 +54,9 @@ def _buyers_to_sweep(engine: Engine) -> list[str]:
         )
 
 
-def sweep_servicing(engine: Engine, now: datetime) -> int:
+def sweep_servicing(
+    engine: Engine, now: datetime, risk_rules: Mapping[str, RiskRuleConfig] | None = None
+) -> int:
     """Sweep every buyer with a loan still owing; returns how many were swept.
 
     One transaction per buyer: one buyer's failure is logged and retried next time,
@@ -62,14 +66,16 @@ def sweep_servicing(engine: Engine, now: datetime) -> int:
     for buyer_id in _buyers_to_sweep(engine):
         try:
             with engine.begin() as conn:
-                _sweep_buyer(conn, buyer_id, now)
+                _sweep_buyer(conn, buyer_id, now, dict(risk_rules or {}))
             swept += 1
         except Exception as exc:
             log_failure(log, "servicing sweep of a buyer failed; the next one retries", exc)
     return swept
 
 
-def _sweep_buyer(conn: sa.Connection, buyer_id: str, now: datetime) -> None:
+def _sweep_buyer(
+    conn: sa.Connection, buyer_id: str, now: datetime, risk_rules: dict[str, RiskRuleConfig]
+) -> None:
     on = now.date()
     rows = [r for r in serviced_orders(conn, buyer_id, lock=True) if r.written_off_at is None]
     buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id).with_for_update()).one()
@@ -78,6 +84,7 @@ def _sweep_buyer(conn: sa.Connection, buyer_id: str, now: datetime) -> None:
             continue
         policy = policy_for(row.plan_id)
         _remind(conn, row, account, on, now, policy)
+        _first_payment(conn, row, account, on, now, policy, risk_rules)
         fields = book_order(
             conn, row, account, account, [], on=on, now=now, reason="SWEEP",
             reference=row.id, policy=policy,
@@ -128,6 +135,31 @@ def _remind(
                 dedupe_key=f"{row.id}:{number}:{due.isoformat()}:OVERDUE",
                 **common,
             )
+
+
+def _first_payment(
+    conn: sa.Connection,
+    row: Any,
+    account: OrderAccount,
+    on: date,
+    now: datetime,
+    policy: ServicingPolicy,
+    risk_rules: dict[str, RiskRuleConfig],
+) -> None:
+    """The risk rule FIRST_PAYMENT_DEFAULT, once the first installment's grace is over."""
+    if RiskRule.FIRST_PAYMENT_DEFAULT not in risk_rules:
+        return
+    first = account.states(on, policy)[0]
+    if first.days_past_due > policy.grace_days:
+        risk.after_missed_installment(
+            conn,
+            risk_rules,
+            buyer_id=row.buyer_id,
+            order_id=row.id,
+            installment=first.installment.number,
+            days_past_due=first.days_past_due,
+            now=now,
+        )
 
 
 def _write_off(conn: sa.Connection, row: Any, on: date, now: datetime) -> None:

@@ -236,3 +236,44 @@ def test_the_periodic_review_cuts_and_raises_never_below_what_is_used(
     assert "Limit review: raised from 6000.00 CNY to 8400.00 CNY (re-scored)" in home
     assert issuer.check_ledger() == []
     issuer.engine.dispose()
+
+
+def _captured(issuer: Issuer, api: SignedClient, buyer_id: str, trade_no: str) -> dict[str, Any]:
+    checkout = new_checkout(api, trade_no, 300_00)
+    done = issuer.orders.authorize(checkout["id"], buyer_id=buyer_id, plan_id="fenfu-3")
+    captured = api.post(f"/v1/orders/{done['order']['id']}/capture", {})
+    assert captured.status_code == 200
+    order: dict[str, Any] = captured.get_json()
+    return order
+
+
+@pytest.mark.parametrize("risky", [{}], indirect=True)  # the defaults: it freezes
+def test_a_missed_first_installment_freezes_the_buyer_once_grace_is_over(
+    risky: Flask, merchant_key: Any
+) -> None:
+    from datetime import UTC, datetime, time
+
+    issuer, api = get_issuer(risky), _api(risky, merchant_key)
+    missed = issuer.create_buyer(limit=Money("10000.00", "CNY"))
+    payer = issuer.create_buyer(limit=Money("10000.00", "CNY"))
+    late = _captured(issuer, api, missed.id, "FPD-1")
+    paid = _captured(issuer, api, payer.id, "FPD-2")
+    due = datetime.fromisoformat(late["schedule"]["installments"][0]["due_date"]).date()
+    noon = datetime.combine(due, time(12), UTC)
+    issuer.advance_clock(int((noon - issuer.now()).total_seconds()))
+    repaid = risky.test_client().post(
+        f"/_test/buyers/{payer.id}/repay", json={"order_id": paid["id"], "mode": "DUE"}
+    )
+    assert repaid.status_code == 200, repaid.get_json()
+    issuer.advance_clock(3 * 86400)  # the last day of grace: not missed yet
+    assert issuer.lending.alerts(rule="FIRST_PAYMENT_DEFAULT") == []
+    assert _status(issuer, missed.id) == BuyerStatus.ACTIVE
+    issuer.advance_clock(86400)  # grace is over
+    (alert,) = issuer.lending.alerts(rule="FIRST_PAYMENT_DEFAULT")
+    assert alert["subject"] == f"order:{late['id']}"
+    assert alert["evidence"] == {"buyer_id": missed.id, "installment": 1, "days_past_due": 4}
+    assert (alert["action"], alert["severity"]) == ("freeze", "high")
+    assert _status(issuer, missed.id) == BuyerStatus.FROZEN
+    assert _status(issuer, payer.id) == BuyerStatus.ACTIVE
+    issuer.advance_clock(86400)  # once per order, not once a day
+    assert len(issuer.lending.alerts(rule="FIRST_PAYMENT_DEFAULT")) == 1
