@@ -159,6 +159,8 @@ buyers = sa.Table(
 )
 
 _PHONE_HASH = sa.Index("uq_buyers_phone_hash", buyers.c.phone_hash, unique=True)
+#: The overdue refresh of every sweep finds the few buyers flagged overdue (revision 0007).
+_OVERDUE = sa.Index("ix_buyers_overdue", buyers.c.overdue)
 
 #: Append-only: every credit decision (application, periodic review) with what explains it.
 #: Inputs are pseudonymised: the buyer id, never a phone number; erased with the account.
@@ -277,6 +279,12 @@ orders = sa.Table(
     sa.Column("penalty_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("late_fees_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("written_off_at", sa.BigInteger, nullable=True),
+)
+
+#: A merchant's newest captured orders: the risk rule MERCHANT_REFUND_RATE reads them on
+#: every refund (revision 0007).
+_MERCHANT_CAPTURES = sa.Index(
+    "ix_orders_merchant_captured", orders.c.merchant_id, orders.c.captured_at, orders.c.id
 )
 
 refunds = sa.Table(
