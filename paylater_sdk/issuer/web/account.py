@@ -27,7 +27,8 @@ from ...money import Money
 from ..domain.credit import TEST_CODE
 from ..storage.pii import mask_phone
 from ._context import current_issuer as _issuer
-from .consent import _CSRF_KEY, _csrf_ok, _csrf_token, _secure, format_money, note_device
+from ._pages import csrf_ok, csrf_token, renew_csrf
+from .consent import format_money, note_device, page_headers
 from .contract import bodies
 
 __all__ = ["EMPLOYMENT_WORDS", "REASON_WORDS", "blueprint"]
@@ -69,7 +70,7 @@ def _render(template: str, status: int = 200, **context: Any) -> Response:
     html = render_template(
         f"paylater_issuer/{template}",
         view=None,
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
         style_nonce=nonce,
         test_mode=_issuer().config.test_mode,
         format_money=format_money,
@@ -77,7 +78,7 @@ def _render(template: str, status: int = 200, **context: Any) -> Response:
     )
     response = make_response(html, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
-    return _secure(response, nonce, None)
+    return page_headers(response, nonce, None)
 
 
 def _next_url(source: Any) -> str | None:
@@ -117,7 +118,7 @@ def _sign_in() -> Response | None:
     expected = buyer.test_code if buyer is not None else TEST_CODE
     if not hmac.compare_digest(expected.encode(), code.encode()):
         return _signin_page(401, wrong, phone=phone)
-    session[_CSRF_KEY] = secrets.token_urlsafe(32)  # a new CSRF token at sign-in
+    renew_csrf()  # a new CSRF token at sign-in
     session[_SESSION_KEY] = {"phone": _issuer().phones.seal(phone)}
     if buyer is not None:
         note_device(buyer.id)
@@ -133,7 +134,7 @@ def _expired() -> Response:
 @blueprint.route("/account/apply", methods=["GET", "POST"])
 def apply() -> Response:
     if request.method == "POST":
-        if not _csrf_ok():
+        if not csrf_ok():
             return _expired()
         step = request.form.get("step", "")
         if step == "signin":
@@ -222,7 +223,7 @@ def _submit() -> Response:
 @blueprint.route("/account", methods=["GET", "POST"])
 def account() -> Response:
     if request.method == "POST":
-        if not _csrf_ok():
+        if not csrf_ok():
             return _expired()
         step = request.form.get("step", "")
         if step == "signout":

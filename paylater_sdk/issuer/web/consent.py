@@ -35,6 +35,7 @@ from ...errors import ConflictError, CreditDeclinedError, NotFoundError, PayLate
 from ...lifecycle import CheckoutState
 from ...money import Money
 from ._context import current_issuer as _issuer
+from ._pages import csrf_ok, csrf_token, renew_csrf, secure
 
 __all__ = [
     "DECLINE_REASONS",
@@ -65,7 +66,6 @@ _CHECKOUT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 _CODE = re.compile(r"^[0-9]{4,8}$")
 _SESSION_KEY = "paylater_consent"
-_CSRF_KEY = "paylater_csrf"
 
 #: Plain words for each credit reason code: Chinese first, English below it.
 DECLINE_REASONS: Mapping[str, tuple[str, str]] = {
@@ -120,22 +120,6 @@ def format_rate(rate: Decimal | str | None) -> str:
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _csrf_token() -> str:
-    token = session.get(_CSRF_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[_CSRF_KEY] = token
-    return token
-
-
-def _csrf_ok() -> bool:
-    expected = session.get(_CSRF_KEY)
-    given = request.form.get("csrf_token", "")
-    if not isinstance(expected, str) or not expected or not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
 def _signed_in_buyer(checkout_id: str) -> str | None:
     state = session.get(_SESSION_KEY)
     if isinstance(state, dict) and state.get("checkout_id") == checkout_id:
@@ -162,20 +146,11 @@ def _origin(url: str) -> str | None:
     return origin if _ORIGIN.match(origin) else None
 
 
-def _secure(response: Response, nonce: str, return_url: str | None) -> Response:
-    form_action = "'self'"
+def page_headers(response: Response, nonce: str, return_url: str | None) -> Response:
+    """The strict headers (the form may post on to the merchant's return origin) and the
+    device cookie that the risk rule SHARED_DEVICE counts."""
     origin = _origin(return_url) if return_url else None
-    if origin:
-        # Browsers apply form-action to the redirect that follows a form POST too.
-        form_action += f" {origin}"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {form_action}; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
+    secure(response, nonce, form_origins=[origin] if origin else [])
     if device_id() is None:  # the device id SHARED_DEVICE counts (docs/credit.md)
         response.set_cookie(
             DEVICE_COOKIE,
@@ -241,7 +216,7 @@ def _page(
     html = render_template(
         f"paylater_issuer/{template}",
         view=view,
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
         style_nonce=nonce,
         test_mode=test_mode,
         format_money=format_money,
@@ -251,7 +226,7 @@ def _page(
     )
     response = make_response(html, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
-    return _secure(response, nonce, view.get("return_url") if view else None)
+    return page_headers(response, nonce, view.get("return_url") if view else None)
 
 
 def _message(title: tuple[str, str], body: tuple[str, str], status: int, **extra: Any) -> Response:
@@ -311,7 +286,7 @@ def authorize(checkout_id: str) -> Response:
             return _page("consent_plans.html", view=view)
         return _page("consent_signin.html", view=view)
 
-    if not _csrf_ok():
+    if not csrf_ok():
         return _message(
             ("页面已过期", "This page has expired"),
             ("请刷新页面后重试。", "Please reload the page and try again."),
@@ -363,7 +338,7 @@ def _sign_in(view: Mapping[str, Any], checkout_id: str) -> Response:
     if buyer is None or not hmac.compare_digest(str(buyer.test_code).encode(), code.encode()):
         return _page("consent_signin.html", 401, view=view, error=bad, phone=phone)
     # A new CSRF token at sign-in: a token seen before authentication is not reused after.
-    session[_CSRF_KEY] = secrets.token_urlsafe(32)
+    renew_csrf()
     session[_SESSION_KEY] = {"checkout_id": checkout_id, "buyer_id": buyer.id}
     note_device(buyer.id)
     offer = not _issuer().lending.has_line(buyer.id)  # 开通分付 for a buyer without a line

@@ -30,6 +30,7 @@ from ...money import Money
 from ..domain import servicing
 from ..domain.messages import buyer_messages
 from ._context import current_issuer as _issuer
+from ._pages import csrf_ok, csrf_token, renew_csrf, secure
 from .consent import format_money
 
 __all__ = ["blueprint"]
@@ -37,7 +38,6 @@ __all__ = ["blueprint"]
 blueprint = Blueprint("servicing_pages", __name__, template_folder="templates")
 
 _SESSION_KEY = "paylater_account"
-_CSRF_KEY = "paylater_csrf"  # the consent page's token: one per session
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -54,22 +54,6 @@ _PARTS = {
 _ACTIONS = {"bill": "DUE", "amount": "DUE", "payoff": "PAYOFF", "prepay": "PREPAY"}
 
 
-def _csrf_token() -> str:
-    token = session.get(_CSRF_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[_CSRF_KEY] = token
-    return token
-
-
-def _csrf_ok() -> bool:
-    expected = session.get(_CSRF_KEY)
-    given = request.form.get("csrf_token", "")
-    if not isinstance(expected, str) or not expected or not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
 def _buyer_id() -> str | None:
     state = session.get(_SESSION_KEY)
     if isinstance(state, dict) and isinstance(state.get("buyer_id"), str):
@@ -77,23 +61,11 @@ def _buyer_id() -> str | None:
     return None
 
 
-def _secure(response: Response, nonce: str) -> Response:
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     nonce = secrets.token_urlsafe(16)
     html = render_template(
         f"paylater_issuer/{template}",
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(),
         style_nonce=nonce,
         test_mode=_issuer().config.test_mode,
         signed_in=_buyer_id() is not None,
@@ -104,7 +76,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     )
     response = make_response(html, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
-    return _secure(response, nonce)
+    return secure(response, nonce)
 
 
 def _message(title: tuple[str, str], status: int) -> Response:
@@ -141,7 +113,7 @@ def signin() -> Response:
         next_url = url_for(".bills", month=_month_now())
     if request.method == "GET":
         return _page("servicing_signin.html", next_url=next_url)
-    if not _csrf_ok():
+    if not csrf_ok():
         return _message(("页面已过期，请刷新后重试", "This page has expired; reload it."), 403)
     phone = request.form.get("phone", "").strip().replace(" ", "")
     code = request.form.get("code", "").strip()
@@ -153,7 +125,7 @@ def signin() -> Response:
         or not hmac.compare_digest(str(buyer.test_code).encode(), code.encode())
     ):
         return _page("servicing_signin.html", 401, error=bad, phone=phone[:20], next_url=next_url)
-    session[_CSRF_KEY] = secrets.token_urlsafe(32)  # a fresh token after signing in
+    renew_csrf()  # a fresh token after signing in
     session[_SESSION_KEY] = {"buyer_id": buyer.id}
     return redirect(next_url, code=303)
 
@@ -210,7 +182,7 @@ def repay() -> Response:
     buyer_id = _buyer_id()
     if buyer_id is None:
         return _to_signin()
-    if not _csrf_ok():
+    if not csrf_ok():
         return _message(("页面已过期，请刷新后重试", "This page has expired; reload it."), 403)
     issuer = _issuer()
     if not issuer.config.test_mode:

@@ -9,15 +9,15 @@ operation, so they cannot differ.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, session
+from flask import Blueprint, Response, render_template, request
 
 from ....errors import CreditDeclinedError, PayLaterError
 from ...domain.wechat import openid_for, phone_hash
 from .._context import current_issuer
+from .._pages import csrf_ok, csrf_token, renew_csrf, secure
 from ..consent import decline_message, format_money
 from ..wire import bad, json_response, parse_json_body
 from .api import desk
@@ -31,41 +31,17 @@ testctl = Blueprint("paylater_wechat_testctl", __name__, url_prefix="/v3/sandbox
 _CSRF_KEY = "paylater_wechat_csrf"
 
 
-def _csrf_token() -> str:
-    token = session.get(_CSRF_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session[_CSRF_KEY] = token
-    return token
-
-
-def _csrf_ok() -> bool:
-    expected = session.get(_CSRF_KEY)
-    given = request.form.get("csrf_token", "")
-    if not isinstance(expected, str) or not expected or not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
 def _page(view: dict[str, Any] | None, status: int = 200, **extra: Any) -> Response:
     nonce = secrets.token_urlsafe(16)
     html = render_template(
         "paylater_issuer/wechat_pay.html",
         view=view,
-        csrf_token=_csrf_token(),
+        csrf_token=csrf_token(_CSRF_KEY),
         style_nonce=nonce,
         format_money=format_money,
         **extra,
     )
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return secure(Response(html, status=status, mimetype="text/html"), nonce)
 
 
 def _plans(view: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,7 +73,7 @@ def sandbox_pay() -> Response:
         return _page(view, 409, error=("这笔订单已无法支付", "This order can no longer be paid."))
     if request.method == "GET":
         return _page(view)
-    if not _csrf_ok():
+    if not csrf_ok(_CSRF_KEY):
         return _page(view, 400, error=("页面已过期，请刷新后重试", "The page expired; reload it."))
     if request.form.get("action") == "decline":
         return _page(view, done=("已取消支付", "You declined; nothing was charged."))
@@ -110,7 +86,7 @@ def sandbox_pay() -> Response:
         return _page(view, 402, error=decline_message(exc.reason))
     except PayLaterError as exc:
         return _page(view, 409, error=("支付失败", str(exc.message)[:200]))
-    session[_CSRF_KEY] = secrets.token_urlsafe(32)
+    renew_csrf(_CSRF_KEY)
     view["trade_state"] = "SUCCESS"
     return _page(view, done=("支付成功", f"Paid with 分付 in {installments} installments."))
 
