@@ -55,10 +55,22 @@ _ACTIONS = {"bill": "DUE", "amount": "DUE", "payoff": "PAYOFF", "prepay": "PREPA
 
 
 def _buyer_id() -> str | None:
+    """The signed-in buyer: one session with the credit pages (``/account``), which keep
+    the sealed phone; a sign-in here keeps both, so either page's sign-in serves both."""
     state = session.get(_SESSION_KEY)
-    if isinstance(state, dict) and isinstance(state.get("buyer_id"), str):
+    if not isinstance(state, dict):
+        return None
+    if isinstance(state.get("buyer_id"), str):
         return str(state["buyer_id"])
-    return None
+    sealed = state.get("phone")
+    if not isinstance(sealed, str):
+        return None
+    try:
+        phone = _issuer().phones.open(sealed)
+    except Exception:  # a session sealed under another key: sign in again
+        return None
+    buyer = _issuer().buyer_by_phone(phone)
+    return buyer.id if buyer is not None else None
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -126,7 +138,7 @@ def signin() -> Response:
     ):
         return _page("servicing_signin.html", 401, error=bad, phone=phone[:20], next_url=next_url)
     renew_csrf()  # a fresh token after signing in
-    session[_SESSION_KEY] = {"buyer_id": buyer.id}
+    session[_SESSION_KEY] = {"buyer_id": buyer.id, "phone": _issuer().phones.seal(phone)}
     return redirect(next_url, code=303)
 
 

@@ -106,3 +106,32 @@ def test_another_buyers_order_and_receipt_are_not_shown(
     assert browser.get(f"/account/orders/{order_id}").status_code == 404
     assert browser.get("/account/receipts/rp_nope").status_code == 404
     assert browser.get("/account/bills/2026-13").status_code == 404
+
+
+def test_one_sign_in_serves_the_credit_and_the_servicing_pages(
+    app: Flask, api: SignedClient, issuer: Issuer, buyer: TestBuyer
+) -> None:
+    """/account and /account/bills share one session: signing in on either is enough,
+    and signing in on one never signs the buyer out of the other."""
+    month = issuer.now().date().isoformat()[:7]
+    servicing_first = app.test_client()
+    _sign_in(servicing_first, buyer, month)
+    home = servicing_first.get("/account")
+    assert home.status_code == 200
+    assert 'name="code"' not in home.get_data(as_text=True)  # no second sign-in form
+
+    credit_first = app.test_client()
+    form = credit_first.get("/account/apply")
+    signed = credit_first.post(
+        "/account/apply",
+        data={
+            "csrf_token": _csrf(form.get_data(as_text=True)),
+            "step": "signin",
+            "phone": buyer.phone,
+            "code": buyer.test_code,
+        },
+    )
+    assert signed.status_code in (200, 303)
+    bill = credit_first.get(f"/account/bills/{month}")
+    assert bill.status_code == 200
+    assert credit_first.get("/account").status_code == 200
