@@ -86,8 +86,9 @@ RISK_RULE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "action": "alert",
         "severity": "medium",
     },
-    # declared; evaluated once installment servicing lands (see docs/credit.md)
-    "FIRST_PAYMENT_DEFAULT": {"action": "freeze", "severity": "high"},
+    # evaluated by the daily servicing sweep; "review" by default: a freeze would outlast
+    # the cure (repaying lifts an overdue freeze, not a risk freeze), so an operator decides
+    "FIRST_PAYMENT_DEFAULT": {"action": "review", "severity": "high"},
 }
 _ACTIONS = ("alert", "freeze", "cut_limit", "review")
 _SEVERITIES = ("low", "medium", "high")

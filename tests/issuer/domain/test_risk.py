@@ -247,7 +247,7 @@ def _captured(issuer: Issuer, api: SignedClient, buyer_id: str, trade_no: str) -
     return order
 
 
-@pytest.mark.parametrize("risky", [{}], indirect=True)  # the defaults: it freezes
+@pytest.mark.parametrize("risky", [{"FIRST_PAYMENT_DEFAULT": {"action": "freeze"}}], indirect=True)
 def test_a_missed_first_installment_freezes_the_buyer_once_grace_is_over(
     risky: Flask, merchant_key: Any
 ) -> None:
@@ -277,3 +277,24 @@ def test_a_missed_first_installment_freezes_the_buyer_once_grace_is_over(
     assert _status(issuer, payer.id) == BuyerStatus.ACTIVE
     issuer.advance_clock(86400)  # once per order, not once a day
     assert len(issuer.lending.alerts(rule="FIRST_PAYMENT_DEFAULT")) == 1
+
+
+@pytest.mark.parametrize("risky", [{}], indirect=True)
+def test_by_default_a_missed_first_installment_is_flagged_for_review(
+    risky: Flask, merchant_key: Any
+) -> None:
+    """The default action is review: the buyer's overdue freeze lifts when they repay, a
+    risk freeze would not, so an operator decides (``/_admin/alerts?action=review``)."""
+    from datetime import UTC, datetime, time
+
+    issuer, api = get_issuer(risky), _api(risky, merchant_key)
+    missed = issuer.create_buyer(limit=Money("10000.00", "CNY"))
+    late = _captured(issuer, api, missed.id, "FPD-R")
+    due = datetime.fromisoformat(late["schedule"]["installments"][0]["due_date"]).date()
+    issuer.advance_clock(int((datetime.combine(due, time(12), UTC) - issuer.now()).total_seconds()))
+    issuer.advance_clock(4 * 86400)
+    (alert,) = issuer.lending.alerts(rule="FIRST_PAYMENT_DEFAULT")
+    assert (alert["action"], alert["subject"]) == ("review", f"order:{late['id']}")
+    assert _status(issuer, missed.id) == BuyerStatus.ACTIVE  # only the overdue freeze
+    listed = risky.test_client().get("/_admin/alerts?format=json&action=review").get_json()
+    assert [a["id"] for a in listed["data"]] == [alert["id"]]
