@@ -527,7 +527,9 @@ def _copy(row: Any, names: set[str], suffix: str, table: sa.Table) -> dict[str, 
         value = row[column.key]
         if column.autoincrement is True or (column.primary_key and isinstance(value, int)):
             continue
-        if isinstance(value, str) and value in names:
+        if column.key == "list_seq":
+            value = None  # a merchant's list position is unique: copies stay off the lists
+        elif isinstance(value, str) and value in names:
             limit = getattr(column.type, "length", None) or 64
             value = (value[: limit - len(suffix) - 1] + "_" + suffix)[:limit]
         out[column.key] = value
