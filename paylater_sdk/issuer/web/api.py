@@ -12,15 +12,15 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, g, request
 
 from ...errors import PayLaterError, ReplayError, SignatureError, TimestampError, UnknownKeyError
-from ...lifecycle import API_VERSION, VERSION_HEADER, FaultKind
+from ...lifecycle import API_VERSION, VERSION_HEADER
 from ...signing import verify_request
 from ..storage import idempotency
 from ._context import current_issuer as _issuer
+from ._request import injected_error, request_target
 from .contract import (
     QUOTE_AMOUNT,
     QUOTE_CURRENCY,
@@ -47,19 +47,6 @@ _KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 _MAX_QUERY = 2048
 
 
-def _target() -> str:
-    """The request target exactly as the client sent it (path and query)."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if isinstance(raw, str) and raw:
-        if not raw.startswith("/"):
-            parts = urlsplit(raw)
-            raw = parts.path + (f"?{parts.query}" if parts.query else "")
-        return raw
-    path = quote(request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", ""))
-    query = request.environ.get("QUERY_STRING", "")
-    return path + (f"?{query}" if query else "")
-
-
 def _signature_error(exc: SignatureError) -> PayLaterError:
     if isinstance(exc, TimestampError):
         code = "TIMESTAMP_OUT_OF_RANGE"
@@ -75,15 +62,8 @@ def _signature_error(exc: SignatureError) -> PayLaterError:
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = _issuer()
-    fault = None
-    if g.get("faults_armed"):
-        fault = issuer.take_fault(
-            {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
-        )
-    if fault == FaultKind.ERROR_500:
+    if injected_error(issuer):
         return error_response(500, "INTERNAL_ERROR", "injected test fault: error_500")
-    if fault == FaultKind.TIMEOUT:
-        g.delay_response = issuer.config.fault_timeout
     version = request.headers.get(VERSION_HEADER)
     if version is not None and version != API_VERSION:
         raise bad(
@@ -109,7 +89,7 @@ def _authenticate() -> Response | None:
         merchant_id = verify_request(
             authorization,
             request.method,
-            _target(),
+            request_target(),
             body,
             keyring=keyring,
             nonce_store=issuer.nonce_store,

@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 
 from ....errors import PayLaterError, SignatureError
-from ....lifecycle import FaultKind
 from ....signing import WECHATPAY_V3, encrypt_resource, verify_request
 from ...domain.wechat import WeChatDesk
 from ...domain.wechat.params import (
@@ -29,6 +27,7 @@ from ...domain.wechat.params import (
 )
 from ...domain.wechat.views import CST
 from .._context import current_issuer
+from .._request import injected_error, request_target
 from ..wire import json_response
 from .errors import v3_answer
 
@@ -51,30 +50,11 @@ def v3_error(status: int, code: str, message: str) -> Response:
     return json_response({"code": code, "message": message}, status)
 
 
-def _target() -> str:
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if isinstance(raw, str) and raw:
-        if not raw.startswith("/"):
-            parts = urlsplit(raw)
-            raw = parts.path + (f"?{parts.query}" if parts.query else "")
-        return raw
-    path = quote(request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", ""))
-    query = request.environ.get("QUERY_STRING", "")
-    return path + (f"?{query}" if query else "")
-
-
 @blueprint.before_request
 def _authenticate() -> Response | None:
     issuer = current_issuer()
-    fault = None
-    if g.get("faults_armed"):
-        fault = issuer.take_fault(
-            {FaultKind.ERROR_500, FaultKind.TIMEOUT}, request.method, request.path
-        )
-    if fault == FaultKind.ERROR_500:
+    if injected_error(issuer):
         return v3_error(500, "SYSTEM_ERROR", "系统错误 (injected test fault: error_500)")
-    if fault == FaultKind.TIMEOUT:
-        g.delay_response = issuer.config.fault_timeout
     body = request.get_data(cache=True)
     authorization = request.headers.get("Authorization") or ""
     if not authorization:
@@ -88,7 +68,7 @@ def _authenticate() -> Response | None:
         verify_request(
             authorization,
             request.method,
-            _target(),
+            request_target(),
             body,
             keyring=keyring,
             nonce_store=issuer.nonce_store,
