@@ -124,6 +124,9 @@ class EventType(_Tolerant):
     ORDER_VOIDED = "ORDER.VOIDED"
     ORDER_EXPIRED = "ORDER.EXPIRED"
     REFUND_SUCCEEDED = "REFUND.SUCCEEDED"
+    #: The rest of an authorization captured in part was released (void or expiry); the
+    #: captured part's loan is unchanged.
+    ORDER_RELEASED = "ORDER.RELEASED"
     UNKNOWN = "UNKNOWN"
 
 

@@ -4,8 +4,8 @@ This is the public face of the plan engine; the work is split over small private
 (``_terms`` what a plan is, ``_amortization`` the integer arithmetic and due dates,
 ``_schedule`` schedules and re-planning, ``_quotes`` offers and quotes, ``_apr`` and
 ``_unit_periods`` the Regulation Z APR; servicing in ``_kinds``, ``_policy``, ``_payoff``,
-``_account``, ``_overdue``, ``_allocation``, ``_replan``, ``_refund`` and ``_statements``, see
-docs/servicing.md) and every public name is exported here.
+``_account``, ``_overdue``, ``_allocation``, ``_replan``, ``_refund``, ``_capture`` and
+``_statements``, see docs/servicing.md) and every public name is exported here.
 
 >>> from datetime import date
 >>> from paylater_sdk.money import Money
@@ -20,6 +20,7 @@ from __future__ import annotations
 from ._account import InstallmentState, OrderAccount, Payment
 from ._allocation import Allocation, AllocationLine, allocate, owed
 from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
+from ._capture import add_capture
 from ._kinds import (
     DEFAULT_ALLOCATION_ORDER,
     AllocationPart,
@@ -84,6 +85,7 @@ __all__ = [
     "StatementLine",
     "UnitPeriod",
     "actuarial_apr",
+    "add_capture",
     "allocate",
     "as_low_as",
     "build_schedule",

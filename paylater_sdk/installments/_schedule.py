@@ -66,9 +66,11 @@ def build_schedule(principal: Money, terms: PlanTerms, *, start: date) -> Schedu
     return Schedule(principal, terms, start, tuple(rows), Money._of_minor(merchant, currency))
 
 
-def _parse_refunds(raw: object, currency: str, start: date) -> tuple[tuple[date, Money], ...]:
+def _parse_refunds(
+    raw: object, currency: str, start: date, name: str = "refunds"
+) -> tuple[tuple[date, Money], ...]:
     if not isinstance(raw, list):
-        raise PlanError("schedule 'refunds' must be a list of {date, amount} objects")
+        raise PlanError(f"schedule {name!r} must be a list of {{date, amount}} objects")
     out: list[tuple[date, Money]] = []
     for item in raw:
         if not isinstance(item, Mapping) or set(item) != {"date", "amount"}:
@@ -76,11 +78,11 @@ def _parse_refunds(raw: object, currency: str, start: date) -> tuple[tuple[date,
         try:
             amount = Money.from_json(item["amount"])
         except MoneyError as exc:
-            raise PlanError(f"refund: {exc.message}") from None
+            raise PlanError(f"{name}: {exc.message}") from None
         on = _parse_date(item["date"])
         if amount.currency != currency or amount.minor <= 0 or on < start:
             raise PlanError(
-                "a refund is a positive amount in the schedule's currency, "
+                f"each of {name} is a positive amount in the schedule's currency, "
                 "dated on or after the schedule's start"
             )
         out.append((on, amount))
@@ -98,7 +100,8 @@ class Schedule:
     ``principal`` is the amount financed (reduced by refunds); ``merchant_fee`` is what the
     merchant pays for the plan, fixed at purchase; ``refunds`` are the ``(date, amount)``
     credits :meth:`after_refund` applied, kept so the APR describes the buyer's actual
-    cash flows.
+    cash flows; ``advances`` are the later captures of an order captured in parts
+    (``installments.add_capture``), each advanced on its date (``principal`` includes them).
     """
 
     principal: Money
@@ -107,6 +110,7 @@ class Schedule:
     installments: tuple[Installment, ...]
     merchant_fee: Money
     refunds: tuple[tuple[date, Money], ...] = ()
+    advances: tuple[tuple[date, Money], ...] = ()
 
     # --- totals -------------------------------------------------------------------------
 
@@ -150,9 +154,11 @@ class Schedule:
 
     @property
     def advanced(self) -> Money:
-        """The amount advanced at purchase: ``principal`` plus every refund since."""
+        """The amount advanced at purchase: ``principal`` plus every refund since, less the
+        later captures (``advances``)."""
+        later = sum(m.minor for _, m in self.advances)
         return Money._of_minor(
-            self.principal.minor + sum(m.minor for _, m in self.refunds), self.currency
+            self.principal.minor + sum(m.minor for _, m in self.refunds) - later, self.currency
         )
 
     @functools.cached_property
@@ -168,9 +174,9 @@ class Schedule:
             advanced += refund.minor
         if not advanced or sum(a for _, a in pay) == advanced:
             return Decimal(0), Decimal(1)
-        return _apr.periodic_rate(
-            [(self.start, advanced)], pay, self._unit(), self._known(), self.terms.due_day
-        )
+        later = [(on, m.minor) for on, m in self.advances]  # each capture on its own day
+        flows = [(self.start, advanced - sum(m for _, m in later)), *later]
+        return _apr.periodic_rate(flows, pay, self._unit(), self._known(), self.terms.due_day)
 
     def _known(self) -> dict[date, tuple[int, int, int]] | None:
         # Installments still on their generated anchored date sit exactly k unit-periods
@@ -344,6 +350,10 @@ class Schedule:
             data["refunds"] = [
                 {"date": on.isoformat(), "amount": refund.to_json()} for on, refund in self.refunds
             ]
+        if self.advances:  # only orders captured in several parts carry it
+            data["advances"] = [
+                {"date": d.isoformat(), "amount": m.to_json()} for d, m in self.advances
+            ]
         return data
 
     @classmethod
@@ -357,7 +367,7 @@ class Schedule:
         missing = required - set(data)
         if missing:
             raise PlanError(f"schedule is missing {', '.join(sorted(missing))}")
-        extra = set(data) - required - derived - {"refunds"}
+        extra = set(data) - required - derived - {"refunds", "advances"}
         if extra:
             raise PlanError(f"unknown schedule fields: {', '.join(sorted(map(str, extra)))}")
         try:
@@ -381,6 +391,7 @@ class Schedule:
             rows,
             merchant_fee,
             _parse_refunds(data.get("refunds", []), principal.currency, start),
+            _parse_refunds(data.get("advances", []), principal.currency, start, "advances"),
         )
         for key in ("total_amount", "total_interest", "total_fees"):
             if key in data and getattr(schedule, key).to_json() != data[key]:

@@ -47,6 +47,10 @@ DEFAULTS: Mapping[str, Any] = {
     "PLAN_OFFERS": None,
     "APR_CAP": DEFAULT_APR_CAP,
     "AUTHORIZATION_TTL": 7 * 24 * 3600,
+    # the most an authorization may last once extended (POST /v1/orders/{id}/extend), from
+    # the authorization; per product (plan id) in PLAN_MAX_AUTHORIZATION_TTL
+    "MAX_AUTHORIZATION_TTL": 30 * 24 * 3600,
+    "PLAN_MAX_AUTHORIZATION_TTL": {},
     "CHECKOUT_TTL": 1800,
     "MAX_SKEW": 300,
     "NOTIFY_SCHEDULE": WECHAT_NOTIFY_SCHEDULE,
@@ -171,6 +175,12 @@ class IssuerConfig:
     credit: CreditPolicy = attrs.field(factory=CreditPolicy)
     review_days: int = 30
     risk_rules: Mapping[str, RiskRuleConfig] = attrs.field(factory=dict)
+    max_authorization_ttl: int = 30 * 24 * 3600
+    plan_max_authorization_ttl: Mapping[str, int] = attrs.field(factory=dict)
+
+    def max_authorization_ttl_for(self, plan_id: str) -> int:
+        """The longest a product's authorization may last, extended, from authorization."""
+        return self.plan_max_authorization_ttl.get(plan_id, self.max_authorization_ttl)
 
     def __repr__(self) -> str:  # SECRET_KEY stays out of logs
         return (
@@ -285,7 +295,15 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         credit=_credit_policy(raw),
         review_days=_review_days(raw["CREDIT_REVIEW_DAYS"]),
         risk_rules=_risk_rules(raw["RISK_RULES"]),
+        max_authorization_ttl=_positive_int("MAX_AUTHORIZATION_TTL", raw["MAX_AUTHORIZATION_TTL"]),
+        plan_max_authorization_ttl=_plan_ttls(raw["PLAN_MAX_AUTHORIZATION_TTL"]),
     )
+
+
+def _plan_ttls(value: object) -> dict[str, int]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigurationError("PLAN_MAX_AUTHORIZATION_TTL must map plan ids to seconds")
+    return {k: _positive_int(f"PLAN_MAX_AUTHORIZATION_TTL[{k!r}]", v) for k, v in value.items()}
 
 
 def _review_days(value: object) -> int:

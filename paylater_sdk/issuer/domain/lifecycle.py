@@ -1,7 +1,9 @@
 """The checkout lifecycle: every state change with its ledger move and its notification.
 
 ``CREATED -> AUTHORIZED -> CAPTURED (-> PARTIALLY_REFUNDED -> REFUNDED)``,
-``CREATED -> CLOSED | EXPIRED``, ``AUTHORIZED -> VOIDED | EXPIRED``.
+``CREATED -> CLOSED | EXPIRED``, ``AUTHORIZED -> VOIDED | EXPIRED``. Captures are in
+:mod:`.captures`; an order captured in part keeps its loan state while ``held > 0``, and a
+void or expiry then releases only the rest (``ORDER.RELEASED``).
 
 Each function runs in the caller's transaction: the state change, the ledger entry and
 the outbox row commit together or not at all. A state change is itself a conditional
@@ -13,37 +15,31 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...errors import ConflictError, InvalidRequestError, NotFoundError
-from ...installments import OrderAccount, build_schedule, refund
-from ...lifecycle import BuyerEventType, CheckoutState, EventType, RefundState
-from ...money import Money
+from ...errors import ConflictError, NotFoundError
+from ...lifecycle import CheckoutState, EventType
 from ..delivery.store import enqueue
 from ..storage.locking import locked
-from ..storage.positions import next_position
-from ..storage.schema import checkouts, orders, reading, refunds, to_epoch
-from . import ledger, messages
-from .accounts import account_of, lines_by_order, policy_for
-from .booking import book_order, insert_lines, order_fields
-from .views import checkout_json_by_id, order_json_by_id, refund_json
+from ..storage.schema import checkouts, orders, reading, to_epoch
+from . import ledger
+from .accounts import SERVICED
+from .views import checkout_json_by_id, order_json_by_id
 
 __all__ = [
     "REFUNDABLE",
     "authorization_expiry",
-    "capture_order",
     "close_checkout",
-    "create_refund",
     "emit",
     "expire_due",
+    "loan_state",
     "new_id",
     "not_found",
+    "notify_checkout",
     "require_state",
     "schedule_fields",
     "update_order",
@@ -103,7 +99,7 @@ def _set_checkout_state(conn: sa.Connection, checkout_id: str, state: str) -> No
     conn.execute(checkouts.update().where(checkouts.c.id == checkout_id).values(state=state))
 
 
-def _notify_checkout(
+def notify_checkout(
     conn: sa.Connection, checkout_id: str, event_type: str, summary: str, now: datetime
 ) -> dict[str, Any]:
     row = conn.execute(sa.select(checkouts).where(checkouts.c.id == checkout_id)).one()
@@ -130,7 +126,7 @@ def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[st
     )
     if done.rowcount != 1:
         raise ConflictError("the checkout changed meanwhile; fetch it again", code="INVALID_STATE")
-    return _notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
+    return notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
 
 
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
@@ -159,10 +155,43 @@ def update_order(conn: sa.Connection, order: Any, **values: Any) -> None:
     _order_transition(conn, order, order.state, **values)
 
 
+def loan_state(captured: int, refunded: int, held: int) -> CheckoutState:
+    """The state of an order with a loan: ``REFUNDED`` only once nothing is left to
+    capture either (a refunded order with a live hold can still be captured again)."""
+    if not refunded:
+        return CheckoutState.CAPTURED
+    if refunded == captured and not held:
+        return CheckoutState.REFUNDED
+    return CheckoutState.PARTIALLY_REFUNDED
+
+
 def void_order(conn: sa.Connection, order: Any, now: datetime) -> dict[str, Any]:
+    """Void an authorization; on an order captured in part, release the rest of it."""
+    if order.state in SERVICED and order.held:
+        _release_rest(conn, order, "VOID", "the rest of the authorization voided", now)
+        return order_json_by_id(conn, order.id)
     require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "voided")
     _end_authorization(conn, order, CheckoutState.VOIDED, "VOID", "authorization voided", now)
     return order_json_by_id(conn, order.id)
+
+
+def _release_rest(
+    conn: sa.Connection, order: Any, reason: str, summary: str, now: datetime
+) -> None:
+    """The authorization of an order captured in part ends (void, expiry): the hold still
+    placed goes back; the loan of what was captured is unchanged."""
+    state = loan_state(order.captured_amount, order.refunded_amount, 0)
+    _order_transition(conn, order, order.state, state=state, held=0)
+    ledger.release(
+        conn,
+        buyer_id=order.buyer_id,
+        amount=order.held,
+        currency=order.currency,
+        reference=order.id,
+        reason=reason,
+        now=now,
+    )
+    notify_checkout(conn, order.checkout_id, EventType.ORDER_RELEASED, summary, now)
 
 
 def _end_authorization(
@@ -179,197 +208,7 @@ def _end_authorization(
         reason=reason,
         now=now,
     )
-    _notify_checkout(conn, order.checkout_id, EventType(f"ORDER.{state}"), summary, now)
-
-
-def capture_order(
-    conn: sa.Connection, order: Any, amount: Money | None, offer: Any, now: datetime
-) -> dict[str, Any]:
-    """Open the loan: store the chosen plan's schedule, release whatever is not captured."""
-    require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "captured")
-    captured = order.amount if amount is None else amount.minor
-    if amount is not None and amount.currency != order.currency:
-        raise InvalidRequestError(
-            f"capture amount is {amount.currency} but the order is {order.currency}",
-            code="CURRENCY_MISMATCH",
-        )
-    if captured <= 0:
-        raise InvalidRequestError("capture amount must be positive", code="INVALID_AMOUNT")
-    if captured > order.amount:
-        raise ConflictError(
-            f"cannot capture {captured} minor units: the order authorized {order.amount}",
-            code="AMOUNT_EXCEEDS_AVAILABLE",
-        )
-    schedule = build_schedule(
-        Money.from_minor(captured, order.currency), offer.terms, start=now.date()
-    )
-    policy = policy_for(order.plan_id)
-    account = OrderAccount.open(order.id, schedule, policy)
-    _order_transition(
-        conn,
-        order,
-        CheckoutState.AUTHORIZED,
-        state=CheckoutState.CAPTURED,
-        held=0,
-        captured_amount=captured,
-        captured_at=to_epoch(now),
-        penalty_rate=str(account.penalty_rate),
-        **order_fields(account, now.date(), policy),
-    )
-    for kind, total in (("INTEREST", schedule.total_interest), ("FEE", schedule.total_fees)):
-        ledger.post_receivable(
-            conn,
-            buyer_id=order.buyer_id,
-            order_id=order.id,
-            kind=kind,
-            delta=total.minor,
-            currency=order.currency,
-            reason="CAPTURE",
-            reference=order.id,
-            now=now,
-        )
-    ledger.capture(
-        conn,
-        buyer_id=order.buyer_id,
-        held_amount=order.held,
-        captured=captured,
-        currency=order.currency,
-        reference=order.id,
-        now=now,
-    )
-    _notify_checkout(conn, order.checkout_id, EventType.ORDER_CAPTURED, "order captured", now)
-    return order_json_by_id(conn, order.id)
-
-
-def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
-    """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
-    require_state("order", order.id, order.state, REFUNDABLE, "refunded")
-    if order.written_off_at is not None:
-        raise ConflictError(
-            f"order {order.id} was written off; its loan is closed and cannot be refunded here",
-            code="INVALID_STATE",
-        )
-    if amount.currency != order.currency:
-        raise InvalidRequestError(
-            f"refund amount is {amount.currency} but the order is {order.currency}",
-            code="CURRENCY_MISMATCH",
-        )
-    if amount.minor <= 0:
-        raise InvalidRequestError("refund amount must be positive", code="INVALID_AMOUNT")
-    refundable = order.captured_amount - order.refunded_amount
-    if amount.minor > refundable:
-        raise ConflictError(
-            f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
-            "of the captured amount is not refunded yet",
-            code="AMOUNT_EXCEEDS_AVAILABLE",
-        )
-    duplicate = conn.execute(
-        sa.select(refunds.c.id).where(
-            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
-        )
-    ).first()
-    if duplicate is not None:
-        raise ConflictError(
-            f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
-            code="DUPLICATE_OUT_REFUND_NO",
-        )
-
-
-def create_refund(
-    conn: sa.Connection,
-    order: Any,
-    *,
-    amount: Money,
-    out_refund_no: str,
-    reason: str | None,
-    now: datetime,
-    metadata: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
-
-    The refund first pays past-due principal (payment rows with ``source = REFUND``), then
-    cancels not-yet-due principal by re-planning; both free the buyer's credit. What
-    exceeds the unpaid principal the buyer already repaid: it is returned to the buyer's
-    payment source and recorded (a ``REFUND.RETURNED`` message with the amount).
-    """
-    _check_refund(conn, order, amount, out_refund_no)
-    today = now.date()
-    policy = policy_for(order.plan_id)
-    before = account_of(order, lines_by_order(conn, [order.id])[order.id])
-    result = refund(before, amount, on=today, policy=policy)
-    refund_id = new_id("rf")
-    insert_lines(conn, result.credited, reference=refund_id, on=today, source="REFUND")
-    fields = book_order(
-        conn,
-        order,
-        before,
-        result.account,
-        result.credited,
-        on=today,
-        now=now,
-        reason="REFUND",
-        reference=refund_id,
-        policy=policy,
-    )
-    refunded = order.refunded_amount + amount.minor
-    full = refunded == order.captured_amount
-    _order_transition(
-        conn,
-        order,
-        order.state,
-        state=CheckoutState.REFUNDED if full else CheckoutState.PARTIALLY_REFUNDED,
-        refunded_amount=refunded,
-        **fields,
-    )
-    ledger.restore_principal(
-        conn,
-        buyer_id=order.buyer_id,
-        amount=result.reduced.minor,
-        currency=order.currency,
-        reference=order.id,
-        reason="REFUND",
-        now=now,
-    )
-    if result.returned.minor:
-        messages.record(
-            conn,
-            buyer_id=order.buyer_id,
-            event_type=BuyerEventType.REFUND_RETURNED,
-            summary=f"{result.returned} of a refund returned to your payment source",
-            on=today,
-            now=now,
-            order_id=order.id,
-            data={"refund_id": refund_id, "returned": result.returned.to_json()},
-        )
-    values = {
-        "id": refund_id,
-        "order_id": order.id,
-        "merchant_id": order.merchant_id,
-        "out_refund_no": out_refund_no,
-        "amount": amount.minor,
-        "currency": order.currency,
-        "reason": reason,
-        "state": RefundState.SUCCEEDED,
-        "created_at": to_epoch(now),
-        "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
-        "list_seq": next_position(conn, order.merchant_id),  # after every row lock
-    }
-    conn.execute(refunds.insert().values(values))
-    resource = refund_json(SimpleNamespace(**values))  # the row just inserted
-    notify_url = conn.execute(
-        sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
-    ).scalar_one()
-    emit(
-        conn,
-        merchant_id=order.merchant_id,
-        notify_url=notify_url,
-        event_type=EventType.REFUND_SUCCEEDED,
-        original_type="refund",
-        resource=resource,
-        summary="refund succeeded",
-        now=now,
-    )
-    return resource
+    notify_checkout(conn, order.checkout_id, EventType(f"ORDER.{state}"), summary, now)
 
 
 def expire_due(engine: Engine, now: datetime) -> int:
@@ -393,7 +232,8 @@ def expire_due(engine: Engine, now: datetime) -> int:
         stale_orders = (
             conn.execute(
                 sa.select(orders.c.id).where(
-                    orders.c.state == CheckoutState.AUTHORIZED,
+                    orders.c.state.in_((CheckoutState.AUTHORIZED, *SERVICED)),
+                    orders.c.held > 0,
                     orders.c.authorization_expires_at <= moment,
                 )
             )
@@ -414,19 +254,22 @@ def expire_due(engine: Engine, now: datetime) -> int:
             )
             if done.rowcount == 1:
                 changed += 1
-                _notify_checkout(
+                notify_checkout(
                     conn, checkout_id, EventType.CHECKOUT_EXPIRED, "checkout expired", now
                 )
     for order_id in stale_orders:
         with engine.begin() as conn:
             order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).first()
-            if order is None or order.state != CheckoutState.AUTHORIZED:
-                continue  # captured or voided meanwhile: not ours to expire
-            if order.authorization_expires_at > moment:
+            if order is None or not order.held or order.authorization_expires_at > moment:
+                continue  # captured, voided or extended meanwhile: not ours to expire
+            if order.state == CheckoutState.AUTHORIZED:
+                _end_authorization(
+                    conn, order, CheckoutState.EXPIRED, "EXPIRE", "authorization expired", now
+                )
+            elif order.state in SERVICED:  # captured in part: the rest of the hold expires
+                _release_rest(conn, order, "EXPIRE", "the rest of the authorization expired", now)
+            else:
                 continue
-            _end_authorization(
-                conn, order, CheckoutState.EXPIRED, "EXPIRE", "authorization expired", now
-            )
             changed += 1
     return changed
 

@@ -11,74 +11,29 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
 from ...installments import PlanOffer, PlanQuote, quote_plans
 from ...lifecycle import CheckoutState, EventType
 from ...money import Money
-from ..config import IssuerConfig
 from ..storage import idempotency
-from ..storage.locking import locked
 from ..storage.positions import next_position
-from ..storage.schema import buyers, checkouts, merchants, orders, reading, refunds, to_epoch
+from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_epoch
 from . import credit, ledger, lifecycle, risk, servicing
+from .order_actions import OrderActions, owned_row
 from .urls import url_allowed
-from .views import checkout_json, checkout_json_by_id, refund_json
+from .views import checkout_json, checkout_json_by_id
 
 __all__ = ["OrderBook"]
 
 
-class OrderHost(Protocol):
-    """What the order book needs from the issuer that owns it."""
-
-    @property
-    def engine(self) -> Engine: ...
-
-    @property
-    def config(self) -> IssuerConfig: ...
-
-    @property
-    def offers(self) -> tuple[PlanOffer, ...]: ...
-
-    def now(self) -> datetime: ...
-
-    def sweep(self) -> None: ...
-
-    def merchant(self, merchant_id: str) -> Any: ...
-
-
-class OrderBook:
+class OrderBook(OrderActions):
     """Checkout, order and refund operations (``issuer.orders``); each public method is
-    one transaction."""
-
-    def __init__(self, host: OrderHost) -> None:
-        self._host = host
-
-    @property
-    def engine(self) -> Engine:
-        return self._host.engine
-
-    @property
-    def config(self) -> IssuerConfig:
-        return self._host.config
-
-    @property
-    def offers(self) -> tuple[PlanOffer, ...]:
-        return self._host.offers
-
-    def now(self) -> datetime:
-        return self._host.now()
-
-    def sweep(self) -> None:
-        self._host.sweep()
-
-    def merchant(self, merchant_id: str) -> Any:
-        return self._host.merchant(merchant_id)
+    one transaction (captures, voids and refunds in :class:`.order_actions.OrderActions`)."""
 
     def quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
         """The offers (in the amount's currency) priced for ``amount`` from ``on``."""
@@ -185,12 +140,7 @@ class OrderBook:
     def _checkout_row(
         self, conn: sa.Connection, merchant_id: str | None, checkout_id: str, *, lock: bool = False
     ) -> Any:
-        return _owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
-
-    def _order_row(
-        self, conn: sa.Connection, merchant_id: str | None, order_id: str, *, lock: bool = False
-    ) -> Any:
-        return _owned_row(conn, orders, "order", merchant_id, order_id, lock=lock)
+        return owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
         with reading(self.engine) as conn:
@@ -212,70 +162,6 @@ class OrderBook:
         with idempotency.transaction(self.engine) as tx:
             row = self._checkout_row(tx.conn, merchant_id, checkout_id, lock=True)
             return tx.done(lifecycle.close_checkout(tx.conn, row, self.now()))
-
-    def capture(self, merchant_id: str, order_id: str, amount: Money | None) -> dict[str, Any]:
-        with idempotency.transaction(self.engine) as tx:
-            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
-            offer = self._offer(order.plan_id)
-            return tx.done(lifecycle.capture_order(tx.conn, order, amount, offer, self.now()))
-
-    def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
-        with idempotency.transaction(self.engine) as tx:
-            order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
-            return tx.done(lifecycle.void_order(tx.conn, order, self.now()))
-
-    def create_refund(
-        self,
-        merchant_id: str,
-        *,
-        order_id: str,
-        amount: Money,
-        out_refund_no: str,
-        reason: str | None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        try:
-            with idempotency.transaction(self.engine) as tx:
-                conn = tx.conn
-                order = self._order_row(conn, merchant_id, order_id, lock=True)
-                now = self.now()
-                refund = lifecycle.create_refund(
-                    conn,
-                    order,
-                    amount=amount,
-                    out_refund_no=out_refund_no,
-                    reason=reason,
-                    now=now,
-                    metadata=metadata,
-                )
-                credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
-                if self.config.risk_rules:
-                    risk.after_refund(conn, dict(self.config.risk_rules), merchant_id, now)
-                return tx.done(refund)
-        except IntegrityError:
-            raise ConflictError(
-                f"out_refund_no {out_refund_no!r} was already used",
-                code="DUPLICATE_OUT_REFUND_NO",
-            ) from None
-
-    def get_refund(self, merchant_id: str, refund_id: str) -> dict[str, Any]:
-        with reading(self.engine) as conn:
-            row = conn.execute(
-                sa.select(refunds).where(
-                    refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id
-                )
-            ).first()
-        if row is None:
-            raise _not_found("refund", refund_id)
-        return refund_json(row)
-
-    def _offer(self, plan_id: str) -> PlanOffer:
-        for offer in self.offers:
-            if offer.plan_id == plan_id:
-                return offer
-        raise InvalidRequestError(
-            f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE"
-        )
 
     # --- the buyer's side (consent page, test controls) --------------------------------------
 
@@ -424,31 +310,6 @@ class OrderBook:
 
 def _not_found(kind: str, obj_id: str) -> NotFoundError:
     return lifecycle.not_found(kind, obj_id)
-
-
-def _owned_row(
-    conn: sa.Connection,
-    table: sa.Table,
-    kind: str,
-    merchant_id: str | None,
-    obj_id: str,
-    *,
-    lock: bool = False,
-) -> Any:
-    """The row with ``obj_id``; another merchant's row is "not found" too (no id probing).
-
-    ``lock``: the row is locked until the transaction ends (``FOR UPDATE``), for a read
-    that a state change is computed from (see :mod:`.locking`).
-    """
-    query = sa.select(table).where(table.c.id == obj_id)
-    if merchant_id is not None:
-        query = query.where(table.c.merchant_id == merchant_id)
-    if lock:
-        query = locked(query)
-    row = conn.execute(query).first()
-    if row is None:
-        raise _not_found(kind, obj_id)
-    return row
 
 
 def _declined(reason: str) -> CreditDeclinedError:

@@ -51,6 +51,9 @@ def order_json(row: Any) -> dict[str, Any]:
         "authorization_expires_at": rfc3339(row.authorization_expires_at),
         "captured_at": rfc3339(row.captured_at),
         "metadata": metadata_of(row),
+        # what is still authorized and capturable (0 once the authorization ended)
+        "capturable_amount": money_json(row.held, row.currency),
+        "authorization_extended_at": rfc3339(row.authorization_extended_at),
     }
 
 

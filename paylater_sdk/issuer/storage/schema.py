@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 __all__ = [
     "buyer_events",
     "buyers",
+    "captures",
     "checkouts",
     "credit_decisions",
     "device_sightings",
@@ -279,12 +280,28 @@ orders = sa.Table(
     sa.Column("penalty_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("late_fees_posted_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("written_off_at", sa.BigInteger, nullable=True),
+    # When the authorization was extended, once only (migration 0008); NULL while it was not.
+    sa.Column("authorization_extended_at", sa.BigInteger, nullable=True),
 )
 
 #: A merchant's newest captured orders: the risk rule MERCHANT_REFUND_RATE reads them on
 #: every refund (revision 0007).
 _MERCHANT_CAPTURES = sa.Index(
     "ix_orders_merchant_captured", orders.c.merchant_id, orders.c.captured_at, orders.c.id
+)
+
+#: One row per capture of an order (split shipments, revision 0008); ``final``: it ended the
+#: authorization (the rest of the hold was released with it).
+captures = sa.Table(
+    "captures",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("merchant_id", sa.String(64), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 refunds = sa.Table(

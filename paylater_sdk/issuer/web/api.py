@@ -260,7 +260,19 @@ def close_checkout(checkout_id: str) -> Response:
 def capture(order_id: str) -> Response:
     def handle(data: dict[str, Any]) -> Any:
         body = request_body(bodies.CaptureOrder, data)
-        return _issuer().orders.capture(g.merchant_id, _object_id(order_id), body.amount)
+        final = body.final is not False  # absent: final, as the one capture always was
+        return _issuer().orders.capture(
+            g.merchant_id, _object_id(order_id), body.amount, final=final
+        )
+
+    return _post(handle)
+
+
+@serve(blueprint, "extendOrder")
+def extend(order_id: str) -> Response:
+    def handle(data: dict[str, Any]) -> Any:
+        body = request_body(bodies.ExtendOrder, data)
+        return _issuer().orders.extend(g.merchant_id, _object_id(order_id), days=body.days)
 
     return _post(handle)
 

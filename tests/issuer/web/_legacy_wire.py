@@ -201,7 +201,9 @@ BODIES: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
         },
     ),
     "empty": ({}, {}),
-    "capture": ({}, {"amount": money}),
+    "capture": ({}, {"amount": money, "final": _bool}),
+    # issue #15: split shipments and the one extension, written in the same style
+    "extend": ({}, {"days": opt_int(1, 365)}),
     "refund": (
         {"order_id": text(64), "amount": money, "out_refund_no": text(64, _TRADE_NO)},
         {"reason": opt_text(256), "metadata": _metadata},

@@ -24,7 +24,7 @@ from ....money import Money
 from ...delivery.store import enqueue
 from ...storage.locking import locked
 from ...storage.schema import buyers, checkouts, orders, to_epoch, wechat_transactions
-from .. import credit, lifecycle
+from .. import captures, credit, lifecycle
 from ..urls import url_allowed
 from .params import INVALID_REQUEST, ORDER_CLOSED, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
 from .views import trade_state, transaction_view
@@ -229,11 +229,11 @@ class Payments:
             )
             if claimed.rowcount != 1:
                 raise ConflictError("订单状态已变化，请重试", code="INVALID_STATE")
-            # The order book's own hold-and-insert, then lifecycle's capture: the same
+            # The order book's own hold-and-insert, then the one capture: the same
             # ledger moves as /v1 authorize + capture, here in one transaction.
             order_id = issuer.orders._open_order(conn, row, payer, quote, now)
             order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).one()
-            lifecycle.capture_order(conn, order, None, offer, now)
+            captures.capture_order(conn, order, None, offer, now)
             conn.execute(
                 wechat_transactions.update()
                 .where(wechat_transactions.c.checkout_id == row.id)

@@ -1,6 +1,6 @@
 """v3 refunds and trade bills on the shared order book and ledger.
 
-A refund is the order book's refund (:func:`..lifecycle.create_refund`: the schedule is
+A refund is the order book's refund (:func:`..refunds.create_refund`: the schedule is
 re-planned and the principal goes back to the buyer's credit) plus WeChat's refund id, in
 one transaction with its REFUND.SUCCESS callback. A trade bill is fixed when asked for
 (content and SHA1 stored), so the hash still matches whenever it is downloaded.
@@ -34,7 +34,8 @@ from ...storage.schema import (
     wechat_refunds,
     wechat_transactions,
 )
-from .. import credit, lifecycle
+from .. import credit
+from .. import refunds as order_refunds
 from .params import INVALID_REQUEST, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
 from .views import CST, cst_time, refund_notice, refund_view, trade_state
 
@@ -126,7 +127,7 @@ class Refunds:
                 again = self._same_refund(conn, mchid, out_refund_no, order.id, refund)
                 if again is not None:
                     return again
-                created = lifecycle.create_refund(
+                created = order_refunds.create_refund(
                     conn,
                     order,
                     amount=Money.from_minor(refund, row.currency),

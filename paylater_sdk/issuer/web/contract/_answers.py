@@ -124,6 +124,13 @@ class Schedule(Open):
             "the APR counts each as a credit on its date."
         ),
     ] = None
+    advances: Annotated[
+        list[ScheduleRefund] | None,
+        Field(
+            description="Later captures of an order captured in parts, each re-planning the "
+            "schedule (only when there are any); the APR counts each as an advance on its date."
+        ),
+    ] = None
 
 
 class Order(Closed):
@@ -140,6 +147,13 @@ class Order(Closed):
     authorization_expires_at: Time
     captured_at: Time | None
     metadata: Metadata
+    capturable_amount: Annotated[
+        MoneyOut,
+        Field(description="Still authorized and capturable; 0 once the authorization ended."),
+    ]
+    authorization_extended_at: Annotated[
+        Time | None, Field(description="When the authorization was extended (once only).")
+    ]
 
 
 class Checkout(Closed):

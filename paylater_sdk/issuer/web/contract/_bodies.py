@@ -87,6 +87,11 @@ class NoFields(Body):
 
 class CaptureOrder(Body):
     amount: OptionalMoney = None
+    final: Annotated[bool | None, Flag()] = None
+
+
+class ExtendOrder(Body):
+    days: Annotated[int | None, Integer(1, 365)] = None
 
 
 class CreateRefund(Body):

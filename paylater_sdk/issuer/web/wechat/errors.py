@@ -75,6 +75,8 @@ V3_ERRORS: Mapping[str, tuple[int, str]] = {
     "DUPLICATE_PHONE": (400, "INVALID_REQUEST"),
     "IDEMPOTENCY_KEY_REUSED": (400, "INVALID_REQUEST"),
     "AMOUNT_EXCEEDS_AVAILABLE": (400, "INVALID_REQUEST"),
+    "AUTHORIZATION_ALREADY_EXTENDED": (400, "INVALID_REQUEST"),
+    "EXTENSION_EXCEEDS_MAXIMUM": (400, "INVALID_REQUEST"),
     # Servicing (buyer repayments: never reached through /v3, mapped so none is a 500).
     "INVALID_DATE": (400, "PARAM_ERROR"),
     "AMOUNT_EXCEEDS_OWED": (400, "PARAM_ERROR"),

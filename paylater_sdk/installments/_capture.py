@@ -1,0 +1,60 @@
+"""A further capture on an order already in servicing: one schedule, re-planned.
+
+An order captured in several parts (split shipments) keeps one schedule and one account:
+each later capture adds its principal to the installments not yet due, pro rata to what
+they still owe in principal, and their interest and fees are recomputed on the higher
+balances by the same rule as a refund's re-plan (:func:`._refund.refund`, run backwards).
+Paid and past-due installments, the due dates and the payment record stay as they were, so
+every repayment, refund, statement and payoff keeps working on one exact account.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import attrs
+
+from ..money import Money
+from ._account import OrderAccount
+from ._kinds import AllocationPart, ServicingError
+from ._policy import DEFAULT_POLICY, ServicingPolicy
+from ._refund import _replan
+
+__all__ = ["add_capture"]
+
+
+def add_capture(
+    account: OrderAccount,
+    amount: Money,
+    *,
+    on: date,
+    policy: ServicingPolicy = DEFAULT_POLICY,
+) -> OrderAccount:
+    """``account`` with ``amount`` more principal captured on ``on`` (see the module doc).
+
+    Raises :class:`ServicingError` ``INVALID_STATE`` when no installment is still to fall
+    due on ``on`` (nothing left to spread a new capture over).
+    """
+    states = account.states(on, policy)  # checks the day
+    if not isinstance(amount, Money) or amount.currency != account.currency:
+        raise ServicingError(
+            f"a capture is Money in {account.currency}", code="INVALID_AMOUNT", field="amount"
+        )
+    if amount.minor <= 0:
+        raise ServicingError(
+            f"a capture must be positive, got {amount}", code="INVALID_AMOUNT", field="amount"
+        )
+    future = [s for s in states if s.installment.due_date >= on and not s.installment.paid]
+    if not any(s.owed_part(AllocationPart.PRINCIPAL).minor for s in future):
+        raise ServicingError(
+            f"no installment of order {account.order_id} is still to fall due on {on}",
+            code="INVALID_STATE",
+        )
+    schedule = account.schedule
+    schedule = attrs.evolve(
+        schedule,
+        principal=schedule.principal + amount,
+        installments=_replan(account, states, on, -amount.minor),
+        advances=(*schedule.advances, (on, amount)),
+    )
+    return attrs.evolve(account, schedule=schedule)

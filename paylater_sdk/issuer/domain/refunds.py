@@ -1,0 +1,162 @@
+"""Refunds of captured orders: the servicing rule ``installments.refund``, booked.
+
+In the caller's transaction on an order row read with a lock (kept apart from
+:mod:`.lifecycle` so that each module stays about one thing): the refund row, its payment
+rows, the re-planned schedule, the ledger moves and the ``REFUND.SUCCEEDED`` notification
+commit together. The state follows :func:`.lifecycle.loan_state`: an order captured in part
+whose captured amount is all refunded stays ``PARTIALLY_REFUNDED`` while more can still be
+captured.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...errors import ConflictError, InvalidRequestError
+from ...installments import refund
+from ...lifecycle import BuyerEventType, EventType, RefundState
+from ...money import Money
+from ..storage.positions import next_position
+from ..storage.schema import checkouts, refunds, to_epoch
+from . import ledger, messages
+from .accounts import account_of, lines_by_order, policy_for
+from .booking import book_order, insert_lines
+from .lifecycle import REFUNDABLE, emit, loan_state, new_id, require_state, update_order
+from .views import refund_json
+
+__all__ = ["create_refund"]
+
+
+def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
+    """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
+    require_state("order", order.id, order.state, REFUNDABLE, "refunded")
+    if order.written_off_at is not None:
+        raise ConflictError(
+            f"order {order.id} was written off; its loan is closed and cannot be refunded here",
+            code="INVALID_STATE",
+        )
+    if amount.currency != order.currency:
+        raise InvalidRequestError(
+            f"refund amount is {amount.currency} but the order is {order.currency}",
+            code="CURRENCY_MISMATCH",
+        )
+    if amount.minor <= 0:
+        raise InvalidRequestError("refund amount must be positive", code="INVALID_AMOUNT")
+    refundable = order.captured_amount - order.refunded_amount
+    if amount.minor > refundable:
+        raise ConflictError(
+            f"cannot refund {amount}: only {Money.from_minor(refundable, order.currency)} "
+            "of the captured amount is not refunded yet",
+            code="AMOUNT_EXCEEDS_AVAILABLE",
+        )
+    duplicate = conn.execute(
+        sa.select(refunds.c.id).where(
+            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
+        )
+    ).first()
+    if duplicate is not None:
+        raise ConflictError(
+            f"out_refund_no {out_refund_no!r} was already used for refund {duplicate.id}",
+            code="DUPLICATE_OUT_REFUND_NO",
+        )
+
+
+def create_refund(
+    conn: sa.Connection,
+    order: Any,
+    *,
+    amount: Money,
+    out_refund_no: str,
+    reason: str | None,
+    now: datetime,
+    metadata: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
+
+    The refund first pays past-due principal (payment rows with ``source = REFUND``), then
+    cancels not-yet-due principal by re-planning; both free the buyer's credit. What
+    exceeds the unpaid principal the buyer already repaid: it is returned to the buyer's
+    payment source and recorded (a ``REFUND.RETURNED`` message with the amount).
+    """
+    _check_refund(conn, order, amount, out_refund_no)
+    today = now.date()
+    policy = policy_for(order.plan_id)
+    before = account_of(order, lines_by_order(conn, [order.id])[order.id])
+    result = refund(before, amount, on=today, policy=policy)
+    refund_id = new_id("rf")
+    insert_lines(conn, result.credited, reference=refund_id, on=today, source="REFUND")
+    fields = book_order(
+        conn,
+        order,
+        before,
+        result.account,
+        result.credited,
+        on=today,
+        now=now,
+        reason="REFUND",
+        reference=refund_id,
+        policy=policy,
+    )
+    refunded = order.refunded_amount + amount.minor
+    update_order(
+        conn,
+        order,
+        state=loan_state(order.captured_amount, refunded, order.held),
+        refunded_amount=refunded,
+        **fields,
+    )
+    ledger.restore_principal(
+        conn,
+        buyer_id=order.buyer_id,
+        amount=result.reduced.minor,
+        currency=order.currency,
+        reference=order.id,
+        reason="REFUND",
+        now=now,
+    )
+    if result.returned.minor:
+        messages.record(
+            conn,
+            buyer_id=order.buyer_id,
+            event_type=BuyerEventType.REFUND_RETURNED,
+            summary=f"{result.returned} of a refund returned to your payment source",
+            on=today,
+            now=now,
+            order_id=order.id,
+            data={"refund_id": refund_id, "returned": result.returned.to_json()},
+        )
+    values = {
+        "id": refund_id,
+        "order_id": order.id,
+        "merchant_id": order.merchant_id,
+        "out_refund_no": out_refund_no,
+        "amount": amount.minor,
+        "currency": order.currency,
+        "reason": reason,
+        "state": RefundState.SUCCEEDED,
+        "created_at": to_epoch(now),
+        "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
+        "list_seq": next_position(conn, order.merchant_id),  # after every row lock
+    }
+    conn.execute(refunds.insert().values(values))
+    resource = refund_json(SimpleNamespace(**values))  # the row just inserted
+    notify_url = conn.execute(
+        sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
+    ).scalar_one()
+    emit(
+        conn,
+        merchant_id=order.merchant_id,
+        notify_url=notify_url,
+        event_type=EventType.REFUND_SUCCEEDED,
+        original_type="refund",
+        resource=resource,
+        summary="refund succeeded",
+        now=now,
+    )
+    return resource
