@@ -130,6 +130,9 @@ class Order:
     captured_at: datetime | None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = raw_field()
+    #: Still authorized and capturable (None from an issuer older than split captures).
+    capturable_amount: Money | None = None
+    authorization_extended_at: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Order:
@@ -151,6 +154,8 @@ class Order:
             captured_at=f.opt_time("captured_at"),
             metadata=_metadata(f),
             raw=frozen_raw(f.data),
+            capturable_amount=f.opt_money("capturable_amount"),
+            authorization_extended_at=f.opt_time("authorization_extended_at"),
         )
 
 

@@ -200,12 +200,8 @@ class CheckoutsService(Service[M]):
             body["expires_in"] = expires_in
         if metadata is not None:
             body["metadata"] = _metadata(metadata)
-        if idempotency_key is not None:
-            key = _text("idempotency_key", idempotency_key)
-            if not key.isascii() or not key.isprintable():
-                raise InvalidRequestError("idempotency_key must be printable ASCII")
         resp = yield from self._core.call(
-            "POST", "/v1/checkouts", body=body, idempotency_key=idempotency_key
+            "POST", "/v1/checkouts", body=body, idempotency_key=_key(idempotency_key)
         )
         return Checkout.from_api(resp.data)
 
@@ -257,13 +253,53 @@ class CheckoutsService(Service[M]):
 
 class OrdersService(Service[M]):
     @operation
-    def capture(self, id: str, amount: Money | None = None) -> Op[Order]:
-        """Capture on shipping; a partial ``amount`` releases the rest of the hold."""
+    def capture(
+        self,
+        id: str,
+        amount: Money | None = None,
+        *,
+        final: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> Op[Order]:
+        """Capture on shipping (docs/api.md, "Captures").
+
+        ``final=False`` captures ``amount`` and keeps the rest authorized for the next
+        shipment; ``final=True`` or no ``final`` (as before) ends the authorization and
+        releases the rest. Retries reuse one idempotency key; pass your own
+        ``idempotency_key`` (one per shipment) to extend that across processes.
+        """
         body: dict[str, Any] = {}
         if amount is not None:
             body["amount"] = _money("amount", amount).to_json()
+        if final is not None:
+            if not isinstance(final, bool):
+                raise InvalidRequestError(f"final must be True or False, got {final!r}")
+            body["final"] = final
         resp = yield from self._core.call(
-            "POST", self._core.path("/v1/orders/{}/capture", id), body=body
+            "POST",
+            self._core.path("/v1/orders/{}/capture", id),
+            body=body,
+            idempotency_key=_key(idempotency_key),
+        )
+        return Order.from_api(resp.data)
+
+    @operation
+    def extend(
+        self, id: str, days: int | None = None, *, idempotency_key: str | None = None
+    ) -> Op[Order]:
+        """Extend a live authorization once: by ``days``, or to the product's maximum."""
+        body: dict[str, Any] = {}
+        if days is not None:
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+                raise InvalidRequestError(
+                    f"days must be a whole number from 1 to 365, got {days!r}"
+                )
+            body["days"] = days
+        resp = yield from self._core.call(
+            "POST",
+            self._core.path("/v1/orders/{}/extend", id),
+            body=body,
+            idempotency_key=_key(idempotency_key),
         )
         return Order.from_api(resp.data)
 
@@ -380,3 +416,12 @@ class EventsService(Service[M]):
         """The event sealed by the issuer now, ready to POST to your notify handler."""
         resp = yield from self._core.call("GET", self._core.path("/v1/events/{}/notification", id))
         return SealedNotification.from_api(resp.data)
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    """A caller's own ``Idempotency-Key`` (printable ASCII), or None for a fresh one."""
+    if idempotency_key is not None:
+        key = _text("idempotency_key", idempotency_key)
+        if not key.isascii() or not key.isprintable():
+            raise InvalidRequestError("idempotency_key must be printable ASCII")
+    return idempotency_key

@@ -2,10 +2,11 @@
 
 An order captured in several parts (split shipments) keeps one schedule and one account:
 each later capture adds its principal to the installments not yet due, pro rata to what
-they still owe in principal, and their interest and fees are recomputed on the higher
-balances by the same rule as a refund's re-plan (:func:`._refund.refund`, run backwards).
-Paid and past-due installments, the due dates and the payment record stay as they were, so
-every repayment, refund, statement and payoff keeps working on one exact account.
+they still owe in principal (evenly when they owe nothing: all refunded), and their
+interest and fees are recomputed on the higher balances by the same rule as a refund's
+re-plan (:func:`._refund.refund`, run backwards). Paid and past-due installments, the due
+dates and the payment record stay as they were, so every repayment, refund, statement and
+payoff keeps working on one exact account.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import attrs
 
 from ..money import Money
 from ._account import OrderAccount
-from ._kinds import AllocationPart, ServicingError
+from ._kinds import ServicingError
 from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._refund import _replan
 
@@ -35,7 +36,15 @@ def add_capture(
     Raises :class:`ServicingError` ``INVALID_STATE`` when no installment is still to fall
     due on ``on`` (nothing left to spread a new capture over).
     """
-    states = account.states(on, policy)  # checks the day
+    account.states(on, policy)  # checks the day
+    # An installment not yet due that asks for nothing (all refunded) is flagged paid
+    # without a payment: it can carry the new principal again.
+    rows = tuple(
+        attrs.evolve(i, paid=False) if i.paid and i.due_date >= on and not i.amount.minor else i
+        for i in account.schedule.installments
+    )
+    account = attrs.evolve(account, schedule=attrs.evolve(account.schedule, installments=rows))
+    states = account.states(on, policy)
     if not isinstance(amount, Money) or amount.currency != account.currency:
         raise ServicingError(
             f"a capture is Money in {account.currency}", code="INVALID_AMOUNT", field="amount"
@@ -44,8 +53,7 @@ def add_capture(
         raise ServicingError(
             f"a capture must be positive, got {amount}", code="INVALID_AMOUNT", field="amount"
         )
-    future = [s for s in states if s.installment.due_date >= on and not s.installment.paid]
-    if not any(s.owed_part(AllocationPart.PRINCIPAL).minor for s in future):
+    if not any(s.installment.due_date >= on and not s.installment.paid for s in states):
         raise ServicingError(
             f"no installment of order {account.order_id} is still to fall due on {on}",
             code="INVALID_STATE",

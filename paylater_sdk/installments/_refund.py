@@ -61,10 +61,13 @@ def _check(account: OrderAccount, amount: object, on: date) -> None:
 def _replan(
     account: OrderAccount, states: list[InstallmentState], on: date, minor: int
 ) -> tuple[Installment, ...]:
-    """The rows with ``minor`` of not-yet-due principal removed pro rata and re-priced."""
+    """The rows with ``minor`` of not-yet-due principal removed pro rata and re-priced
+    (a negative ``minor`` adds it: a later capture, ``_capture.add_capture``)."""
     schedule, terms = account.schedule, account.schedule.terms
     future = [s for s in states if s.installment.due_date >= on and not s.installment.paid]
     owed = [s.owed_part(_P).minor for s in future]
+    if not any(owed):  # nothing owed yet (all refunded): a capture spreads evenly
+        owed = [1] * len(future)
     shares = Money._of_minor(minor, account.currency).allocate(owed)
     cut = {s.installment.number: m.minor for s, m in zip(future, shares, strict=True)}
     parts = [i.principal.minor - cut.get(i.number, 0) for i in schedule.installments]
