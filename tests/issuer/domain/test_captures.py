@@ -407,3 +407,46 @@ def test_extend_days_are_checked(
     refused = _extend(api, order_id, {"days": days})
     assert refused.status_code == 400
     assert refused.get_json()["field"] == "days"
+
+
+def test_the_product_maximum_is_a_validated_setting_per_plan() -> None:
+    from paylater_sdk.errors import ConfigurationError
+    from paylater_sdk.issuer.config import load_config
+
+    config = load_config({"TEST_MODE": True, "PLAN_MAX_AUTHORIZATION_TTL": {"fenfu-12": 14 * DAY}})
+    assert config.max_authorization_ttl_for("fenfu-6") == 30 * DAY
+    assert config.max_authorization_ttl_for("fenfu-12") == 14 * DAY
+    for bad in ({"fenfu-6": 0}, {"fenfu-6": "30"}, ["fenfu-6"]):
+        with pytest.raises(ConfigurationError, match="PLAN_MAX_AUTHORIZATION_TTL"):
+            load_config({"TEST_MODE": True, "PLAN_MAX_AUTHORIZATION_TTL": bad})
+    with pytest.raises(ConfigurationError, match="MAX_AUTHORIZATION_TTL"):
+        load_config({"TEST_MODE": True, "MAX_AUTHORIZATION_TTL": -1})
+
+
+def test_a_per_plan_maximum_bounds_the_extension(tmp_path: Any, merchant_key: Any) -> None:
+    from paylater_sdk.issuer import create_app, get_issuer
+    from tests._support.issuer import API_KEY, MERCHANT_ID, database_url, merchant_config
+
+    app = create_app(
+        {
+            "TEST_MODE": True,
+            "DATABASE_URL": database_url(tmp_path),
+            "MERCHANTS": [merchant_config(MERCHANT_ID, merchant_key, API_KEY)],
+            "NOTIFY_TRANSPORT": lambda url, headers, body, timeout: 200,
+            "PLAN_MAX_AUTHORIZATION_TTL": {"fenfu-6": 10 * DAY},
+        }
+    )
+    issuer = get_issuer(app)
+    try:
+        api = SignedClient(app.test_client(), issuer, MERCHANT_ID, merchant_key)
+        buyer = issuer.create_buyer(limit=Money("5000.00", "CNY"))
+        order_id = _order(api, issuer, buyer, "P1")
+        refused = _extend(api, order_id, {"days": 4})
+        assert refused.get_json()["code"] == "EXTENSION_EXCEEDS_MAXIMUM"
+        assert _extend(api, order_id).status_code == 200
+        authorized_at = issuer_epoch(issuer, order_id, "authorized_at")
+        assert (
+            issuer_epoch(issuer, order_id, "authorization_expires_at") == authorized_at + 10 * DAY
+        )
+    finally:
+        issuer.engine.dispose()
