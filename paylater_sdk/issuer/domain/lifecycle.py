@@ -231,10 +231,9 @@ def expire_due(engine: Engine, now: datetime) -> int:
         )
         stale_orders = (
             conn.execute(
+                # every live hold (authorized, or captured in part): few rows, indexed
                 sa.select(orders.c.id).where(
-                    orders.c.state.in_((CheckoutState.AUTHORIZED, *SERVICED)),
-                    orders.c.held > 0,
-                    orders.c.authorization_expires_at <= moment,
+                    orders.c.held > 0, orders.c.authorization_expires_at <= moment
                 )
             )
             .scalars()

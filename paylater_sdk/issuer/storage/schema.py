@@ -290,6 +290,10 @@ _MERCHANT_CAPTURES = sa.Index(
     "ix_orders_merchant_captured", orders.c.merchant_id, orders.c.captured_at, orders.c.id
 )
 
+#: The expiry sweep's query: the live holds (``held > 0``) past their expiry; few rows
+#: whatever the number of loans (revision 0008).
+_LIVE_HOLDS = sa.Index("ix_orders_held_expiry", orders.c.held, orders.c.authorization_expires_at)
+
 #: One row per capture of an order (split shipments, revision 0008); ``final``: it ended the
 #: authorization (the rest of the hold was released with it).
 captures = sa.Table(

@@ -3,7 +3,9 @@
 - ``captures``: one row per capture of an order (split shipments), its amount and whether
   it ended the authorization (``final``: the rest of the hold was released);
 - ``orders.authorization_extended_at``: when the authorization was extended (once only),
-  NULL while it was not.
+  NULL while it was not;
+- ``ix_orders_held_expiry``: the expiry sweep reads the live holds (authorized, or
+  captured in part) past their expiry, a few rows however many loans there are.
 
 Orders captured before this revision keep no capture row (their one capture is the order's
 ``captured_amount`` and ``captured_at``); nothing else changes for them.
@@ -39,9 +41,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_captures_order_id", "captures", ["order_id"])
+    op.create_index("ix_orders_held_expiry", "orders", ["held", "authorization_expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_held_expiry", "orders")
     op.drop_index("ix_captures_order_id", "captures")
     op.drop_table("captures")
     with op.batch_alter_table("orders") as batch:
