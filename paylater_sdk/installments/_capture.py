@@ -6,7 +6,8 @@ they still owe in principal (evenly when they owe nothing: all refunded), and th
 interest and fees are recomputed on the higher balances by the same rule as a refund's
 re-plan (:func:`._refund.refund`, run backwards). Paid and past-due installments, the due
 dates and the payment record stay as they were, so every repayment, refund, statement and
-payoff keeps working on one exact account.
+payoff keeps working on one exact account. The merchant fee becomes the plan's on
+everything captured (refunded or not), as if it had all been captured at the first capture.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._account import OrderAccount
 from ._kinds import ServicingError
 from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._refund import _replan
+from ._schedule import build_schedule
 
 __all__ = ["add_capture"]
 
@@ -59,10 +61,18 @@ def add_capture(
             code="INVALID_STATE",
         )
     schedule = account.schedule
+    # the merchant's fee: the plan's on everything captured, as if captured at once
+    captured = (
+        schedule.principal
+        + amount
+        + sum((m for _, m in schedule.refunds), Money.zero(amount.currency))
+    )
+    fee = build_schedule(captured, schedule.terms, start=schedule.start).merchant_fee
     schedule = attrs.evolve(
         schedule,
         principal=schedule.principal + amount,
         installments=_replan(account, states, on, -amount.minor),
+        merchant_fee=fee,
         advances=(*schedule.advances, (on, amount)),
     )
     return attrs.evolve(account, schedule=schedule)
