@@ -3,8 +3,9 @@
 It creates what the event needs, as a merchant and a buyer would: a test buyer
 (``POST /_test/buyers``), a checkout (signed, with your credentials), the buyer's consent
 on the issuer's own consent page (the HTML form of docs/api.md), then the capture, void,
-close or refund; ``CHECKOUT.EXPIRED`` and ``ORDER.EXPIRED`` move the issuer's test clock
-past the deadline (for everyone using that issuer). The event is then in the outbox: the
+close or refund (``ORDER.RELEASED``: a capture with ``final=False``, then the void);
+``CHECKOUT.EXPIRED`` and ``ORDER.EXPIRED`` move the issuer's test clock past the deadline
+(for everyone using that issuer). The event is then in the outbox: the
 issuer delivers it to ``--notify-url`` and ``paylater listen`` forwards it.
 """
 
@@ -106,7 +107,9 @@ def _fire(client: Any, browser: _Browser, kind: EventType, notify_url: str, retu
         client.orders.capture(order.id)
     if kind is EventType.REFUND_SUCCEEDED:
         client.refunds.create(order.id, Money("10.00", "CNY"), f"{trade_no}-r")
-    if kind is EventType.ORDER_VOIDED:
+    if kind is EventType.ORDER_RELEASED:  # a first shipment, then the rest voided
+        client.orders.capture(order.id, Money("10.00", "CNY"), final=False)
+    if kind is EventType.ORDER_VOIDED or kind is EventType.ORDER_RELEASED:
         client.orders.void(order.id)
     if kind is EventType.ORDER_EXPIRED:
         _advance_past(browser, order.authorization_expires_at)
