@@ -450,3 +450,30 @@ def test_a_per_plan_maximum_bounds_the_extension(tmp_path: Any, merchant_key: An
         )
     finally:
         issuer.engine.dispose()
+
+
+def test_a_capture_after_a_prepayment_and_a_statement_stays_exact(
+    api: SignedClient, issuer: Issuer, buyer: TestBuyer
+) -> None:
+    order_id = _order(api, issuer, buyer, "P2")
+    _part(api, order_id, 60_00)
+    issuer.advance_clock(DAY)
+    issuer.orders.repay(buyer.id, order_id, Money("25.00", "CNY"), mode="PREPAY")
+    paid_down = balances(issuer, buyer.id)["outstanding"]
+    assert paid_down == 35_36  # the current period's 0.36 fee first, then 24.64 of principal
+    assert issuer.check_ledger() == []
+    issuer.advance_clock(DAY)
+    done = _part(api, order_id, 60_00, final=True)
+    schedule = Schedule.from_json(done["schedule"])
+    assert schedule.outstanding_principal.minor == paid_down + 60_00
+    assert balances(issuer, buyer.id) == {
+        "limit": 5000_00,
+        "available": 5000_00 - paid_down - 60_00,
+        "held": 0,
+        "outstanding": paid_down + 60_00,
+    }
+    assert issuer.check_ledger() == []
+    issuer.orders.repay(buyer.id, order_id, mode="PAYOFF")
+    assert balances(issuer, buyer.id)["outstanding"] == 0
+    assert balances(issuer, buyer.id)["available"] == 5000_00
+    assert issuer.check_ledger() == []
