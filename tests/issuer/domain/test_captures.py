@@ -477,3 +477,53 @@ def test_a_capture_after_a_prepayment_and_a_statement_stays_exact(
     assert balances(issuer, buyer.id)["outstanding"] == 0
     assert balances(issuer, buyer.id)["available"] == 5000_00
     assert issuer.check_ledger() == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_captures_refunds_and_repayments_keep_the_books(
+    api: SignedClient, issuer: Issuer, buyer: TestBuyer, seed: int
+) -> None:
+    """Shipments, refunds, repayments and days in a random order: after each step the
+    books balance and the order's figures agree with the buyer's balances."""
+    import random
+
+    rng = random.Random(seed)
+    order_id = _order(api, issuer, buyer, f"R{seed}")
+    checkout_id = authorized_checkout_id(issuer, order_id)
+    refunds = 0
+    for _ in range(8):
+        order = api.get(f"/v1/checkouts/{checkout_id}").get_json()["order"]
+        left = order["capturable_amount"]["value"]
+        refundable = order["captured_amount"]["value"] - order["refunded_amount"]["value"]
+        step = rng.choice(["capture", "capture", "refund", "repay", "day"])
+        if step == "capture" and left:
+            minor = rng.randint(1, left)
+            _part(api, order_id, minor, final=rng.random() < 0.2)
+        elif step == "refund" and refundable:
+            refunds += 1
+            body = {
+                "order_id": order_id,
+                "amount": cny(rng.randint(1, refundable)),
+                "out_refund_no": f"R{seed}-{refunds}",
+            }
+            assert api.post("/v1/refunds", body).status_code == 201
+        elif step == "repay" and order["schedule"] is not None:
+            outcome = _prepay(issuer, buyer, order_id)
+            assert outcome in {"PAID", "NOTHING_OWED", "AMOUNT_EXCEEDS_OWED"}
+        elif step == "day":
+            issuer.advance_clock(rng.randint(1, 3) * DAY)
+        assert issuer.check_ledger() == []
+        order = api.get(f"/v1/checkouts/{checkout_id}").get_json()["order"]
+        books = balances(issuer, buyer.id)  # check_ledger: outstanding = what the lines say
+        assert books["held"] == order["capturable_amount"]["value"]
+        assert order["captured_amount"]["value"] + order["capturable_amount"]["value"] <= 120_00
+
+
+def _prepay(issuer: Issuer, buyer: TestBuyer, order_id: str) -> str:
+    from paylater_sdk.installments import ServicingError
+
+    try:
+        issuer.orders.repay(buyer.id, order_id, Money("5.00", "CNY"), mode="PREPAY")
+    except ServicingError as exc:
+        return exc.code
+    return "PAID"
