@@ -110,3 +110,38 @@ def order_time(epoch: int) -> str:
     value = rfc3339(epoch)
     assert value is not None
     return value
+
+
+def test_captures_racing_a_void_of_the_rest(
+    issuer: tuple[str, Api, str], database_url: str
+) -> None:
+    """Four shipments and a void of the rest at once: whatever was captured before the void
+    stays captured, the rest is released exactly once, nothing after the void captures."""
+    url, api, prefix = issuer
+    buyer = create_buyer(url, 1000_00)
+    [order] = authorized_orders(api, url, buyer, prefix, count=1, amount=300_00, prefix="CV")
+    first = api.post(f"/v1/orders/{order['id']}/capture", {"amount": cny(100_00), "final": False})
+    assert first.status == 200, first.body[:300]
+
+    def act(i: int) -> Answer:
+        if i == 4:
+            return api.post(f"/v1/orders/{order['id']}/void", {}, key="void-rest")
+        body = {"amount": cny(50_00), "final": False}
+        return api.post(f"/v1/orders/{order['id']}/capture", body, key=f"ship-{i}")
+
+    answers: list[Answer] = race(5, act)
+    no_server_errors(answers)
+    assert answers[4].status == 200, answers[4].body[:300]
+    won = [a for a in answers[:4] if a.status == 200]
+    assert {(a.status, a.code) for a in answers[:4] if a.status != 200} <= {(409, "INVALID_STATE")}
+    final = api.get(f"/v1/checkouts/{order['checkout_id']}").json()["order"]
+    captured = 100_00 + 50_00 * len(won)
+    assert final["captured_amount"] == cny(captured)
+    assert final["capturable_amount"] == cny(0)
+    assert balances(database_url, buyer["id"]) == {
+        "limit": 1000_00,
+        "available": 1000_00 - captured,
+        "held": 0,
+        "outstanding": captured,
+    }
+    check_ledger(database_url)
