@@ -32,8 +32,7 @@ class ServicingError(PlanError):
     """
 
     def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.field = field
+        super().__init__(message, code=code, field=field)
 
 
 class PayoffFees(enum.Enum):

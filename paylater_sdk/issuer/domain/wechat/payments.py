@@ -100,12 +100,11 @@ class Payments:
         if merchant is None:
             raise NotFoundError("商户不存在", code=RESOURCE_NOT_EXISTS)
         if not url_allowed(notify_url, json.loads(merchant.notify_prefixes)):
-            exc = InvalidRequestError(
+            raise InvalidRequestError(
                 "notify_url 不在商户登记的通知地址前缀下 (not under a registered prefix)",
                 code=PARAM_ERROR,
+                field="notify_url",
             )
-            exc.field = "notify_url"  # type: ignore[attr-defined]
-            raise exc
         amount = Money.from_minor(total, "CNY")
         offers = v3_offers(issuer.offers, subsidy)
         now = issuer.now()
