@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
     from .demo import DemoStack
 
-__all__ = ["WalkthroughError", "run_walkthrough"]
-
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _INPUT_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 _VALUE = re.compile(r'value="([^"]+)"')

@@ -18,8 +18,6 @@ from ..errors import (
 )
 from ._retry import RETRYABLE_STATUSES
 
-__all__ = ["error_from_response", "is_retryable"]
-
 _STATUS_ERRORS: Mapping[int, type[APIError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,

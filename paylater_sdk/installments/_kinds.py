@@ -11,16 +11,6 @@ from typing import TypeVar
 
 from ..errors import PlanError
 
-__all__ = [
-    "DEFAULT_ALLOCATION_ORDER",
-    "AllocationPart",
-    "PayoffFees",
-    "PrepayKeeps",
-    "RepayMode",
-    "ServicingError",
-    "parse_enum",
-]
-
 _E = TypeVar("_E", bound=enum.Enum)
 
 

@@ -39,17 +39,6 @@ from ._replay import NonceStore
 from ._responses import ResponseSigner
 from ._responses import verify_response as _verify_response
 
-__all__ = [
-    "AEAD_ALGORITHM",
-    "API_KEY_BYTES",
-    "RESOURCE_NONCE_LENGTH",
-    "Notification",
-    "decrypt_resource",
-    "encrypt_resource",
-    "open_notification",
-    "seal_notification",
-]
-
 #: The only resource cipher (WeChat Pay v3's as well).
 AEAD_ALGORITHM: Final = "AEAD_AES_256_GCM"
 #: The API key is an AES-256 key: exactly 32 bytes.
