@@ -136,11 +136,13 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
             "content": {"application/json": {"schema": refs[route.body]}},
         }
     answer = route.answer
-    content = {"schema": refs[answer.model]} if answer.model is not None else {}
+    content: dict[str, Any] = {"schema": refs[answer.model]} if answer.model is not None else {}
+    if answer.media_type != "application/json":
+        content = {"schema": {"type": "string", "format": "binary"}}
     responses = {
         str(answer.status): {
             "description": answer.description,
-            "content": {"application/json": content},
+            "content": {answer.media_type: content},
         }
     }
     for status in _errors(route):
