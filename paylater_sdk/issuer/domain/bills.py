@@ -24,7 +24,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -72,14 +72,14 @@ BILL_HEADER = (
 _KIND = "TRADE"
 
 
-def day_window(day: date, zone: ZoneInfo) -> tuple[int, int]:
+def day_window(day: date, zone: tzinfo) -> tuple[int, int]:
     """``[start, end)`` of ``day`` in ``zone`` as epoch seconds (DST days are 23 or 25 h)."""
     start = datetime.combine(day, time(0), zone)
     end = datetime.combine(day + timedelta(days=1), time(0), zone)
     return to_epoch(start), to_epoch(end)
 
 
-def business_day(now: datetime, zone: ZoneInfo) -> date:
+def business_day(now: datetime, zone: tzinfo) -> date:
     """The calendar day ``now`` falls on in ``zone``."""
     return now.astimezone(zone).date()
 
