@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BillIntegrityError",
     "ConfigurationError",
     "ConflictError",
     "CreditDeclinedError",
@@ -193,3 +194,9 @@ class MalformedNotificationError(InvalidSignatureError, InvalidRequestError):
     A :class:`SignatureError` (answer 4xx, never use it) and, since it is the caller's
     mistake as much as the sender's, an :class:`InvalidRequestError` too.
     """
+
+
+class BillIntegrityError(PayLaterError):
+    """A downloaded bill's bytes do not match the SHA-256 the issuer's signed answer gave
+    (corrupted or cut short on the way). Fail closed: a file path's partial file is
+    removed, a file object is emptied back to where the download began if it can seek."""

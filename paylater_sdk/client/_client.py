@@ -14,6 +14,7 @@ import requests
 
 from ..errors import ConfigurationError
 from ..signing import DEFAULT_PROFILE, IssuerProfile, KeyRing
+from ._bills import BillsService
 from ._config import (
     check_api_key,
     check_base_url,
@@ -105,6 +106,7 @@ class ClientBase(Generic[M]):
         self.refunds: RefundsService[M] = RefundsService(core, runner)
         self.notifications: NotificationsService[M] = NotificationsService(core, runner)
         self.events: EventsService[M] = EventsService(core, runner)
+        self.bills: BillsService[M] = BillsService(core, runner)
 
     @property
     def base_url(self) -> str:
