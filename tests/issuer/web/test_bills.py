@@ -7,6 +7,8 @@ import csv
 import gzip
 import hashlib
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -159,6 +161,37 @@ def test_a_bill_is_the_same_bytes_at_every_download_and_after_a_restart(
         assert TradeBills(other).file(MERCHANT_ID, stored.id) == content
     finally:
         other.engine.dispose()
+
+
+_OTHER_PROCESS = """
+import hashlib, sys
+from paylater_sdk.issuer import create_app, get_issuer
+from paylater_sdk.issuer.domain.bills import TradeBills
+issuer = get_issuer(create_app({"TEST_MODE": True, "DATABASE_URL": sys.argv[1]}))
+bills = TradeBills(issuer)
+stored = bills.fix(sys.argv[2], sys.argv[3])
+print(stored.id, stored.sha256, hashlib.sha256(bills.file(sys.argv[2], stored.id)).hexdigest())
+"""
+
+
+def test_another_process_serves_the_same_bill(
+    api: SignedClient, issuer: Issuer, buyer: TestBuyer, day: Any
+) -> None:
+    checkout = authorized(api, issuer, buyer, "T-PROC", 120_00, plan_id="free-3")
+    capture(api, checkout["order"]["id"])
+    at(issuer, day + timedelta(days=1), time(0, 0))
+    info, content = bill(api, day.isoformat())
+    url = issuer.engine.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, url, MERCHANT_ID, day.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    bill_id, stored, served = done.stdout.split()
+    assert info["download_url"].split("/")[-2] == bill_id
+    assert stored == served == info["hash_value"] == hashlib.sha256(content).hexdigest()
 
 
 def test_another_merchant_sees_none_of_it(
