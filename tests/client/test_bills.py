@@ -18,7 +18,13 @@ import pytest
 
 from paylater_sdk import Money
 from paylater_sdk.client import PayLaterClient, TradeBill
-from paylater_sdk.errors import BillIntegrityError, InvalidRequestError, NotFoundError
+from paylater_sdk.errors import (
+    APIError,
+    BillIntegrityError,
+    InvalidRequestError,
+    NetworkError,
+    NotFoundError,
+)
 from paylater_sdk.issuer.web import bills as bill_views
 from paylater_sdk.testing import MockIssuer
 
@@ -160,3 +166,20 @@ async def test_the_async_client_downloads_the_same_bytes(
         with pytest.raises(BillIntegrityError):
             await client.bills.download(day, tmp_path / "bad.csv.gz")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["bill.csv.gz"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("connection_error", NetworkError), ("timeout", NetworkError), ("error_500", APIError)],
+)
+def test_a_failed_transfer_leaves_no_file(
+    issuer: MockIssuer, tmp_path: Path, kind: str, error: type[Exception]
+) -> None:
+    client = issuer.client()
+    day = sold(issuer, client)
+    issuer.inject_fault(kind, path_prefix="/v1/bills/trade/")  # the file, not the answer
+    with pytest.raises(error):
+        client.bills.download(day, tmp_path / "bill.csv.gz")
+    assert list(tmp_path.iterdir()) == []
+    client.bills.download(day, tmp_path / "bill.csv.gz")  # and again: the bill
+    assert lines((tmp_path / "bill.csv.gz").read_bytes())[-1][0] == "SUMMARY"

@@ -299,8 +299,9 @@ def parse_bill_date(text: object, today: date, zone: ZoneInfo) -> date:
         except ValueError:
             day = None
     if day is None:
+        given = "none was given" if text is None else f"got {str(text)[:40]!r}"
         exc = InvalidRequestError(
-            f"date must be a calendar day as YYYY-MM-DD, got {str(text)[:40]!r}",
+            f"date must be a calendar day as YYYY-MM-DD (date=2026-12-01); {given}",
             code="INVALID_DATE",
         )
         exc.field = "date"  # type: ignore[attr-defined]
