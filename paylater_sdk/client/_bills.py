@@ -30,8 +30,6 @@ from ._fields import Fields, frozen_raw, raw_field
 from ._identity import USER_AGENT
 from ._ops import M, Service, operation
 
-__all__ = ["BillsService", "TradeBill"]
-
 
 @attrs.frozen
 class TradeBill:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["USER_AGENT", "mask"]
-
 
 def mask(secret: str) -> str:
     """First 4 characters and an ellipsis: enough to correlate logs, useless to an attacker."""

@@ -300,20 +300,18 @@ def parse_bill_date(text: object, today: date, zone: ZoneInfo) -> date:
             day = None
     if day is None:
         given = "none was given" if text is None else f"got {str(text)[:40]!r}"
-        exc = InvalidRequestError(
+        raise InvalidRequestError(
             f"date must be a calendar day as YYYY-MM-DD (date=2026-12-01); {given}",
             code="INVALID_DATE",
+            field="date",
         )
-        exc.field = "date"  # type: ignore[attr-defined]
-        raise exc
     if day >= today:
-        exc = InvalidRequestError(
+        raise InvalidRequestError(
             f"the bill of {day} is made once the day is over: from 00:00 of "
             f"{day + timedelta(days=1)} {zone.key} (today there is {today})",
             code="INVALID_DATE",
+            field="date",
         )
-        exc.field = "date"  # type: ignore[attr-defined]
-        raise exc
     return day
 
 
