@@ -267,7 +267,11 @@ def reconcile_command(day: datetime | None, fix: bool) -> None:
 def _settlement_command(app: Flask, day: date, fix: bool) -> None:
     from .settlement import settle, summary_of
 
-    report = settle(app, day, fix=fix)
+    try:
+        report = settle(app, day, fix=fix)
+    except PayLaterError as exc:  # no bill (a day not over), or the issuer cannot be asked
+        click.echo(f"Error: bill {day}: {exc.message}", err=True)
+        raise SystemExit(1) from None
     totals = summary_of(report)
     net = Money.from_minor(totals["net"], "CNY")
     click.echo(

@@ -157,4 +157,6 @@ def test_fix_needs_a_date_and_a_future_day_is_refused(shop: Any, day: Any) -> No
     assert cli.invoke(args=["reconcile", "--fix"]).exit_code == 2
     later = cli.invoke(args=["reconcile", "--date", (day + timedelta(days=5)).isoformat()])
     assert later.exit_code == 1
-    assert "once the day is over" in str(later.exception)
+    [line] = later.stderr.splitlines()
+    assert line.startswith(f"Error: bill {day + timedelta(days=5)}: the bill of ")
+    assert "is made once the day is over" in line
