@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BillIntegrityError",
     "ConfigurationError",
     "ConflictError",
     "CreditDeclinedError",
@@ -41,6 +42,8 @@ class PayLaterError(Exception):
 
     The HTTP-facing attributes are ``None`` for errors raised locally (bad input,
     a signature that does not verify) and filled for errors the issuer reported.
+    ``field`` names the one input at fault when there is one (``"amount"``,
+    ``"metadata.color"``), whether the issuer reported it or a local check found it.
     """
 
     def __init__(
@@ -50,17 +53,21 @@ class PayLaterError(Exception):
         http_status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.code = code
         self.request_id = request_id
+        self.field = field
 
     def __str__(self) -> str:
         parts = [self.message]
         if self.code:
             parts.append(f"(code={self.code})")
+        if self.field:
+            parts.append(f"(field={self.field})")
         if self.http_status is not None:
             parts.append(f"(http_status={self.http_status})")
         if self.request_id:
@@ -160,8 +167,11 @@ class CreditDeclinedError(APIError):
         http_status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        field: str | None = None,
     ) -> None:
-        super().__init__(message, http_status=http_status, code=code, request_id=request_id)
+        super().__init__(
+            message, http_status=http_status, code=code, request_id=request_id, field=field
+        )
         self.reason = reason
 
 
@@ -184,3 +194,9 @@ class MalformedNotificationError(InvalidSignatureError, InvalidRequestError):
     A :class:`SignatureError` (answer 4xx, never use it) and, since it is the caller's
     mistake as much as the sender's, an :class:`InvalidRequestError` too.
     """
+
+
+class BillIntegrityError(PayLaterError):
+    """A downloaded bill's bytes do not match the SHA-256 the issuer's signed answer gave
+    (corrupted or cut short on the way). Fail closed: a file path's partial file is
+    removed, a file object is emptied back to where the download began if it can seek."""

@@ -19,6 +19,7 @@ __all__ = [
     "API_VERSION",
     "VERSION_HEADER",
     "AlertAction",
+    "BillLineType",
     "BuyerEventType",
     "BuyerStatus",
     "CheckoutState",
@@ -247,3 +248,13 @@ class AlertAction(enum.StrEnum):
     FREEZE = "freeze"
     CUT_LIMIT = "cut_limit"
     REVIEW = "review"
+
+
+class BillLineType(enum.StrEnum):
+    """The type of a settlement bill line (docs/settlement.md): money taken on an order
+    (``CAPTURE``), given back (``REFUND``), or authorized credit let go uncaptured
+    (``RELEASE``: a void, an expiry, the rest of a capture below the authorization)."""
+
+    CAPTURE = "CAPTURE"
+    REFUND = "REFUND"
+    RELEASE = "RELEASE"

@@ -19,7 +19,7 @@ heard of shows as a refunded-amount difference until its ``REFUND.SUCCEEDED`` no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -30,6 +30,7 @@ from flask.cli import with_appcontext
 from paylater_sdk.client import PayLaterClient
 from paylater_sdk.client.models import Checkout, RefundState
 from paylater_sdk.errors import NotFoundError, PayLaterError
+from paylater_sdk.money import Money
 
 from . import store
 from .app import get_client, get_engine
@@ -225,10 +226,29 @@ def differences(app: Flask) -> list[str]:
 
 
 @click.command("reconcile")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Also compare with the issuer's trade bill of this business day (YYYY-MM-DD).",
+)
+@click.option("--fix", is_flag=True, help="With --date: apply the issuer's truth, then compare.")
 @with_appcontext
-def reconcile_command() -> None:
-    """Query the issuer about every non-final order and fix what differs."""
-    report = reconcile(current_app._get_current_object())  # type: ignore[attr-defined]
+def reconcile_command(day: datetime | None, fix: bool) -> None:
+    """Query the issuer about every non-final order and fix what differs.
+
+    With ``--date``: compare the shop with that day's bill and with the issuer (every
+    order in the bill, every non-final order) and print each difference; ``--fix``
+    applies the issuer's truth (docs/settlement.md). Exits 1 while differences remain.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if day is not None:
+        _settlement_command(app, day.date(), fix)
+        return
+    if fix:
+        raise click.UsageError("--fix goes with --date (plain reconcile always fixes)")
+    report = reconcile(app)
     click.echo(
         f"checked {report.checked} pending order(s): {len(report.updated)} updated, "
         f"{len(report.failed)} failed"
@@ -241,4 +261,29 @@ def reconcile_command() -> None:
     for line in report.remaining:
         click.echo(f"  DIFFERS {line}", err=True)
     if report.failed:
+        raise SystemExit(1)
+
+
+def _settlement_command(app: Flask, day: date, fix: bool) -> None:
+    from .settlement import settle, summary_of
+
+    try:
+        report = settle(app, day, fix=fix)
+    except PayLaterError as exc:  # no bill (a day not over), or the issuer cannot be asked
+        click.echo(f"Error: bill {day}: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    totals = summary_of(report)
+    net = Money.from_minor(totals["net"], "CNY")
+    click.echo(
+        f"bill {day}: {totals['count']} line(s), net payable {net}; "
+        f"{len(report.found)} difference(s)"
+    )
+    for line in report.found:
+        click.echo(f"  DIFFERS {line}")
+    for line in report.fixed:
+        click.echo(f"  FIXED   {line}")
+    if fix:
+        for line in report.remaining:
+            click.echo(f"  REMAINS {line}", err=True)
+    if report.remaining:
         raise SystemExit(1)

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "demo": "paylater_sdk.cli.demo:demo",
     "listen": "paylater_sdk.cli.listen:listen",
     "trigger": "paylater_sdk.cli.trigger:trigger",
+    "bill": "paylater_sdk.cli.bill:bill",
 }
 
 
@@ -36,6 +37,7 @@ _SHORT_HELP: dict[str, str] = {
     "demo": "Run the mock issuer and the example shop on 127.0.0.1.",
     "listen": "Forward an issuer's new events to a local notify URL.",
     "trigger": "Make a test-mode issuer send an event.",
+    "bill": "Download a day's trade bill, its hash checked.",
 }
 
 

@@ -24,17 +24,6 @@ from ._common import fail
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = [
-    "build_app",
-    "database_errors",
-    "database_option",
-    "existing_database_option",
-    "http_prefixes",
-    "load_merchants",
-    "offline_app",
-    "parse_schedule",
-]
-
 existing_database_option = click.option(
     "--database",
     "database_url",

@@ -18,8 +18,6 @@ from ..signing import API_KEY_BYTES
 from ._common import fail
 from ._issuer_app import database_errors, existing_database_option, http_prefixes, offline_app
 
-__all__ = ["add_merchant", "rotate_key"]
-
 _API_KEY_ALPHABET = string.ascii_letters + string.digits
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._async import AsyncPayLaterClient
+from ._bills import TradeBill
 from ._client import PayLaterClient
 from ._pages import Page, PageIterator
 from ._retry import RetryPolicy
@@ -39,4 +40,5 @@ __all__ = [
     "RefundState",
     "RetryPolicy",
     "SealedNotification",
+    "TradeBill",
 ]

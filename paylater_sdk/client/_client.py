@@ -14,6 +14,7 @@ import requests
 
 from ..errors import ConfigurationError
 from ..signing import DEFAULT_PROFILE, IssuerProfile, KeyRing
+from ._bills import BillsService
 from ._config import (
     check_api_key,
     check_base_url,
@@ -35,8 +36,6 @@ from .services import (
     PlansService,
     RefundsService,
 )
-
-__all__ = ["ClientBase", "PayLaterClient"]
 
 
 def check_refresh_interval(value: object) -> float:
@@ -107,6 +106,7 @@ class ClientBase(Generic[M]):
         self.refunds: RefundsService[M] = RefundsService(core, runner)
         self.notifications: NotificationsService[M] = NotificationsService(core, runner)
         self.events: EventsService[M] = EventsService(core, runner)
+        self.bills: BillsService[M] = BillsService(core, runner)
 
     @property
     def base_url(self) -> str:

@@ -7,7 +7,7 @@ it yields one of these and is sent the result, so one definition runs under the
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -17,6 +17,7 @@ __all__ = [
     "FailureKind",
     "HttpRequest",
     "HttpResponse",
+    "HttpStream",
     "NeedKeys",
     "Op",
     "Sleep",
@@ -35,6 +36,19 @@ class HttpRequest:
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
     timeout: tuple[float, float]
+
+
+@attrs.frozen
+class HttpStream:
+    """Send this GET like an :class:`HttpRequest`, but hand a 2xx body to ``sink`` chunk by
+    chunk as it arrives (the answer's ``body`` is then empty); any other answer is read
+    whole, an error to interpret. A file is never held in memory."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    timeout: tuple[float, float]
+    sink: Callable[[bytes], object] = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -78,6 +92,6 @@ class NeedKeys:
     force: bool = False
 
 
-Effect = HttpRequest | Sleep | NeedKeys
+Effect = HttpRequest | HttpStream | Sleep | NeedKeys
 #: An operation: yields effects, is sent their results, returns a ``T``.
 Op = Generator[Effect, Any, T]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
+from ._effects import HttpStream
 from ._requester import (
     HttpRequest,
     HttpResponse,
@@ -70,7 +71,7 @@ class AsyncRunner:
                 error = exc
 
     async def _perform(self, effect: object) -> object:
-        if isinstance(effect, HttpRequest):
+        if isinstance(effect, HttpRequest | HttpStream):
             return await self._send(effect)
         if isinstance(effect, Sleep):
             await self._sleep(effect.seconds)
@@ -95,9 +96,11 @@ class AsyncRunner:
                 return ring
             return self.core.install_keys(await self.run(self.core.fetch_keyring()))
 
-    async def _send(self, req: HttpRequest) -> HttpResponse | TransportFailure:
+    async def _send(self, req: HttpRequest | HttpStream) -> HttpResponse | TransportFailure:
         connect, read = req.timeout
         try:
+            if isinstance(req, HttpStream):
+                return await self._stream(req)
             resp = await self.session.request(
                 req.method,
                 req.url,
@@ -115,6 +118,23 @@ class AsyncRunner:
         except httpx.HTTPError as exc:
             return TransportFailure("fatal", exc)
         return HttpResponse(resp.status_code, resp.headers, resp.content)
+
+    async def _stream(self, req: HttpStream) -> HttpResponse:
+        """A 2xx body to the sink as it arrives (its writes are short, local and sync)."""
+        connect, read = req.timeout
+        async with self.session.stream(
+            req.method,
+            req.url,
+            headers=dict(req.headers),
+            timeout=httpx.Timeout(read, connect=connect),
+            follow_redirects=False,
+        ) as resp:
+            if not 200 <= resp.status_code < 300:
+                await resp.aread()
+                return HttpResponse(resp.status_code, resp.headers, resp.content)
+            async for chunk in resp.aiter_bytes():
+                req.sink(chunk)
+            return HttpResponse(resp.status_code, resp.headers, b"")
 
     async def close(self) -> None:
         if self._owns_session:

@@ -64,6 +64,7 @@ from ._effects import (
     TransportFailure,
 )
 from ._errors import error_from_response, is_retryable
+from ._identity import USER_AGENT, mask
 from ._retry import RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -84,23 +85,6 @@ logger = logging.getLogger("paylater_sdk")
 def _monotonic() -> float:
     """The clock of the key-refresh rate limit (a module function so tests can move it)."""
     return time.monotonic()
-
-
-def mask(secret: str) -> str:
-    """First 4 characters and an ellipsis: enough to correlate logs, useless to an attacker."""
-    return secret[:4] + "…" if len(secret) > 4 else "…"
-
-
-def _user_agent() -> str:
-    try:
-        from importlib.metadata import version
-
-        return f"paylater-sdk-python/{version('paylater-sdk')}"
-    except Exception:  # pragma: no cover - not installed as a distribution
-        return "paylater-sdk-python"
-
-
-_USER_AGENT = _user_agent()
 
 
 @attrs.frozen
@@ -134,7 +118,7 @@ class Requester:
         key_refresh_interval: float = 60.0,
     ) -> None:
         self.base_url = base_url
-        self._base_path = urlsplit(base_url).path.rstrip("/")
+        self.base_path = urlsplit(base_url).path.rstrip("/")
         self.profile = profile
         self.timeout = timeout
         self.retry = retry
@@ -257,6 +241,10 @@ class Requester:
 
     # --- the call -----------------------------------------------------------------------
 
+    def authorization(self, method: str, target: str, payload: bytes) -> str:
+        """A fresh ``Authorization`` for one attempt (a new timestamp and nonce each time)."""
+        return self._signer.authorization(method, target, payload)
+
     def path(self, template: str, *ids: str) -> str:
         """Fill ``{}`` placeholders with path-quoted ids (what is signed is what is sent)."""
         quoted = []
@@ -279,14 +267,14 @@ class Requester:
         verifier: Callable[[HttpResponse], bool] | None = None,
     ) -> Op[ApiResponse]:
         """One logical call (with retries), returning the verified answer."""
-        path_and_query = self._base_path + path
+        path_and_query = self.base_path + path
         if query:
             path_and_query += "?" + urlencode(query, quote_via=quote)
-        url = self.base_url[: len(self.base_url) - len(self._base_path)] + path_and_query
+        url = self.base_url[: len(self.base_url) - len(self.base_path)] + path_and_query
         payload = b""
         headers = {
             "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
+            "User-Agent": USER_AGENT,
             VERSION_HEADER: API_VERSION,
         }
         if method != "GET":
@@ -301,15 +289,15 @@ class Requester:
             # the issuer created a checkout would leave the caller guessing.
             yield from self.keys()
         for attempt in itertools.count(1):
-            headers["Authorization"] = self._signer.authorization(method, path_and_query, payload)
+            headers["Authorization"] = self.authorization(method, path_and_query, payload)
             started = time.monotonic()
             outcome = yield HttpRequest(method, url, dict(headers), payload, self.timeout)
             retry_after: float | None = None
             if isinstance(outcome, TransportFailure):
-                failure, cause = self._network_error(outcome, context)
+                failure, cause = self.network_error(outcome, context)
             else:
                 self._log(method, path, outcome, started, attempt)
-                result = yield from self._interpret(outcome, context, verifier)
+                result = yield from self.interpret(outcome, context, verifier)
                 if isinstance(result, ApiResponse):
                     return result
                 if not is_retryable(result):
@@ -332,7 +320,7 @@ class Requester:
             yield Sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _network_error(
+    def network_error(
         self, outcome: TransportFailure, context: str
     ) -> tuple[PayLaterError, BaseException]:
         """A retryable failure and its cause, or raise at once for one that is not."""
@@ -368,7 +356,7 @@ class Requester:
             attempt,
         )
 
-    def _interpret(
+    def interpret(
         self,
         resp: HttpResponse,
         context: str,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from ._effects import HttpStream
 from ._requester import (
     HttpRequest,
     HttpResponse,
@@ -26,6 +27,7 @@ from ._requester import (
 __all__ = ["SyncRunner", "drive"]
 
 T = TypeVar("T")
+_CHUNK = 64 * 1024  # bytes per write of a streamed download
 
 
 def drive(op: Op[T], perform: Callable[[Any], Any]) -> T:
@@ -60,7 +62,7 @@ class SyncRunner:
         return drive(op, self._perform)
 
     def _perform(self, effect: object) -> object:
-        if isinstance(effect, HttpRequest):
+        if isinstance(effect, HttpRequest | HttpStream):
             return self._send(effect)
         if isinstance(effect, Sleep):
             self.core.retry.sleep(effect.seconds)
@@ -76,8 +78,10 @@ class SyncRunner:
                 return ring
             return self.core.install_keys(self.run(self.core.fetch_keyring()))
 
-    def _send(self, req: HttpRequest) -> HttpResponse | TransportFailure:
+    def _send(self, req: HttpRequest | HttpStream) -> HttpResponse | TransportFailure:
         try:
+            if isinstance(req, HttpStream):
+                return self._stream(req)
             resp = self.session.request(
                 req.method,
                 req.url,
@@ -95,6 +99,21 @@ class SyncRunner:
         except requests.RequestException as exc:
             return TransportFailure("fatal", exc)
         return HttpResponse(resp.status_code, resp.headers, resp.content)
+
+    def _stream(self, req: HttpStream) -> HttpResponse:
+        with self.session.request(
+            req.method,
+            req.url,
+            headers=dict(req.headers),
+            timeout=req.timeout,
+            allow_redirects=False,
+            stream=True,
+        ) as resp:
+            if not 200 <= resp.status_code < 300:
+                return HttpResponse(resp.status_code, resp.headers, resp.content)
+            for chunk in resp.iter_content(_CHUNK):
+                req.sink(chunk)
+            return HttpResponse(resp.status_code, resp.headers, b"")
 
     def close(self) -> None:
         if self._owns_session:

@@ -23,8 +23,6 @@ from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._refund import _replan
 from ._schedule import build_schedule
 
-__all__ = ["add_capture"]
-
 
 def add_capture(
     account: OrderAccount,

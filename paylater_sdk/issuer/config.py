@@ -7,6 +7,7 @@ that a typo fails at start-up with a clear message instead of at the first reque
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -71,6 +72,8 @@ DEFAULTS: Mapping[str, Any] = {
     "CREDIT_REVIEW_DAYS": 30,
     # risk early warning (docs/credit.md): per rule, overrides of RISK_RULE_DEFAULTS
     "RISK_RULES": {},
+    # settlement bills (docs/settlement.md): the time zone whose days a bill covers
+    "BILL_TIME_ZONE": "Asia/Shanghai",
 }
 
 #: Each risk rule's thresholds, action (alert | freeze | cut_limit | review) and severity.
@@ -175,6 +178,7 @@ class IssuerConfig:
     credit: CreditPolicy = attrs.field(factory=CreditPolicy)
     review_days: int = 30
     risk_rules: Mapping[str, RiskRuleConfig] = attrs.field(factory=dict)
+    bill_time_zone: str = "Asia/Shanghai"
     max_authorization_ttl: int = 30 * 24 * 3600
     plan_max_authorization_ttl: Mapping[str, int] = attrs.field(factory=dict)
 
@@ -295,9 +299,21 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         credit=_credit_policy(raw),
         review_days=_review_days(raw["CREDIT_REVIEW_DAYS"]),
         risk_rules=_risk_rules(raw["RISK_RULES"]),
+        bill_time_zone=_time_zone(raw["BILL_TIME_ZONE"]),
         max_authorization_ttl=_positive_int("MAX_AUTHORIZATION_TTL", raw["MAX_AUTHORIZATION_TTL"]),
         plan_max_authorization_ttl=_plan_ttls(raw["PLAN_MAX_AUTHORIZATION_TTL"]),
     )
+
+
+def _time_zone(value: object) -> str:
+    """An IANA zone name the bills can use (checked at start-up, not at the first bill)."""
+    try:
+        if isinstance(value, str) and value:
+            zoneinfo.ZoneInfo(value)
+            return value
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    raise ConfigurationError(f"BILL_TIME_ZONE must be an IANA time zone name, got {value!r}")
 
 
 def _plan_ttls(value: object) -> dict[str, int]:

@@ -12,8 +12,6 @@ from ..errors import NotFoundError
 from ..issuer.storage import schema as db
 from ..money import Money
 
-__all__ = ["balances", "ledger_entries"]
-
 
 def ledger_entries(engine: sa.Engine, buyer_id: str) -> list[tuple[str, str, Money]]:
     """The buyer's ledger entries, oldest first, as ``(reason, reference, amount)``."""

@@ -44,8 +44,6 @@ from ._wire import CLIENT_FAULTS, Wire
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
-
 
 def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
     if isinstance(value, Money):

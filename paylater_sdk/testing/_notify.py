@@ -33,8 +33,6 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     from ..client import Event
 
-__all__ = ["DeliveredNotification", "HandlerError", "NotifyTarget"]
-
 T = TypeVar("T")
 
 

@@ -126,6 +126,7 @@ def test_the_root_without_a_command_prints_its_help() -> None:
         (("issuer", "purge"), "--closed-before"),
         (("listen",), "--forward-to"),
         (("trigger",), "EVENT"),
+        (("bill",), "DATE"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )
@@ -136,7 +137,7 @@ def test_no_arguments_is_one_line(path: tuple[str, ...], needle: str) -> None:
 def test_no_arguments_covers_every_command() -> None:
     # `paylater` prints its help; `paylater demo` alone starts the demo (not a mistake).
     covered = {("keys",), ("issuer",), ("keys", "generate"), ("keys", "serial"), ("plan",)}
-    covered |= {("listen",), ("trigger",)}
+    covered |= {("listen",), ("trigger",), ("bill",)}
     covered |= {
         ("issuer", c)
         for c in (

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 __all__ = [
+    "bills",
     "buyer_events",
     "buyers",
     "captures",
@@ -222,6 +223,9 @@ ledger_entries = sa.Table(
     sa.Column("held_delta", sa.BigInteger, nullable=False),
     sa.Column("outstanding_delta", sa.BigInteger, nullable=False),
 )
+
+#: A settlement bill reads one day of hold moves (revision 0009).
+_LEDGER_CREATED = sa.Index("ix_ledger_entries_created_at", ledger_entries.c.created_at)
 
 checkouts = sa.Table(
     "checkouts",
@@ -657,4 +661,20 @@ wechat_bills = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("gzip", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+#: A merchant's settlement bill of one business day (docs/settlement.md), fixed when first
+#: asked for: the gzip bytes and their SHA-256, so every download is the same bytes
+#: (revision 0009). ``id`` is the unguessable bill id of the download URL.
+bills = sa.Table(
+    "bills",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("merchant_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # TRADE
+    sa.Column("bill_date", sa.String(10), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("merchant_id", "kind", "bill_date", name="uq_bills_day"),
 )

@@ -309,4 +309,5 @@ def get_refund(refund_id: str) -> Response:
 
 
 # The list and event endpoints join this blueprint (their module imports it from here).
+from . import bills as _bills  # noqa: E402, F401
 from . import lists as _lists  # noqa: E402, F401

@@ -40,7 +40,7 @@ def test_sqlite_runs_in_wal_mode_at_the_newest_revision(tmp_path: Any) -> None:
     )
     with issuer.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert migrate.current_revision(conn) == migrate.head() == "0008"
+        assert migrate.current_revision(conn) == migrate.head() == "0009"
 
 
 def test_connections_opening_a_fresh_file_at_once_all_get_wal(tmp_path: Any) -> None:
@@ -81,7 +81,7 @@ def test_a_newer_schema_is_refused(tmp_path: Any) -> None:
     with get_issuer(app).engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     get_issuer(app).engine.dispose()
-    with pytest.raises(ConfigurationError, match=r"newer than this issuer \(0008\): upgrade"):
+    with pytest.raises(ConfigurationError, match=r"newer than this issuer \(0009\): upgrade"):
         create_app({"TEST_MODE": True, "DATABASE_URL": url})
 
 

@@ -55,7 +55,7 @@ def test_an_older_schema_is_refused_with_what_to_run(tmp_path: Any) -> None:
     with pytest.raises(ConfigurationError) as refused:
         create_app({"TEST_MODE": True, "DATABASE_URL": url})
     message = str(refused.value)
-    assert "revision 0001, this issuer needs 0008" in message
+    assert "revision 0001, this issuer needs 0009" in message
     assert "run 'paylater issuer migrate --database " in message
 
 
@@ -64,7 +64,7 @@ def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
     _version_1_database(url)
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
-    assert "schema upgraded from 0001 to 0008" in result.output
+    assert "schema upgraded from 0001 to 0009" in result.output
     assert _differences(url) == []  # the same schema as a database created new
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -78,7 +78,7 @@ def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
     assert {"seen_nonces", "rate_counters", "alembic_version"} <= tables
     again = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert again.exit_code == 0, again.output
-    assert "already at 0008" in again.output
+    assert "already at 0009" in again.output
 
 
 def test_a_new_database_matches_the_migrations(tmp_path: Any) -> None:
@@ -97,7 +97,7 @@ def test_migrate_creates_an_empty_database(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
-    assert "created the schema at 0008" in result.output
+    assert "created the schema at 0009" in result.output
     app = create_app({"TEST_MODE": True, "DATABASE_URL": url})
     get_issuer(app).engine.dispose()
 

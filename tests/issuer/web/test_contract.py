@@ -269,7 +269,7 @@ def test_real_answers_fit_the_response_models(
 
 def test_every_route_row_has_a_success_answer_model_but_the_document() -> None:
     missing = [r.operation_id for r in ROUTES if r.answer.model is None]
-    assert missing == ["getOpenAPI"]
+    assert missing == ["getOpenAPI", "downloadTradeBill"]  # a file
     posts = [r for r in ROUTES if r.method == "POST"]
     assert len(posts) >= 12  # every POST of docs/api.md, /_test/buyers/apply included
     assert [r.operation_id for r in posts if r.body is None] == []

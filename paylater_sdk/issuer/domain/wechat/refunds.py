@@ -9,11 +9,10 @@ one transaction with its REFUND.SUCCESS callback. A trade bill is fixed when ask
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from ...storage.schema import (
 )
 from .. import credit
 from .. import refunds as order_refunds
+from ..bills import business_day, day_window, fixed_gzip
 from .params import INVALID_REQUEST, ORDER_NOT_EXIST, PARAM_ERROR, RESOURCE_NOT_EXISTS
 from .views import CST, cst_time, refund_notice, refund_view, trade_state
 
@@ -216,11 +216,10 @@ class Refunds:
             raise InvalidRequestError("bill_date 格式应为 yyyy-MM-DD", code=PARAM_ERROR) from None
         if bill_type not in _BILL_TYPES:
             raise InvalidRequestError("bill_type 只能是 ALL、SUCCESS 或 REFUND", code=PARAM_ERROR)
-        today = self.issuer.now().astimezone(CST).date()
+        today = business_day(self.issuer.now(), CST)
         if day > today or day < today - timedelta(days=92):
             raise InvalidRequestError("只能申请三个月内、今天及以前的账单", code=PARAM_ERROR)
-        start = datetime.combine(day, time(0), CST)
-        window = (to_epoch(start), to_epoch(start + timedelta(days=1)))
+        window = day_window(day, CST)  # the /v1 bills' day, always in China time here
         with self.issuer.engine.begin() as conn:
             csv_bytes = _bill_csv(conn, mchid, window, bill_type, self.issuer)
             token = secrets.token_urlsafe(24)
@@ -228,7 +227,7 @@ class Refunds:
                 wechat_bills.insert().values(
                     token=token,
                     merchant_id=mchid,
-                    content=gzip.compress(csv_bytes, mtime=0) if gzipped else csv_bytes,
+                    content=fixed_gzip(csv_bytes) if gzipped else csv_bytes,
                     gzip=gzipped,
                     created_at=to_epoch(self.issuer.now()),
                 )

@@ -367,3 +367,11 @@ class FaultArmed(Closed):
 class ResetDone(Closed):
     reset: bool
     now: Time
+
+
+class TradeBill(Closed):
+    """Where to download a day's trade bill and the SHA-256 of the file's bytes."""
+
+    download_url: str
+    hash_type: Annotated[str, _enum("SHA256")]
+    hash_value: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]

@@ -18,8 +18,6 @@ from pydantic.json_schema import models_json_schema
 from . import _answers as out
 from ._routes import ROUTES, Route
 
-__all__ = ["openapi_document"]
-
 _REF = "#/components/schemas/{model}"
 ID = "^[A-Za-z0-9_]{1,64}$"
 
@@ -138,11 +136,13 @@ def _operation(route: Route, refs: dict[type[BaseModel], Any]) -> dict[str, Any]
             "content": {"application/json": {"schema": refs[route.body]}},
         }
     answer = route.answer
-    content = {"schema": refs[answer.model]} if answer.model is not None else {}
+    content: dict[str, Any] = {"schema": refs[answer.model]} if answer.model is not None else {}
+    if answer.media_type != "application/json":
+        content = {"schema": {"type": "string", "format": "binary"}}
     responses = {
         str(answer.status): {
             "description": answer.description,
-            "content": {"application/json": content},
+            "content": {answer.media_type: content},
         }
     }
     for status in _errors(route):

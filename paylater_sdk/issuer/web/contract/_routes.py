@@ -41,6 +41,17 @@ class QuoteQuery(Query):
     currency: Annotated[str, Field(pattern=f"^{QUOTE_CURRENCY}$")]
 
 
+class BillQuery(Query):
+    date: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            examples=["2026-12-01"],
+            description="a business day that has ended (BILL_TIME_ZONE, Asia/Shanghai)",
+        ),
+    ]
+
+
 class StatementQuery(Query):
     month: Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])]
 
@@ -93,10 +104,16 @@ class Answer:
     status: int
     model: type[BaseModel] | None
     description: str
+    media_type: str = "application/json"
 
 
-def ok(status: int, model: type[BaseModel] | None, description: str) -> Answer:
-    return Answer(status, model, description)
+def ok(
+    status: int,
+    model: type[BaseModel] | None,
+    description: str,
+    media_type: str = "application/json",
+) -> Answer:
+    return Answer(status, model, description, media_type)
 
 
 @attrs.frozen
@@ -163,6 +180,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/events/{event_id}/notification", "getEventNotification",
           "The event sealed now, as it would be POSTed (for a forwarding tool)",
           ok(200, out.SealedNotification, "Headers and body")),
+    Route("GET", "/v1/bills/trade", "getTradeBill",
+          "The trade bill of a business day: where to download it and its SHA-256",
+          ok(200, out.TradeBill, "The bill"), query=BillQuery),
+    Route("GET", "/v1/bills/trade/{bill_id}/file", "downloadTradeBill",
+          "The bill's gzip CSV, the same bytes at every download (docs/settlement.md)",
+          ok(200, None, "gzip CSV", "application/gzip")),
     Route("POST", "/_test/buyers", "testCreateBuyer", "Create a test buyer",
           ok(201, out.TestBuyerCreated, "Created"), body=body.CreateTestBuyer, signed=False),
     Route("POST", "/_test/buyers/apply", "testApplyForCredit",
