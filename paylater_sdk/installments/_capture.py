@@ -6,8 +6,9 @@ they still owe in principal (evenly when they owe nothing: all refunded), and th
 interest and fees are recomputed on the higher balances by the same rule as a refund's
 re-plan (:func:`._refund.refund`, run backwards). Paid and past-due installments, the due
 dates and the payment record stay as they were, so every repayment, refund, statement and
-payoff keeps working on one exact account. The merchant fee becomes the plan's on
-everything captured (refunded or not), as if it had all been captured at the first capture.
+payoff keeps working on one exact account. The merchant fee grows by the plan's merchant
+fee on each later capture priced as its own purchase (what the settlement bill charges
+for that capture line, ``issuer.domain.bills.merchant_fee``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date
 
 import attrs
 
+from ..errors import PlanError
 from ..money import Money
 from ._account import OrderAccount
 from ._kinds import ServicingError
@@ -59,18 +61,15 @@ def add_capture(
             code="INVALID_STATE",
         )
     schedule = account.schedule
-    # the merchant's fee: the plan's on everything captured, as if captured at once
-    captured = (
-        schedule.principal
-        + amount
-        + sum((m for _, m in schedule.refunds), Money.zero(amount.currency))
-    )
-    fee = build_schedule(captured, schedule.terms, start=schedule.start).merchant_fee
+    try:  # the merchant pays the plan's fee on each capture, priced as its own purchase
+        fee = build_schedule(amount, schedule.terms, start=on).merchant_fee
+    except PlanError:  # too small to split over the periods: no fee on it
+        fee = Money.zero(amount.currency)
     schedule = attrs.evolve(
         schedule,
         principal=schedule.principal + amount,
         installments=_replan(account, states, on, -amount.minor),
-        merchant_fee=fee,
+        merchant_fee=schedule.merchant_fee + fee,
         advances=(*schedule.advances, (on, amount)),
     )
     return attrs.evolve(account, schedule=schedule)

@@ -132,12 +132,14 @@ def test_captures_add_up_to_the_fen(first: int, more: list[int], days: int, equa
     assert Schedule.from_json(account.schedule.to_json()) == account.schedule
 
 
-def test_the_merchant_fee_is_the_plans_on_everything_captured() -> None:
+def test_the_merchant_fee_grows_by_the_fee_of_each_capture() -> None:
     terms = PlanTerms(3, Method.FLAT_FEE, fee_rate_per_period="0", merchant_fee_rate="0.015")
     account = OrderAccount.open("ord_1", build_schedule(cny("100.00"), terms, start=START))
     after = add_capture(account, cny("33.33"), on=date(2026, 12, 4))
     assert account.schedule.merchant_fee == cny("1.50")
-    assert after.schedule.merchant_fee == cny("2.00")  # 1.5 % of 133.33, half-up
+    assert after.schedule.merchant_fee == cny("1.50") + cny("0.50")  # 1.5 % of 33.33, half-up
     refunded = refund(after, cny("50.00"), on=date(2026, 12, 5)).account
     again = add_capture(refunded, cny("10.00"), on=date(2026, 12, 6))
-    assert again.schedule.merchant_fee == cny("2.15")  # 1.5 % of 143.33
+    assert again.schedule.merchant_fee == cny("2.15")  # refunds never lower it
+    tiny = add_capture(again, Money.from_minor(2, "CNY"), on=date(2026, 12, 6))
+    assert tiny.schedule.merchant_fee == cny("2.15")  # 0.02 cannot split over 3 periods
