@@ -4,7 +4,10 @@
 ``ORDER.PAID_OFF``, ``ACCOUNT.FROZEN``, ``ACCOUNT.UNFROZEN``, ``ORDER.WRITTEN_OFF`` and
 ``REFUND.RETURNED`` are rows of ``buyer_events``, written in the transaction of the change
 they announce (under the buyer's lock). A sweeper's event carries a ``dedupe_key`` so
-that it happens once however many processes sweep.
+that it happens once however many processes sweep. ``ACCOUNT.BUCKET_CHANGED`` records
+each move of the buyer's delinquency bucket (``CURRENT``, ``M1``, ``M2``, ``M3``,
+``M3_PLUS``) against the last one recorded, so a move is recorded once whoever sees it
+first (a sweep, a repayment) and a clock jumping weeks ahead records one move, not one a day.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...lifecycle import BuyerEventType
+from ...installments import DelinquencyStatus
+from ...lifecycle import BuyerEventType, DelinquencyBucket
 from ..storage.schema import buyer_events, reading, to_epoch
 
-__all__ = ["buyer_messages", "record"]
+__all__ = ["buyer_messages", "record", "record_bucket"]
 
 
 def record(
@@ -58,6 +62,38 @@ def record(
         )
     )
     return True
+
+
+def record_bucket(
+    conn: sa.Connection, *, buyer_id: str, status: DelinquencyStatus, on: date, now: datetime
+) -> bool:
+    """Record ``ACCOUNT.BUCKET_CHANGED`` if ``status`` moved the buyer to another bucket
+    than the last one recorded (``CURRENT`` before any); returns whether it did.
+
+    The caller holds the buyer's row lock, so two sweeps cannot both record one move.
+    """
+    last = conn.execute(
+        sa.select(buyer_events.c.data_json)
+        .where(
+            buyer_events.c.buyer_id == buyer_id,
+            buyer_events.c.event_type == BuyerEventType.ACCOUNT_BUCKET_CHANGED.value,
+        )
+        .order_by(buyer_events.c.id.desc())
+        .limit(1)
+    ).scalar()
+    before = json.loads(last)["to"] if last is not None else DelinquencyBucket.CURRENT.value
+    after = status.bucket.value
+    if before == after:
+        return False
+    return record(
+        conn,
+        buyer_id=buyer_id,
+        event_type=BuyerEventType.ACCOUNT_BUCKET_CHANGED,
+        summary=f"delinquency moved from {before} to {after} ({status.days_past_due} days)",
+        on=on,
+        now=now,
+        data={"from": before, "to": after, "days_past_due": status.days_past_due},
+    )
 
 
 def buyer_messages(engine: Engine, buyer_id: str, *, limit: int = 200) -> list[dict[str, Any]]:

@@ -30,7 +30,9 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 def servicing_section(issuer: Issuer, buyer_id: str) -> dict[str, Any]:
     """The ``servicing`` section of a buyer: bills, receivables and delinquency."""
     issuer.sweep()
-    return servicing.servicing_view(issuer.engine, buyer_id, today=issuer.now().date())
+    return servicing.servicing_view(
+        issuer.engine, buyer_id, today=issuer.now().date(), config=issuer.config
+    )
 
 
 @blueprint.get("/buyers/<buyer_id>/servicing")

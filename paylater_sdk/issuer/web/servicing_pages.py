@@ -155,8 +155,8 @@ def bills(month: str) -> Response:
     issuer = _issuer()
     issuer.sweep()
     today = issuer.now().date()
-    bill = servicing.statement(issuer.engine, buyer_id, month, today=today)
-    view = servicing.servicing_view(issuer.engine, buyer_id, today=today)
+    bill = servicing.statement(issuer.engine, buyer_id, month, today=today, config=issuer.config)
+    view = servicing.servicing_view(issuer.engine, buyer_id, today=today, config=issuer.config)
     return _page(
         "servicing_bill.html",
         bill=_money(bill),
@@ -173,7 +173,9 @@ def order(order_id: str) -> Response:
         return _to_signin()
     issuer = _issuer()
     issuer.sweep()
-    view = servicing.servicing_view(issuer.engine, buyer_id, today=issuer.now().date())
+    view = servicing.servicing_view(
+        issuer.engine, buyer_id, today=issuer.now().date(), config=issuer.config
+    )
     mine = [o for o in view["orders"] if o["order_id"] == order_id] if _ID.match(order_id) else []
     if not mine:
         return _message(("找不到这笔订单", "No such order in your account."), 404)

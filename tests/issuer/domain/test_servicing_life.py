@@ -115,4 +115,10 @@ def test_a_buyer_lives_13_months(life: Life) -> None:
         "past_due": 0,
     }
     assert paid_off == 2
+    # each bucket move is recorded once, by whoever saw it first: the sweep of 13 March (A's
+    # 10 March rest 3 days late: M1), the cure on 5 April (back to CURRENT)
+    assert got["bucket moves"] == [
+        ["2030-03-13", "CURRENT", "M1", 3],
+        ["2030-04-05", "M1", "CURRENT", 0],
+    ]
     assert got == json.loads(FIGURES.read_text(encoding="utf-8"))

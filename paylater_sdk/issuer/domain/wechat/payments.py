@@ -233,7 +233,7 @@ class Payments:
             # ledger moves as /v1 authorize + capture, here in one transaction.
             order_id = issuer.orders._open_order(conn, row, payer, quote, now)
             order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).one()
-            lifecycle.capture_order(conn, order, None, offer, now)
+            lifecycle.capture_order(conn, order, None, offer, now, config=issuer.config)
             conn.execute(
                 wechat_transactions.update()
                 .where(wechat_transactions.c.checkout_id == row.id)
