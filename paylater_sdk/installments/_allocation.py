@@ -97,6 +97,8 @@ def _items(
     mine = {k: policy_of(policies, accounts[k].order_id) for k in chosen}
     states = {k: accounts[k].states(on, mine[k]) for k in chosen}
     order = allocation_order_of([mine[k] for k in chosen])
+    # oldest first: by due date, then the order bought first (then its id), then number
+    bought = {k: (accounts[k].schedule.start, accounts[k].order_id) for k in chosen}
     past = sorted(
         (
             (s.installment.due_date, k, s.installment.number, s)
@@ -104,7 +106,7 @@ def _items(
             for s in states[k]
             if s.past_due
         ),
-        key=lambda t: t[:3],
+        key=lambda t: (t[0], bought[t[1]], t[2]),
     )
     items: list[_Item] = []
     for run in _runs(order):
@@ -127,7 +129,7 @@ def _items(
         current = _due_now(states[k], on)
         if current is not None:
             now.append((current.installment.due_date, k, current))
-    now.sort(key=lambda t: t[:2])
+    now.sort(key=lambda t: (t[0], bought[t[1]]))
     for _, k, state in now:
         items.extend((k, state.installment.number, p, state.owed_part(p).minor) for p in plan_order)
     if mode is RepayMode.PREPAY:

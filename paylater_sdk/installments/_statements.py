@@ -207,7 +207,10 @@ def build_statement(
         penalty += now[0] - before[0]
         late += now[1] - before[1]
         received += sum(p.amount.minor for p in account.payments if first <= p.on <= through)
-    lines.sort(key=lambda line: (line.due_date, line.order_id, line.installment))
+    bought = {a.order_id: a.schedule.start for a in accounts}  # one due day: oldest order first
+    lines.sort(
+        key=lambda line: (line.due_date, bought[line.order_id], line.order_id, line.installment)
+    )
 
     def m(minor: int) -> Money:
         return Money._of_minor(minor, currency)
