@@ -97,8 +97,8 @@ def _items(
     mine = {k: policy_of(policies, accounts[k].order_id) for k in chosen}
     states = {k: accounts[k].states(on, mine[k]) for k in chosen}
     order = allocation_order_of([mine[k] for k in chosen])
-    # oldest first: by due date, then the order bought first (then its id), then number
-    bought = {k: (accounts[k].schedule.start, accounts[k].order_id) for k in chosen}
+    # oldest first: by due date, then the order bought first (then as given), then number
+    bought = {k: (accounts[k].schedule.start, k) for k in chosen}
     past = sorted(
         (
             (s.installment.due_date, k, s.installment.number, s)
