@@ -31,10 +31,17 @@ __all__ = ["apply_due_days", "load_products", "load_servicing"]
 
 def _late_fee(value: object, currency: str) -> object:
     """A late fee as Money, a Money JSON object or a decimal string in the plan's currency."""
-    if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
-        return Money(Decimal(value), currency)
-    if isinstance(value, Mapping):
-        return Money.from_json(dict(value))
+    try:
+        if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+            return Money(Decimal(value), currency)
+        if isinstance(value, Mapping):
+            return Money.from_json(dict(value))
+    except (ValueError, ArithmeticError):
+        raise ServicingError(
+            f"late_fee must be an amount such as '5.00', got {value!r}",
+            code="INVALID_FIELD",
+            field="late_fee",
+        ) from None
     return value
 
 
@@ -42,7 +49,15 @@ def _cap_row(row: object) -> object:
     """A ``cap_table`` row: ``{"from": "YYYY-MM-DD", "rate": "0.124"}`` or (date, rate)."""
     if isinstance(row, Mapping) and set(row) == {"from", "rate"}:
         since = row["from"]
-        return (date.fromisoformat(since) if isinstance(since, str) else since, row["rate"])
+        try:
+            day = date.fromisoformat(since) if isinstance(since, str) else since
+        except ValueError:
+            raise ServicingError(
+                f"cap_table 'from' must be a date YYYY-MM-DD, got {since!r}",
+                code="INVALID_FIELD",
+                field="cap_table",
+            ) from None
+        return (day, row["rate"])
     return row
 
 
