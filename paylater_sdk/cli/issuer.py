@@ -69,6 +69,7 @@ _FLAG_FOR_SETTING = {
     "SIGNING_KEYS": "--signing-key",
     "NOTIFY_SCHEDULE": "--notify-schedule",
     "MERCHANTS": "--merchants",
+    "SERVICING": "--servicing",
 }
 _SETTING_NAME = re.compile(r"\b(" + "|".join(_FLAG_FOR_SETTING) + r")\b")
 
@@ -171,6 +172,19 @@ def _load_merchants(path: Path | None) -> list[Any]:
     return list(data)
 
 
+def _load_servicing(path: Path | None) -> dict[str, Any] | None:
+    """The SERVICING setting from a JSON object of plan id -> settings (docs/servicing.md)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read servicing file {path}: {exc}")
+    if not isinstance(data, dict):
+        _fail(f"servicing file {path} must hold a JSON object of plan id -> settings")
+    return data
+
+
 def _http_prefixes(name: str, values: Sequence[str]) -> list[str]:
     for value in values:
         parts = urlsplit(value)
@@ -218,6 +232,14 @@ def issuer() -> None:
     help="JSON list of merchants to register at start (same shape as the MERCHANTS setting).",
 )
 @click.option(
+    "--servicing",
+    "servicing_file",
+    envvar="PAYLATER_SERVICING",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object of plan id -> servicing settings (the SERVICING setting: due_day, "
+    "payoff_fees, grace_days, cap_table, ...).  [env: PAYLATER_SERVICING]",
+)
+@click.option(
     "--notify-schedule",
     metavar="S1,S2,...",
     help="Seconds between notification retries (default: WeChat Pay's 15,15,30,180,...).",
@@ -258,6 +280,7 @@ def serve(
     public_url: str | None,
     signing_keys: tuple[str, ...],
     merchants_file: Path | None,
+    servicing_file: Path | None,
     notify_schedule: str | None,
     nonce_store: str,
     threads: int,
@@ -292,6 +315,9 @@ def serve(
     merchants = _load_merchants(merchants_file)
     if merchants:
         config["MERCHANTS"] = merchants
+    servicing = _load_servicing(servicing_file)
+    if servicing is not None:
+        config["SERVICING"] = servicing
     app = _build_app(config)
     if test_mode and host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(

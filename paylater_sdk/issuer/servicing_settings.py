@@ -114,7 +114,7 @@ def load_servicing(value: object, offers: Sequence[PlanOffer]) -> dict[str, Serv
         except (ServicingError, ValueError, TypeError, ArithmeticError) as exc:
             field = getattr(exc, "field", None)
             where = f"SERVICING[{plan_id!r}]" + (f".{field}" if field else "")
-            raise ConfigurationError(f"{where}: {exc}") from None
+            raise ConfigurationError(f"{where}: {getattr(exc, 'message', exc)}") from None
     return out
 
 

@@ -71,7 +71,8 @@ def test_each_order_keeps_its_own_grace_late_fee_and_write_off(
     alone = delinquency([lenient], on=day, policy=by_id)
     assert alone.frozen is False  # 1 day late is within its 10 days of grace
     late = [s.late_fee.minor for a in (strict, lenient) for s in a.states(day, by_id[a.order_id])]
-    assert late[0] == 5_00 and sum(late[1:]) == 0
+    assert late[0] == 5_00
+    assert sum(late[1:]) == 0
     bill = build_statement([strict, lenient], day.isoformat()[:7], as_of=day, policy=by_id)
     assert bill.late_fees == cny("5")
     assert bill.penalty_posted == strict.penalty_posted(day, STRICT)
