@@ -89,7 +89,7 @@ def record_bucket(
         conn,
         buyer_id=buyer_id,
         event_type=BuyerEventType.ACCOUNT_BUCKET_CHANGED,
-        summary=f"delinquency moved from {before} to {after} ({status.days_past_due} days)",
+        summary=f"delinquency moved from {before} to {after} (days past due: {status.days_past_due})",
         on=on,
         now=now,
         data={"from": before, "to": after, "days_past_due": status.days_past_due},

@@ -37,6 +37,7 @@ from tests._support.issuer import (
     database_url,
     merchant_config,
 )
+from tests.issuer.web.test_servicing_pages import _sign_in
 
 DAY = 24 * 3600
 PAY4 = PlanOffer(
@@ -137,7 +138,8 @@ def test_settings_are_parsed_and_a_due_day_dates_the_products_offer() -> None:
 
 @pytest.fixture
 def one_day_app(tmp_path: Any, merchant_key: Any) -> Any:
-    """fenfu-6 repaid on the 10th with no grace; fenfu-3 with 10 days of grace."""
+    """fenfu-6 repaid on the 10th with no grace, paid off with all its fees; fenfu-3 on the
+    10th with 10 days of grace."""
     app: Flask = create_app(
         {
             "TEST_MODE": True,
@@ -145,7 +147,7 @@ def one_day_app(tmp_path: Any, merchant_key: Any) -> Any:
             "MERCHANTS": [merchant_config(MERCHANT_ID, merchant_key, API_KEY)],
             "NOTIFY_TRANSPORT": lambda url, headers, body, timeout: 200,
             "SERVICING": {
-                "fenfu-6": {"due_day": 10, "grace_days": 0},
+                "fenfu-6": {"due_day": 10, "grace_days": 0, "payoff_fees": "ALL"},
                 "fenfu-3": {"due_day": 10, "grace_days": 10},
             },
         }
@@ -271,3 +273,23 @@ def test_bucket_moves_are_buyer_messages_and_never_a_merchants_event(
         "CURRENT",
     )
     assert issuer.check_ledger() == []
+
+
+def test_the_buyer_pages_show_the_products_rule_and_the_bucket_moves(
+    one_day_app: Flask, merchant_key: Any
+) -> None:
+    issuer = get_issuer(one_day_app)
+    web = one_day_app.test_client()
+    api = SignedClient(one_day_app.test_client(), issuer, MERCHANT_ID, merchant_key)
+    buyer = issuer.create_buyer(limit=Money("5000.00", "CNY"))
+    ids = _bought(issuer, web, api, buyer)
+    _goto(issuer, web, date(2030, 2, 11))
+    browser = one_day_app.test_client()
+    bill = _sign_in(browser, buyer, "2030-02")
+    assert 'data-type="ACCOUNT.BUCKET_CHANGED"' in bill
+    assert "delinquency moved from CURRENT to M1 (days past due: 1)" in bill
+    six = browser.get(f"/account/orders/{ids['fenfu-6']}").get_data(as_text=True)
+    assert 'data-rule="ALL">提前还清收取剩余各期全部手续费' in six
+    assert 'id="payoff-waived">¥0.00' in six  # ALL: no fee is waived
+    three = browser.get(f"/account/orders/{ids['fenfu-3']}").get_data(as_text=True)
+    assert 'data-rule="CURRENT_PERIOD"' in three
