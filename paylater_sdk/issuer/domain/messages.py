@@ -82,17 +82,17 @@ def record_bucket(
         .limit(1)
     ).scalar()
     before = json.loads(last)["to"] if last is not None else DelinquencyBucket.CURRENT.value
-    after = status.bucket.value
+    after, days = status.bucket.value, status.days_past_due
     if before == after:
         return False
     return record(
         conn,
         buyer_id=buyer_id,
         event_type=BuyerEventType.ACCOUNT_BUCKET_CHANGED,
-        summary=f"delinquency moved from {before} to {after} (days past due: {status.days_past_due})",
+        summary=f"delinquency moved from {before} to {after} (days past due: {days})",
         on=on,
         now=now,
-        data={"from": before, "to": after, "days_past_due": status.days_past_due},
+        data={"from": before, "to": after, "days_past_due": days},
     )
 
 
