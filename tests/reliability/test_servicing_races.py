@@ -10,6 +10,7 @@ lock two sweeps of one day could both record ``CURRENT -> M1``.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -71,8 +72,8 @@ def test_sweeps_of_two_processes_and_repayments_record_one_chain_of_moves(
     moves = _moves(database_url, buyer["id"])
     assert moves, "the buyer went late: at least one move is recorded"
     assert moves[0][0] == "CURRENT"
-    for (_, before_to, _), (after_from, after_to, _) in zip(moves, moves[1:], strict=False):
-        assert after_from == before_to  # each starts where the last one ended
+    for earlier, later in pairwise(moves):
+        assert later[0] == earlier[1]  # each starts where the last one ended
     assert all(move_from != move_to for move_from, move_to, _ in moves)
     view = requests.get(
         f"{urls[1]}/_admin/buyers/{buyer['id']}/servicing?format=json", timeout=30
