@@ -41,6 +41,8 @@ class PayLaterError(Exception):
 
     The HTTP-facing attributes are ``None`` for errors raised locally (bad input,
     a signature that does not verify) and filled for errors the issuer reported.
+    ``field`` names the one input at fault when there is one (``"amount"``,
+    ``"metadata.color"``), whether the issuer reported it or a local check found it.
     """
 
     def __init__(
@@ -50,17 +52,21 @@ class PayLaterError(Exception):
         http_status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.code = code
         self.request_id = request_id
+        self.field = field
 
     def __str__(self) -> str:
         parts = [self.message]
         if self.code:
             parts.append(f"(code={self.code})")
+        if self.field:
+            parts.append(f"(field={self.field})")
         if self.http_status is not None:
             parts.append(f"(http_status={self.http_status})")
         if self.request_id:
@@ -160,8 +166,11 @@ class CreditDeclinedError(APIError):
         http_status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        field: str | None = None,
     ) -> None:
-        super().__init__(message, http_status=http_status, code=code, request_id=request_id)
+        super().__init__(
+            message, http_status=http_status, code=code, request_id=request_id, field=field
+        )
         self.reason = reason
 
 

@@ -15,8 +15,6 @@ from typing import Any, NoReturn
 
 import click
 
-__all__ = ["OneLineGroup", "fail", "os_error_text", "passphrase_from_env", "run_one_line"]
-
 #: Exit status of a usage error (bad flag or value), as click uses it.
 USAGE = 2
 #: Exit status of an operation that failed (file system, database, ledger check).

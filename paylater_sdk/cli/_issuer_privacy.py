@@ -1,7 +1,7 @@
 """``paylater issuer export-buyer`` and ``paylater issuer purge`` (personal data, PIPL).
 
-Kept apart from :mod:`.issuer` (which registers them) so that each module stays short;
-the helpers are imported when a command runs.
+Kept apart from :mod:`.issuer` (which registers them) so that each module stays short; the
+issuer's own modules are imported when a command runs.
 """
 
 from __future__ import annotations
@@ -12,17 +12,12 @@ from pathlib import Path
 
 import click
 
-_database_option = click.option(
-    "--database",
-    "database_url",
-    envvar="PAYLATER_DATABASE_URL",
-    metavar="URL",
-    help="SQLAlchemy URL of the issuer's database (required).  [env: PAYLATER_DATABASE_URL]",
-)
+from ._common import fail
+from ._issuer_app import database_errors, existing_database_option, offline_app
 
 
 @click.command("export-buyer")
-@_database_option
+@existing_database_option
 @click.argument("buyer_id")
 @click.option(
     "--output",
@@ -37,14 +32,13 @@ def export_buyer(database_url: str | None, buyer_id: str, output: Path | None) -
     """
     from ..errors import NotFoundError
     from ..issuer import get_issuer
-    from .issuer import _database_errors, _fail, _offline_app
 
-    app = _offline_app(database_url)
+    app = offline_app(database_url)
     try:
-        with _database_errors(database_url):
+        with database_errors(database_url):
             held = get_issuer(app).lending.export(buyer_id[:64])
     except NotFoundError:
-        _fail(f"no buyer {buyer_id[:64]!r} in this database", 1)
+        fail(f"no buyer {buyer_id[:64]!r} in this database", 1)
     finally:
         get_issuer(app).engine.dispose()
     text = json.dumps(held, ensure_ascii=False, indent=2, sort_keys=True)
@@ -56,7 +50,7 @@ def export_buyer(database_url: str | None, buyer_id: str, output: Path | None) -
 
 
 @click.command("purge")
-@_database_option
+@existing_database_option
 @click.option(
     "--closed-before",
     required=True,
@@ -70,12 +64,11 @@ def purge(database_url: str | None, closed_before: datetime) -> None:
     device sightings go; balances, ledger entries and orders stay (the books still check).
     """
     from ..issuer import get_issuer
-    from .issuer import _database_errors, _offline_app
 
-    app = _offline_app(database_url)
+    app = offline_app(database_url)
     issuer = get_issuer(app)
     try:
-        with _database_errors(database_url):
+        with database_errors(database_url):
             erased = issuer.lending.purge(closed_before.replace(tzinfo=UTC))
             problems = issuer.check_ledger()
     finally:

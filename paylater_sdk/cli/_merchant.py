@@ -16,8 +16,6 @@ import click
 
 from ._common import fail
 
-__all__ = ["build_client", "merchant_options"]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OPTIONS = (

@@ -13,8 +13,6 @@ from ..errors import PayLaterError
 from ..issuer import Issuer
 from ._common import fail
 
-__all__ = ["add_wechat_merchant"]
-
 _ALPHABET = string.ascii_letters + string.digits
 
 

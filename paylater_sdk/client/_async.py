@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from ._httpx import AsyncRunner
 
-__all__ = ["AsyncPayLaterClient"]
-
 
 class AsyncPayLaterClient(ClientBase[Async]):
     """A merchant's typed, signed, retrying connection to one issuer, for ``async`` code.

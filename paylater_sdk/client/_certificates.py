@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from ..errors import InvalidSignatureError, PayLaterError
 from ..signing import KeyRing, decrypt_resource, load_public_key, serial_for
 
-__all__ = ["keyring_from_certificates"]
-
 
 def keyring_from_certificates(body: bytes, api_key: bytes) -> KeyRing:
     """Decrypt the issuer's published keys with our API key: only the issuer could make them."""

@@ -36,8 +36,6 @@ from .services import (
     RefundsService,
 )
 
-__all__ = ["ClientBase", "PayLaterClient"]
-
 
 def check_refresh_interval(value: object) -> float:
     """Seconds between two automatic key refreshes: a number from 0 to one day."""

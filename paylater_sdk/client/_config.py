@@ -24,16 +24,6 @@ from ..signing import (
     load_public_key,
 )
 
-__all__ = [
-    "check_api_key",
-    "check_base_url",
-    "check_header_value",
-    "check_issuer_keys",
-    "check_private_key",
-    "check_timeout",
-    "is_loopback_host",
-]
-
 #: Printable ASCII without the characters that would break the Authorization header.
 _HEADER_SAFE = re.compile(r"^[!#-\[\]-~]{1,128}$")
 

@@ -18,8 +18,6 @@ from ..errors import (
 )
 from ._retry import RETRYABLE_STATUSES
 
-__all__ = ["error_from_response", "is_retryable"]
-
 _STATUS_ERRORS: Mapping[int, type[APIError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
@@ -45,11 +43,10 @@ def error_from_response(
     ``body`` is None when the answer could not be authenticated: then nothing in it is
     trusted and only the status decides the class.
     """
-    code = message = reason = None
+    code = message = reason = field = None
     if body is not None:
-        code = body.get("code") if isinstance(body.get("code"), str) else None
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        reason = body.get("reason") if isinstance(body.get("reason"), str) else None
+        code, message = _text(body, "code"), _text(body, "message")
+        reason, field = _text(body, "reason"), _text(body, "field")
         body_rid = body.get("request_id")
         if request_id is None and isinstance(body_rid, str):
             request_id = body_rid
@@ -65,9 +62,19 @@ def error_from_response(
         cls = _STATUS_ERRORS.get(status, APIError)
     if cls is CreditDeclinedError:
         return CreditDeclinedError(
-            message, reason=reason, http_status=status, code=code, request_id=request_id
+            message,
+            reason=reason,
+            http_status=status,
+            code=code,
+            request_id=request_id,
+            field=field,
         )
-    return cls(message, http_status=status, code=code, request_id=request_id)
+    return cls(message, http_status=status, code=code, request_id=request_id, field=field)
+
+
+def _text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    return value if isinstance(value, str) else None
 
 
 def is_retryable(error: APIError) -> bool:

@@ -14,8 +14,6 @@ import attrs
 from ..errors import APIError, MoneyError
 from ..money import Money
 
-__all__ = ["Fields", "frozen_raw", "raw_field"]
-
 
 class Fields:
     """Typed access to one JSON object, naming the object and field in every error."""

@@ -29,8 +29,6 @@ from ._ops import M, Runner, Service, operation
 from ._requester import Op, Requester
 from .models import Event
 
-__all__ = ["NotificationsService", "notification_headers"]
-
 _SIGNATURE_HEADERS = ("Signature", "Signature-Type", "Timestamp", "Nonce", "Serial")
 #: More header lines than any real request has: refuse instead of iterating forever.
 _MAX_HEADER_LINES = 1000

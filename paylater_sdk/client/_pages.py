@@ -17,8 +17,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-__all__ = ["Page", "PageIterator"]
-
 
 class _HasId(Protocol):
     @property

@@ -21,8 +21,6 @@ import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ["MAX_RETRY_AFTER", "RetryPolicy", "default_jitter", "parse_retry_after"]
-
 #: A ``Retry-After`` longer than this (seconds) is not waited for.
 MAX_RETRY_AFTER = 60.0
 

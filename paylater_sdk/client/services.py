@@ -40,10 +40,11 @@ def _money(name: str, value: object, *, allow_zero: bool = False) -> Money:
     if not isinstance(value, Money):
         raise MoneyError(
             f"{name} must be a paylater_sdk.Money, e.g. Money('120.00', 'CNY'), "
-            f"not {type(value).__name__}"
+            f"not {type(value).__name__}",
+            field=name,
         )
     if value.amount < 0 or (not allow_zero and not value):
-        raise MoneyError(f"{name} must be positive, got {value}")
+        raise MoneyError(f"{name} must be positive, got {value}", field=name)
     return value
 
 
@@ -52,7 +53,8 @@ def _text(name: str, value: object, *, max_length: int = 255, allow_empty: bool 
         raise InvalidRequestError(
             f"{name} must be a {'' if allow_empty else 'non-empty '}string of at most "
             f"{max_length} characters, got {type(value).__name__}"
-            + (f" of length {len(value)}" if isinstance(value, str) else "")
+            + (f" of length {len(value)}" if isinstance(value, str) else ""),
+            field=name,
         )
     return value
 
@@ -60,19 +62,27 @@ def _text(name: str, value: object, *, max_length: int = 255, allow_empty: bool 
 def _url(name: str, value: object) -> str:
     url = _text(name, value, max_length=2048)
     if not url.startswith(("https://", "http://")):
-        raise InvalidRequestError(f"{name} must be an absolute http(s) URL, got {url!r}")
+        raise InvalidRequestError(
+            f"{name} must be an absolute http(s) URL, got {url!r}", field=name
+        )
     return url
 
 
 def _metadata(value: object) -> dict[str, str]:
     """Up to 20 string keys (1 to 40 characters) with string values (up to 500)."""
     if not isinstance(value, Mapping) or len(value) > 20:
-        raise InvalidRequestError("metadata must be a mapping of at most 20 string keys")
+        raise InvalidRequestError(
+            "metadata must be a mapping of at most 20 string keys", field="metadata"
+        )
     for key, item in value.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 40:
-            raise InvalidRequestError(f"metadata keys must be 1 to 40 characters, got {key!r}")
+            raise InvalidRequestError(
+                f"metadata keys must be 1 to 40 characters, got {key!r}", field="metadata"
+            )
         if not isinstance(item, str) or len(item) > 500:
-            raise InvalidRequestError(f"metadata[{key!r}] must be a string of at most 500")
+            raise InvalidRequestError(
+                f"metadata[{key!r}] must be a string of at most 500", field=f"metadata.{key}"
+            )
     return dict(value)
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from ._account import InstallmentState, OrderAccount, Payment
 from ._allocation import Allocation, AllocationLine, allocate, owed
-from ._apr import UnitPeriod, actuarial_apr, common_unit_period, effective_annual_rate
+from ._amortization import Installment, due_dates
+from ._apr import actuarial_apr, effective_annual_rate
 from ._kinds import (
     DEFAULT_ALLOCATION_ORDER,
     AllocationPart,
@@ -41,7 +42,7 @@ from ._quotes import (
     quote_plans,
 )
 from ._refund import RefundResult, refund
-from ._schedule import Installment, Schedule, build_schedule, due_dates
+from ._schedule import Schedule, build_schedule
 from ._statements import (
     DelinquencyStatus,
     Statement,
@@ -50,6 +51,7 @@ from ._statements import (
     delinquency,
 )
 from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
+from ._unit_periods import UnitPeriod, common_unit_period
 
 __all__ = [
     "DEFAULT_ALLOCATION_ORDER",

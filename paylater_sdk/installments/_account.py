@@ -27,8 +27,6 @@ from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._schedule import Schedule
 from ._terms import to_rate
 
-__all__ = ["InstallmentState", "OrderAccount", "Payment"]
-
 _PRINCIPAL = (AllocationPart.PRINCIPAL, AllocationPart.PREPAYMENT)
 _PLAN_PARTS = (AllocationPart.FEE, AllocationPart.INTEREST, *_PRINCIPAL)
 

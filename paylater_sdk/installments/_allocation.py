@@ -24,8 +24,6 @@ from ._payoff import payoff_charges
 from ._policy import DEFAULT_POLICY, Policies, allocation_order_of, policy_of
 from ._replan import prepay
 
-__all__ = ["Allocation", "AllocationLine", "allocate", "owed"]
-
 _PLAN = (AllocationPart.FEE, AllocationPart.INTEREST, AllocationPart.PRINCIPAL)
 _ACCOUNT_LEVEL = (AllocationPart.PENALTY, AllocationPart.LATE_FEE)
 

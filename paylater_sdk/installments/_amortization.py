@@ -21,8 +21,6 @@ from ..errors import MoneyError, PlanError
 from ..money import Money
 from ._terms import MAX_PERIODS, FeePayer, Frequency, Method, PlanTerms
 
-__all__ = ["Installment", "check_start", "due_dates"]
-
 
 def _half_up(numerator: int, denominator: int) -> int:
     """``numerator / denominator`` rounded half-up, for non-negative numerators."""

@@ -37,7 +37,6 @@ from ._unit_periods import (
     PeriodKind,
     UnitPeriod,
     anchored_monthly_positions,
-    common_unit_period,
     months_back,
     on_series,
     position,
@@ -45,15 +44,6 @@ from ._unit_periods import (
     series_day,
     unit_period_of,
 )
-
-__all__ = [
-    "PeriodKind",
-    "UnitPeriod",
-    "actuarial_apr",
-    "common_unit_period",
-    "effective_annual_rate",
-    "months_back",
-]
 
 _PLACES = Decimal("1e-12")
 _PREC = 34

@@ -11,16 +11,6 @@ from typing import TypeVar
 
 from ..errors import PlanError
 
-__all__ = [
-    "DEFAULT_ALLOCATION_ORDER",
-    "AllocationPart",
-    "PayoffFees",
-    "PrepayKeeps",
-    "RepayMode",
-    "ServicingError",
-    "parse_enum",
-]
-
 _E = TypeVar("_E", bound=enum.Enum)
 
 
@@ -32,8 +22,7 @@ class ServicingError(PlanError):
     """
 
     def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.field = field
+        super().__init__(message, code=code, field=field)
 
 
 class PayoffFees(enum.Enum):

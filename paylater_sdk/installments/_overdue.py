@@ -19,8 +19,6 @@ from fractions import Fraction
 from ._policy import ServicingPolicy
 from ._schedule import Schedule
 
-__all__ = ["penalty_rate", "posted", "principal_days"]
-
 _YEAR_DAYS = 365
 _RATE_PLACES = Decimal("1E-8")
 _ONE_DAY = timedelta(days=1)

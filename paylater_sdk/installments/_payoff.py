@@ -25,8 +25,6 @@ from ._terms import Method
 if TYPE_CHECKING:
     from ._schedule import Schedule
 
-__all__ = ["PayoffQuote", "Rest", "payoff_charges", "rests_of"]
-
 _EQUAL = (Method.EQUAL_PAYMENT, Method.EQUAL_PRINCIPAL)
 _DISCLOSURE = {
     PayoffFees.CURRENT_PERIOD: "fees due so far and the fee of the period in progress; "

@@ -24,18 +24,9 @@ import attrs
 
 from ..errors import PlanError
 from ..money import Money
-from ._schedule import Schedule, build_schedule, check_start, rate_display
+from ._amortization import check_start
+from ._schedule import Schedule, build_schedule, rate_display
 from ._terms import FeePayer, Frequency, Method, PlanTerms, to_rate
-
-__all__ = [
-    "DEFAULT_APR_CAP",
-    "STANDARD_OFFERS",
-    "CapBasis",
-    "PlanOffer",
-    "PlanQuote",
-    "as_low_as",
-    "quote_plans",
-]
 
 #: The default APR ceiling for :func:`quote_plans` (24 %, the long-cited PRC threshold).
 DEFAULT_APR_CAP = Decimal("0.24")

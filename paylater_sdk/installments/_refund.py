@@ -22,8 +22,6 @@ from ._kinds import AllocationPart, ServicingError
 from ._policy import DEFAULT_POLICY, ServicingPolicy
 from ._terms import FeePayer
 
-__all__ = ["RefundResult", "refund"]
-
 _P = AllocationPart.PRINCIPAL
 
 

@@ -21,8 +21,6 @@ from ._kinds import PrepayKeeps
 from ._schedule import Schedule
 from ._terms import Method, PlanTerms
 
-__all__ = ["prepay"]
-
 
 def _interest(parts: list[int], terms: PlanTerms) -> list[int]:
     a, b = _ratio(terms.annual_rate)

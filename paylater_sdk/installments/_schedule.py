@@ -28,12 +28,10 @@ from ._amortization import (
     _ratio,
     _rows,
     check_start,
-    due_dates,
 )
 from ._kinds import AllocationPart, PayoffFees, ServicingError, parse_enum
 from ._terms import Frequency, PlanTerms
-
-__all__ = ["Installment", "Schedule", "build_schedule", "check_start", "due_dates", "rate_display"]
+from ._unit_periods import UnitPeriod
 
 _DISPLAY = Decimal("0.0001")
 
@@ -141,12 +139,12 @@ class Schedule:
         """The first unpaid installment with something to pay, or None when all is paid."""
         return next((i for i in self.installments if not i.paid and i.amount.minor), None)
 
-    def _unit(self) -> _apr.UnitPeriod | None:
+    def _unit(self) -> UnitPeriod | None:
         if self.terms.periods < 2:
             return None
         if self.terms.frequency is Frequency.MONTHLY:
-            return _apr.UnitPeriod.MONTH
-        return _apr.UnitPeriod.TWO_WEEKS
+            return UnitPeriod.MONTH
+        return UnitPeriod.TWO_WEEKS
 
     @property
     def advanced(self) -> Money:

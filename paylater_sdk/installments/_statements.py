@@ -21,8 +21,6 @@ from ._account import InstallmentState, OrderAccount, check_day
 from ._kinds import ServicingError
 from ._policy import DEFAULT_POLICY, Policies, ServicingPolicy, policy_of
 
-__all__ = ["DelinquencyStatus", "Statement", "StatementLine", "build_statement", "delinquency"]
-
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 

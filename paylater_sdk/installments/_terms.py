@@ -15,8 +15,6 @@ import attrs
 
 from ..errors import PlanError
 
-__all__ = ["MAX_PERIODS", "FeePayer", "Frequency", "Method", "PlanTerms", "to_rate"]
-
 #: The longest plan the engine builds (five years of monthly payments).
 MAX_PERIODS = 60
 

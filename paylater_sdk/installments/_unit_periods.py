@@ -30,20 +30,6 @@ from dateutil.relativedelta import relativedelta
 
 from ..errors import PlanError
 
-__all__ = [
-    "STANDARD_INTERVALS",
-    "PeriodKind",
-    "UnitPeriod",
-    "anchored_monthly_positions",
-    "common_unit_period",
-    "months_back",
-    "on_series",
-    "position",
-    "positions",
-    "series_day",
-    "unit_period_of",
-]
-
 
 class PeriodKind(enum.Enum):
     """The standard intervals of Appendix J (b)(3)(iii) a unit-period is a multiple of."""

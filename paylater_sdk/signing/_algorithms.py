@@ -23,17 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ..errors import ConfigurationError, InvalidSignatureError
 
-__all__ = [
-    "ED25519",
-    "MIN_RSA_BITS",
-    "RSA_SHA256",
-    "Algorithm",
-    "Ed25519Algorithm",
-    "PrivateKey",
-    "PublicKey",
-    "RSASHA256Algorithm",
-]
-
 #: Private key types the SDK signs with.
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 #: Public key types the SDK verifies with.

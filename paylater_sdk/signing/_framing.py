@@ -16,14 +16,6 @@ from ._keys import KeyRing, algorithm_for_key
 from ._profiles import IssuerProfile
 from ._replay import NonceStore
 
-__all__ = [
-    "DEFAULT_MAX_SKEW",
-    "MAX_HEADER_BYTES",
-    "get_header",
-    "request_message",
-    "response_message",
-]
-
 #: Default allowed clock difference, both directions (WeChat Pay uses 5 minutes too).
 DEFAULT_MAX_SKEW: Final = 300
 #: Any protocol header longer than this is refused before it is parsed.

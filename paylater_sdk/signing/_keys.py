@@ -22,18 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from ..errors import ConfigurationError, UnknownKeyError
 from ._algorithms import ED25519, MIN_RSA_BITS, RSA_SHA256, Algorithm, PrivateKey, PublicKey
 
-__all__ = [
-    "KeyEntry",
-    "KeyRing",
-    "algorithm_for_key",
-    "generate_private_key",
-    "load_private_key",
-    "load_public_key",
-    "private_key_pem",
-    "public_key_pem",
-    "serial_for",
-]
-
 _SERIAL_BYTES = 20
 
 

@@ -39,17 +39,6 @@ from ._replay import NonceStore
 from ._responses import ResponseSigner
 from ._responses import verify_response as _verify_response
 
-__all__ = [
-    "AEAD_ALGORITHM",
-    "API_KEY_BYTES",
-    "RESOURCE_NONCE_LENGTH",
-    "Notification",
-    "decrypt_resource",
-    "encrypt_resource",
-    "open_notification",
-    "seal_notification",
-]
-
 #: The only resource cipher (WeChat Pay v3's as well).
 AEAD_ALGORITHM: Final = "AEAD_AES_256_GCM"
 #: The API key is an AES-256 key: exactly 32 bytes.
@@ -181,6 +170,54 @@ def _parse_time(value: object) -> datetime | None:
     return parsed
 
 
+@attrs.frozen
+class _Event:
+    """A :func:`seal_notification` event, checked, with its defaults filled in."""
+
+    id: str
+    event_type: str
+    original_type: str
+    summary: str
+    create_time: str
+    associated_data: str
+    resource: Mapping[str, Any]
+
+
+def _event_fields(event: Mapping[str, Any], now: datetime) -> _Event:
+    """Check the caller's event mapping (a :class:`ConfigurationError` names the key)."""
+    unknown = set(event) - _EVENT_KEYS
+    if unknown:
+        raise ConfigurationError(
+            f"unknown event keys {sorted(unknown)}; allowed {sorted(_EVENT_KEYS)}"
+        )
+    event_type, resource = event.get("event_type"), event.get("resource")
+    if not isinstance(event_type, str) or not event_type:
+        raise ConfigurationError("event['event_type'] is required, e.g. 'CHECKOUT.AUTHORIZED'")
+    if not isinstance(resource, Mapping):
+        raise ConfigurationError("event['resource'] is required: a JSON-able dict")
+    original_type = event.get("original_type", "object")
+    summary = event.get("summary", "")
+    event_id = event.get("id") or f"evt_{secrets.token_hex(12)}"
+    create_time = event.get("create_time", now)
+    if isinstance(create_time, datetime):
+        create_time = _rfc3339(create_time)
+    elif _parse_time(create_time) is None:
+        raise ConfigurationError("event['create_time'] must be an aware datetime or RFC 3339")
+    associated_data = event.get("associated_data", original_type)
+    for name, value in (("original_type", original_type), ("summary", summary), ("id", event_id)):
+        if not isinstance(value, str):
+            raise ConfigurationError(f"event[{name!r}] must be a string")
+    return _Event(
+        id=event_id,
+        event_type=event_type,
+        original_type=original_type,
+        summary=summary,
+        create_time=create_time,
+        associated_data=associated_data,
+        resource=resource,
+    )
+
+
 def seal_notification(
     event: Mapping[str, Any],
     api_key: bytes | str,
@@ -199,45 +236,24 @@ def seal_notification(
     ``nonce`` is the signature nonce, ``resource_nonce`` the GCM one (both random by
     default; fix them only for test vectors).
     """
-    unknown = set(event) - _EVENT_KEYS
-    if unknown:
-        raise ConfigurationError(
-            f"unknown event keys {sorted(unknown)}; allowed {sorted(_EVENT_KEYS)}"
-        )
-    event_type, resource = event.get("event_type"), event.get("resource")
-    if not isinstance(event_type, str) or not event_type:
-        raise ConfigurationError("event['event_type'] is required, e.g. 'CHECKOUT.AUTHORIZED'")
-    if not isinstance(resource, Mapping):
-        raise ConfigurationError("event['resource'] is required: a JSON-able dict")
     if now is None:
         now = datetime.now(UTC)
-    original_type = event.get("original_type", "object")
-    summary = event.get("summary", "")
-    event_id = event.get("id") or f"evt_{secrets.token_hex(12)}"
-    create_time = event.get("create_time", now)
-    if isinstance(create_time, datetime):
-        create_time = _rfc3339(create_time)
-    elif _parse_time(create_time) is None:
-        raise ConfigurationError("event['create_time'] must be an aware datetime or RFC 3339")
-    associated_data = event.get("associated_data", original_type)
-    for name, value in (("original_type", original_type), ("summary", summary), ("id", event_id)):
-        if not isinstance(value, str):
-            raise ConfigurationError(f"event[{name!r}] must be a string")
+    checked = _event_fields(event, now)
     try:
-        plaintext = json.dumps(dict(resource), ensure_ascii=False, separators=(",", ":"))
+        plaintext = json.dumps(dict(checked.resource), ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"event['resource'] is not JSON-able: {exc}") from None
     envelope = {
-        "id": event_id,
-        "create_time": create_time,
+        "id": checked.id,
+        "create_time": checked.create_time,
         "resource_type": "encrypt-resource",
-        "event_type": event_type,
-        "summary": summary,
+        "event_type": checked.event_type,
+        "summary": checked.summary,
         "resource": encrypt_resource(
             plaintext.encode("utf-8"),
             api_key,
-            associated_data=associated_data,
-            original_type=original_type,
+            associated_data=checked.associated_data,
+            original_type=checked.original_type,
             nonce=resource_nonce,
         ),
     }
@@ -273,6 +289,22 @@ def open_notification(
         max_skew=max_skew,
         algorithms=algorithms,
     )
+    envelope, create_time = _envelope(body)
+    resource = envelope["resource"]
+    data = _resource(resource, key)
+    return Notification(
+        id=envelope["id"],
+        event_type=envelope["event_type"],
+        create_time=create_time,
+        summary=envelope["summary"],
+        resource_type=envelope["resource_type"],
+        original_type=resource["original_type"],
+        resource=data,
+    )
+
+
+def _envelope(body: bytes | str) -> tuple[dict[str, Any], datetime]:
+    """The verified body as a v3 callback envelope, and its ``create_time``."""
     try:
         envelope = json.loads(body)
     except (ValueError, RecursionError):
@@ -290,14 +322,17 @@ def open_notification(
     create_time = _parse_time(envelope["create_time"])
     if create_time is None:
         raise DecryptionError("create_time must be an RFC 3339 time with an offset")
-    resource = envelope["resource"]
+    return envelope, create_time
+
+
+def _resource(resource: object, key: bytes) -> dict[str, Any]:
+    """The envelope's ``resource`` checked, decrypted and parsed (a JSON object)."""
     if not isinstance(resource, dict):
         raise DecryptionError("the notification 'resource' must be an object")
     missing = [f for f in _RESOURCE_FIELDS if f not in resource]
     if missing:
         raise DecryptionError(f"the notification resource lacks {', '.join(missing)}")
-    original_type = resource["original_type"]
-    if not isinstance(original_type, str):
+    if not isinstance(resource["original_type"], str):
         raise DecryptionError("the resource original_type must be a string")
     plaintext = decrypt_resource(resource, key)
     try:
@@ -306,12 +341,4 @@ def open_notification(
         raise DecryptionError("the decrypted resource is not JSON") from None
     if not isinstance(data, dict):
         raise DecryptionError("the decrypted resource must be a JSON object")
-    return Notification(
-        id=envelope["id"],
-        event_type=envelope["event_type"],
-        create_time=create_time,
-        summary=envelope["summary"],
-        resource_type=envelope["resource_type"],
-        original_type=original_type,
-        resource=data,
-    )
+    return data

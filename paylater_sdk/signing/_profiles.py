@@ -10,8 +10,6 @@ import attrs
 from ..errors import ConfigurationError, InvalidSignatureError
 from ._algorithms import ED25519, RSA_SHA256, Algorithm
 
-__all__ = ["DEFAULT_PROFILE", "WECHATPAY_V3", "IssuerProfile"]
-
 
 @attrs.frozen
 class IssuerProfile:

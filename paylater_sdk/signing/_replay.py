@@ -20,8 +20,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, ReplayError
 
-__all__ = ["InMemoryNonceStore", "NonceStore", "RedisNonceStore"]
-
 _REPLAYED = (
     "this nonce was already used within the replay window; sign every request anew "
     "(fresh timestamp and nonce), also when retrying"

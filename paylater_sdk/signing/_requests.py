@@ -31,8 +31,6 @@ from ._keys import KeyRing
 from ._profiles import DEFAULT_PROFILE, IssuerProfile
 from ._replay import NonceStore
 
-__all__ = ["RequestSigner", "verify_request"]
-
 logger = logging.getLogger("paylater_sdk.signing")
 
 _VALUE = r'"[\x20\x21\x23-\x7e]*"'

@@ -30,8 +30,6 @@ from ._keys import KeyRing
 from ._profiles import DEFAULT_PROFILE, IssuerProfile
 from ._replay import NonceStore
 
-__all__ = ["ResponseSigner", "verify_response"]
-
 logger = logging.getLogger("paylater_sdk.signing")
 
 

@@ -31,16 +31,6 @@ from ..errors import ConfigurationError
 from ._algorithms import PrivateKey, PublicKey
 from ._keys import KeyRing, _check_key_size, _public
 
-__all__ = [
-    "PUBLIC_KEY_ID_PREFIX",
-    "Certificate",
-    "generate_certificate",
-    "is_public_key_id",
-    "keyring_add_certificate",
-    "load_certificate",
-    "public_key_id_for",
-]
-
 #: Every WeChat Pay platform public key id starts with this.
 PUBLIC_KEY_ID_PREFIX: Final = "PUB_KEY_ID_"
 _PUBLIC_KEY_ID_RE: Final = re.compile(r"PUB_KEY_ID_[0-9A-Za-z_]{1,64}")

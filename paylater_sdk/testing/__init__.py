@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._mock import CLIENT_FAULTS, DeliveredNotification, MockIssuer
+    from ._mock import MockIssuer
+    from ._notify import DeliveredNotification
+    from ._wire import CLIENT_FAULTS
 
 __all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
 

@@ -14,8 +14,6 @@ from typing import Any
 
 from ..errors import ConflictError, CreditDeclinedError, NotFoundError
 
-__all__ = ["consent_flow"]
-
 _CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 _DECLINE = re.compile(r'<p class="decline" data-reason="([A-Za-z0-9_]+)"')
 

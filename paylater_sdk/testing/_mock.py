@@ -27,42 +27,22 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import attrs
 import responses
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from ..client import AsyncPayLaterClient, Event, PayLaterClient, Plan, RetryPolicy
 from ..errors import ConfigurationError, NotFoundError, PayLaterError
 from ..issuer import Issuer, TestBuyer, create_app, get_issuer
-from ..issuer.storage import schema as db
 from ..money import Money
 from ..signing import InMemoryNonceStore, generate_private_key, public_key_pem, serial_for
+from . import _books
 from ._consent import consent_flow
-from ._notify import HandlerError, NotifyTarget
+from ._notify import DeliveredNotification, HandlerError, NotifyTarget
 from ._wire import CLIENT_FAULTS, Wire
 
 if TYPE_CHECKING:
     import httpx
-
-__all__ = ["CLIENT_FAULTS", "DeliveredNotification", "MockIssuer"]
-
-
-@attrs.frozen
-class DeliveredNotification:
-    """One delivery attempt the issuer made to a ``notify_url``.
-
-    ``event`` is the verified, decrypted :class:`~paylater_sdk.client.Event` (None if it did
-    not verify, which only happens when a test tampers with keys); ``status`` is what the
-    receiving app answered (204 when no app is attached: the list acknowledges).
-    """
-
-    url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
-    event: Event | None
-    status: int
 
 
 def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
@@ -71,6 +51,10 @@ def _as_money(value: Money | str | int, currency: str = "CNY") -> Money:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigurationError("an amount must be Money or a decimal string such as '5000.00'")
     return Money(value, currency)
+
+
+def _buyer_id(buyer: TestBuyer | str) -> str:
+    return buyer.id if isinstance(buyer, TestBuyer) else buyer
 
 
 class MockIssuer:
@@ -315,8 +299,7 @@ class MockIssuer:
         self, buyer: TestBuyer | str, order_id: str, amount: Money | None = None
     ) -> dict[str, Any]:
         """The buyer repays (the next installment by default)."""
-        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
-        return self.issuer.orders.repay(buyer_id, order_id, amount)
+        return self.issuer.orders.repay(_buyer_id(buyer), order_id, amount)
 
     def check_ledger(self) -> list[str]:
         """Ledger invariant violations (empty when every buyer balances)."""
@@ -328,30 +311,11 @@ class MockIssuer:
         E.g. ``[("OPEN", ..), ("HOLD", "ord_..", Money("120.00", "CNY"))]``: a retried
         checkout or capture must never show a second HOLD or CAPTURE.
         """
-        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
-        table = db.ledger_entries
-        with self.issuer.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(table.c.reason, table.c.reference, table.c.amount, table.c.currency)
-                .where(table.c.buyer_id == buyer_id)
-                .order_by(table.c.id)
-            ).all()
-        return [(r.reason, r.reference, Money.from_minor(r.amount, r.currency)) for r in rows]
+        return _books.ledger_entries(self.issuer.engine, _buyer_id(buyer))
 
     def balances(self, buyer: TestBuyer | str) -> dict[str, Money]:
         """``limit``, ``available``, ``held`` and ``outstanding`` of one buyer."""
-        buyer_id = buyer.id if isinstance(buyer, TestBuyer) else buyer
-        table = db.buyers
-        with self.issuer.engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(table.c.id == buyer_id)).first()
-        if row is None:
-            raise NotFoundError(f"no test buyer {buyer_id}")
-        return {
-            "limit": Money.from_minor(row.credit_limit, row.currency),
-            "available": Money.from_minor(row.available, row.currency),
-            "held": Money.from_minor(row.held, row.currency),
-            "outstanding": Money.from_minor(row.outstanding, row.currency),
-        }
+        return _books.balances(self.issuer.engine, _buyer_id(buyer))
 
     def assert_ledger_ok(self) -> None:
         """Raise AssertionError listing every buyer whose ledger invariant is broken."""

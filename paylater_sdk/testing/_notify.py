@@ -20,18 +20,36 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+import attrs
 from flask import Flask, got_request_exception
 from flask.testing import FlaskClient
 from werkzeug.test import Client
 
 from ..errors import ConfigurationError
 
-__all__ = ["HandlerError", "NotifyTarget"]
+if TYPE_CHECKING:
+    from ..client import Event
 
 T = TypeVar("T")
+
+
+@attrs.frozen
+class DeliveredNotification:
+    """One delivery attempt the issuer made to a ``notify_url``.
+
+    ``event`` is the verified, decrypted :class:`~paylater_sdk.client.Event` (None if it did
+    not verify, which only happens when a test tampers with keys); ``status`` is what the
+    receiving app answered (204 when no app is attached: the list acknowledges).
+    """
+
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    event: Event | None
+    status: int
 
 
 class HandlerError(Exception):

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from ..issuer import TestBuyer
     from ._mock import MockIssuer
 
-__all__ = ["GATEWAY", "WeChatSandbox"]
-
 #: WeChat Pay's API gateway, as every v3 SDK has it built in.
 GATEWAY = "https://api.mch.weixin.qq.com"
 _ALPHABET = string.ascii_letters + string.digits

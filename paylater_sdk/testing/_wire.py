@@ -24,8 +24,6 @@ from ..issuer.domain.faults import fault_matches
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CLIENT_FAULTS", "Wire"]
-
 #: Faults that happen on the wire between the client and the issuer.
 CLIENT_FAULTS = frozenset({"connection_drop_after_commit", "timeout", "connection_error"})
 

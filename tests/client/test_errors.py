@@ -87,6 +87,75 @@ def test_credit_declined_carries_the_reason(
     assert "bt_secret_token_123" not in str(info.value)
 
 
+def test_an_issuer_refusal_names_the_field_at_fault(
+    client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock
+) -> None:
+    body = _error("URL_NOT_ALLOWED", "notify_url is not registered", field="notify_url")
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [(400, body)])
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_2", [(400, _error("INVALID_FIELD"))])
+
+    with pytest.raises(InvalidRequestError) as named:
+        client.checkouts.get("co_1")
+    with pytest.raises(InvalidRequestError) as unnamed:
+        client.checkouts.get("co_2")
+
+    assert named.value.field == "notify_url"
+    assert "(field=notify_url)" in str(named.value)
+    assert unnamed.value.field is None
+    assert "field=" not in str(unnamed.value)
+
+
+def test_a_non_string_field_in_a_refusal_is_ignored(
+    client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock
+) -> None:
+    body = {"code": "INVALID_FIELD", "message": "nope", "field": {"nested": 1}}
+    fake_issuer.route(mock, "GET", "/v1/checkouts/co_1", [(400, body)])
+
+    with pytest.raises(InvalidRequestError) as info:
+        client.checkouts.get("co_1")
+
+    assert info.value.field is None
+    assert info.value.code == "INVALID_FIELD"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.orders.capture("ord_1", amount=Money("-1.00", "CNY")), "amount"),
+        (lambda c: c.refunds.create(order_id="ord_1", amount="1.00", out_refund_no="r1"), "amount"),
+        (
+            lambda c: c.checkouts.create(
+                amount=Money("10.00", "CNY"),
+                out_trade_no="SH1",
+                description="x",
+                notify_url="ftp://shop.example/notify",
+                return_url="https://shop.example/return",
+            ),
+            "notify_url",
+        ),
+        (
+            lambda c: c.checkouts.create(
+                amount=Money("10.00", "CNY"),
+                out_trade_no="SH1",
+                description="x",
+                notify_url="https://shop.example/notify",
+                return_url="https://shop.example/return",
+                metadata={"color": 7},
+            ),
+            "metadata.color",
+        ),
+    ],
+)
+def test_a_local_check_names_the_argument_at_fault(
+    client: PayLaterClient, fake_issuer: FakeIssuer, call: object, field: str
+) -> None:
+    with pytest.raises(PayLaterError) as info:
+        call(client)  # type: ignore[operator]
+
+    assert info.value.field == field
+    assert fake_issuer.seen == []  # refused before anything was sent
+
+
 def test_rate_limit_and_5xx_after_retries(
     client: PayLaterClient, fake_issuer: FakeIssuer, mock: responses.RequestsMock
 ) -> None:

@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paylater_sdk.errors import CurrencyMismatchError, NoAPRError, PlanError
-from paylater_sdk.installments._apr import (
+from paylater_sdk.installments import (
     UnitPeriod,
     actuarial_apr,
     common_unit_period,
     effective_annual_rate,
-    months_back,
 )
+from paylater_sdk.installments._unit_periods import months_back
 from paylater_sdk.money import Money
 
 Flows = list[tuple[date, Money]]

@@ -18,8 +18,15 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from paylater_sdk.installments import Method, PlanTerms, Schedule, build_schedule
-from paylater_sdk.installments._apr import UnitPeriod, actuarial_apr, common_unit_period
+from paylater_sdk.installments import (
+    Method,
+    PlanTerms,
+    Schedule,
+    UnitPeriod,
+    actuarial_apr,
+    build_schedule,
+    common_unit_period,
+)
 from paylater_sdk.installments._unit_periods import PeriodKind, position, series_day
 from paylater_sdk.money import Money
 

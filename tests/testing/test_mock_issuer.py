@@ -235,6 +235,23 @@ def test_api_errors_from_the_real_issuer(
         )
 
 
+def test_a_refusal_names_its_field_from_the_issuer_to_the_client() -> None:
+    from paylater_sdk.errors import InvalidRequestError
+
+    with MockIssuer(notify_prefixes=["https://shop.example/"]) as issuer:
+        client = issuer.client()
+        with pytest.raises(InvalidRequestError) as refused:
+            client.checkouts.create(
+                out_trade_no="F1",
+                amount=Money("120.00", CNY),
+                description="x",
+                notify_url="https://elsewhere.example/n",
+                return_url="https://shop.example/r",
+            )
+    assert (refused.value.code, refused.value.field) == ("URL_NOT_ALLOWED", "notify_url")
+    assert refused.value.http_status == 400
+
+
 def test_a_client_with_the_wrong_key_is_refused(mock_issuer: MockIssuer) -> None:
     from paylater_sdk.errors import AuthenticationError
     from paylater_sdk.signing import generate_private_key, serial_for

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from ...lifecycle import BuyerStatus, CheckoutState
 from ...money import Money
 from ..storage.pii import PhoneVault, mask_phone
+from ..storage.records import BuyerRow
 from ..storage.schema import buyers, orders, to_epoch
 from . import ledger
 
@@ -175,7 +176,7 @@ def preview_amount(amount: Money) -> Money:
 
 
 def credit_reasons(
-    buyer: Any, amount: Money, *, in_range: bool, over_dti: bool = False
+    buyer: BuyerRow, amount: Money, *, in_range: bool, over_dti: bool = False
 ) -> list[str]:
     """Every reason this buyer cannot borrow ``amount`` now, in :data:`REASON_ORDER`.
 
@@ -225,7 +226,7 @@ def committed_monthly(conn: sa.Connection, buyer_id: str) -> int:
     )
 
 
-def over_dti(conn: sa.Connection, buyer: Any, new_monthly: int, cap: Decimal) -> bool:
+def over_dti(conn: sa.Connection, buyer: BuyerRow, new_monthly: int, cap: Decimal) -> bool:
     """Would a new plan paying ``new_monthly`` take the buyer's debt-to-income over ``cap``?
 
     (declared debt payments elsewhere + this issuer's open plans + the new plan) / declared

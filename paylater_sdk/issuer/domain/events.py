@@ -28,6 +28,7 @@ from ..delivery.attempt import DeliveryIssuer, _seal
 from ..delivery.store import notification_attempts, notifications
 from ..storage import idempotency
 from ..storage.locking import locked
+from ..storage.records import NotificationRow
 from ..storage.schema import reading, rfc3339, to_epoch
 from .lifecycle import not_found
 from .listing import ListQuery, Page, page
@@ -38,7 +39,7 @@ __all__ = ["RETENTION_SECONDS", "get_event", "list_events", "purge", "resend", "
 RETENTION_SECONDS = 30 * 24 * 3600
 
 
-def event_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
+def event_json(conn: sa.Connection, row: NotificationRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "type": row.event_type,
@@ -61,7 +62,7 @@ def list_events(engine: Engine, merchant_id: str, query: ListQuery, now: datetim
 
 def _row(
     conn: sa.Connection, merchant_id: str, event_id: str, now: datetime, *, lock: bool = False
-) -> Any:
+) -> NotificationRow:
     query = sa.select(notifications).where(
         notifications.c.id == event_id, notifications.c.merchant_id == merchant_id, _kept(now)
     )
@@ -109,7 +110,7 @@ def sealed(issuer: DeliveryIssuer, merchant_id: str, event_id: str) -> dict[str,
     """The notification sealed now, as it would be POSTed: ``{"headers", "body"}``."""
     with reading(issuer.engine) as conn:
         row = _row(conn, merchant_id, event_id, issuer.now())
-    headers, body = _seal(issuer, row._mapping)
+    headers, body = _seal(issuer, dict(row._mapping))
     return {"headers": headers, "body": body.decode("utf-8")}
 
 

@@ -12,14 +12,10 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-from ...errors import ConflictError, InvalidRequestError, NotFoundError
-from ...installments import STANDARD_OFFERS, PlanOffer, PlanQuote, as_low_as
-from ...lifecycle import BuyerStatus
-from ...money import Money
+from ...errors import InvalidRequestError
+from ...installments import STANDARD_OFFERS, PlanOffer
 from ...signing import KeyRing, ResponseSigner, encrypt_resource, load_public_key, public_key_pem
 from ..config import IssuerConfig
 from ..delivery.sender import deliver_due
@@ -27,11 +23,11 @@ from ..storage import migrate, shared_state
 from ..storage.keystore import IssuerKeys
 from ..storage.locking import startup_lock
 from ..storage.nonces import DatabaseNonceStore, build_nonce_store
-from ..storage.pii import PhoneVault, load_vault, mask_phone
-from ..storage.schema import buyers, log_failure, metadata, reading, to_epoch
+from ..storage.pii import PhoneVault, load_vault
+from ..storage.schema import log_failure, metadata, reading, to_epoch
 from . import credit, events, ledger, lifecycle, ratelimit
+from .buyers import Buyers, ensure_magic_buyers
 from .clock import Clock
-from .credit import TestBuyer
 from .faults import FAULT_KINDS, Faults
 from .lending import Lending
 from .merchants import MerchantRegistry, store_merchant
@@ -94,10 +90,16 @@ class Issuer:
                     return_prefixes=m.return_prefixes,
                 )
             if config.test_mode:
-                self._ensure_magic_buyers(conn)
+                ensure_magic_buyers(conn, self.phones, self.now())
         self.clock = Clock(offset)
         self.lending = Lending(self)
         self.nonce_store = build_nonce_store(config.nonce_store, engine, config.max_skew)
+        self.buyers = Buyers(self)
+        # The buyer operations under the names the web layer, the CLI and the kit call.
+        self.create_buyer = self.buyers.create
+        self.buyer_by_phone = self.buyers.by_phone
+        self.quote = self.buyers.quote
+        self.eligibility = self.buyers.eligibility
 
     def __repr__(self) -> str:
         return f"<Issuer {self.engine.url.render_as_string(hide_password=True)}>"
@@ -238,141 +240,6 @@ class Issuer:
             )
         return result
 
-    # --- buyers and credit ----------------------------------------------------------------
-
-    def create_buyer(
-        self,
-        *,
-        limit: Money,
-        phone: str | None = None,
-        single_purchase_max: Money | None = None,
-        status: str = BuyerStatus.ACTIVE,
-        overdue: bool = False,
-    ) -> TestBuyer:
-        try:
-            with self.engine.begin() as conn:
-                if phone is not None and credit.phone_taken(conn, self.phones, phone):
-                    raise _duplicate_phone(phone)
-                return credit.insert_buyer(
-                    conn,
-                    self.phones,
-                    limit=limit,
-                    now=self.now(),
-                    phone=phone,
-                    single_purchase_max=single_purchase_max,
-                    status=status,
-                    overdue=overdue,
-                )
-        except IntegrityError:  # the same phone registered concurrently
-            if phone is None:
-                raise
-            raise _duplicate_phone(phone) from None
-
-    def _ensure_magic_buyers(self, conn: sa.Connection) -> None:
-        known = set(
-            conn.execute(
-                sa.select(buyers.c.buyer_token).where(
-                    buyers.c.buyer_token.in_(list(credit.MAGIC_BUYERS))
-                )
-            ).scalars()
-        )
-        for token, (phone, settings) in credit.MAGIC_BUYERS.items():
-            if token in known:
-                continue
-            spm = settings.get("single_purchase_max")
-            credit.insert_buyer(
-                conn,
-                self.phones,
-                limit=Money.from_minor(settings["limit"], "CNY"),
-                now=self.now(),
-                phone=phone,
-                single_purchase_max=None if spm is None else Money.from_minor(spm, "CNY"),
-                status=settings.get("status", BuyerStatus.ACTIVE),
-                overdue=settings.get("overdue", False),
-                buyer_id="byr_" + token.removeprefix("bt_"),
-                token=token,
-            )
-
-    def buyer_by_phone(self, phone: str) -> TestBuyer | None:
-        """The buyer with this phone number, found by its keyed hash (never stored in clear)."""
-        digest = self.phones.digest(phone)
-        with reading(self.engine) as conn:
-            row = conn.execute(sa.select(buyers).where(buyers.c.phone_hash == digest)).first()
-        if row is None:
-            return None
-        return TestBuyer(
-            id=row.id, buyer_token=row.buyer_token, phone=phone, test_code=row.test_code
-        )
-
-    def quote(self, amount: Money) -> dict[str, Any]:
-        now = self.now()
-        plans = self.orders.quotes(amount, self.offers, now)
-        same = [o for o in self.offers if o.min_amount.currency == amount.currency]
-        low = (
-            as_low_as(amount, same, start=now.date(), apr_cap=self.config.apr_cap) if same else None
-        )
-        return {
-            "amount": amount.to_json(),
-            "plans": [q.to_json() for q in plans],
-            "as_low_as": None if low is None else low.to_json(),
-        }
-
-    def eligibility(
-        self, buyer_token: str, amount: Money, *, merchant_id: str | None = None
-    ) -> dict[str, Any]:
-        """Eligible or not, with coarse reason codes: never the limit or the balance.
-
-        The balance is checked against the amount rounded up to a coarse rung
-        (:func:`.credit.preview_amount`), and questions are rate limited per merchant and
-        per buyer (429 ``RATE_LIMITED``), so the preview is no oracle for the balance.
-        """
-        self.sweep()
-        moment = to_epoch(self.now())
-        if merchant_id is not None:
-            ratelimit.hit(
-                self.engine,
-                f"eligibility:merchant:{merchant_id}",
-                self.config.eligibility_limit_per_merchant,
-                moment,
-                "eligibility checks by this merchant",
-            )
-        with reading(self.engine) as conn:
-            row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
-        if row is None:
-            raise NotFoundError("no buyer with this buyer_token", code="NOT_FOUND")
-        ratelimit.hit(
-            self.engine,
-            f"eligibility:buyer:{row.id}",
-            self.config.eligibility_limit_per_buyer,
-            moment,
-            "eligibility checks for this buyer",
-        )
-        plans = self.orders.quotes(amount, self.offers, self.now())
-        affordable = self._within_dti(row, plans)
-        reasons = credit.credit_reasons(
-            row,
-            credit.preview_amount(amount),
-            in_range=bool(plans),
-            over_dti=bool(plans) and not affordable,
-        )
-        return {
-            "eligible": not reasons,
-            "reasons": reasons,
-            "plans": [q.to_json() for q in affordable] if not reasons else [],
-        }
-
-    def _within_dti(self, row: Any, plans: list[PlanQuote]) -> list[PlanQuote]:
-        """The plans whose regular payment keeps the buyer within the debt-to-income cap."""
-        if not plans or row.monthly_income is None:
-            return plans
-        cap = self.config.credit.dti_cap
-        with reading(self.engine) as conn:
-            return [
-                q
-                for q in plans
-                if not credit.over_dti(conn, row, credit.monthly_payment(q.to_json()), cap)
-            ]
-
     # --- faults, checks, reset ----------------------------------------------------------------
 
     def inject_fault(
@@ -407,13 +274,7 @@ class Issuer:
                     conn.execute(table.delete())
             shared_state.write(conn, shared_state.CLOCK_OFFSET, "0")
             if self.config.test_mode:
-                self._ensure_magic_buyers(conn)
+                ensure_magic_buyers(conn, self.phones, self.now())
         self.clock.reset()
         self._swept_at = None
         self._serviced_on = None
-
-
-def _duplicate_phone(phone: str) -> ConflictError:
-    return ConflictError(
-        f"a test buyer with phone {mask_phone(phone)} exists already", code="DUPLICATE_PHONE"
-    )

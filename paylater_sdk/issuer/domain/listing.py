@@ -58,12 +58,11 @@ class Page:
 
 
 def bad_cursor(name: str) -> InvalidRequestError:
-    exc = InvalidRequestError(
+    return InvalidRequestError(
         f"{name} is not an object of this list (or it is older than the list keeps)",
         code="INVALID_QUERY",
+        field=name,
     )
-    exc.field = name  # type: ignore[attr-defined]
-    return exc
 
 
 def _position(conn: sa.Connection, table: sa.Table, merchant_id: str, obj_id: str) -> int | None:

@@ -157,12 +157,11 @@ class OrderBook:
             ("return_url", return_url, json.loads(merchant.return_prefixes)),
         ):
             if not url_allowed(url, prefixes):
-                exc = InvalidRequestError(
+                raise InvalidRequestError(
                     f"{field} is not under a URL prefix registered for merchant {merchant_id}",
                     code="URL_NOT_ALLOWED",
+                    field=field,
                 )
-                exc.field = field  # type: ignore[attr-defined]
-                raise exc
 
     def _requested_offers(self, amount: Money, plan_ids: Sequence[str] | None) -> list[PlanOffer]:
         """The offers a checkout may use: all, or the ones the merchant named."""

@@ -48,9 +48,7 @@ MAX_MINOR = 10**13
 
 def bad(code: str, message: str, *, field: str | None = None) -> InvalidRequestError:
     """A refusal with ``code`` (its status comes from :data:`ERROR_STATUS`)."""
-    exc = InvalidRequestError(message, code=code)
-    setattr(exc, "field", field)  # noqa: B010 - the error view reads it back
-    return exc
+    return InvalidRequestError(message, code=code, field=field)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -147,7 +145,7 @@ def status_and_body(exc: PayLaterError) -> tuple[int, dict[str, Any]] | None:
     for cls, default_code in _CLASS_CODE:
         if isinstance(exc, cls):
             code = exc.code or default_code
-            extra: dict[str, Any] = {"field": getattr(exc, "field", None)}
+            extra: dict[str, Any] = {"field": exc.field}
             if isinstance(exc, CreditDeclinedError):
                 extra["reason"] = exc.reason
             status = ERROR_STATUS.get(code) or ERROR_STATUS[default_code]

@@ -23,6 +23,7 @@ from ....lifecycle import CheckoutState
 from ....money import Money
 from ...delivery.store import enqueue
 from ...storage.locking import locked
+from ...storage.records import CheckoutRow, WechatTransactionRow
 from ...storage.schema import buyers, checkouts, orders, to_epoch, wechat_transactions
 from .. import credit, lifecycle
 from ..urls import url_allowed
@@ -99,12 +100,11 @@ class Payments:
         if merchant is None:
             raise NotFoundError("商户不存在", code=RESOURCE_NOT_EXISTS)
         if not url_allowed(notify_url, json.loads(merchant.notify_prefixes)):
-            exc = InvalidRequestError(
+            raise InvalidRequestError(
                 "notify_url 不在商户登记的通知地址前缀下 (not under a registered prefix)",
                 code=PARAM_ERROR,
+                field="notify_url",
             )
-            exc.field = "notify_url"  # type: ignore[attr-defined]
-            raise exc
         amount = Money.from_minor(total, "CNY")
         offers = v3_offers(issuer.offers, subsidy)
         now = issuer.now()
@@ -252,7 +252,9 @@ class Payments:
             )
             return resource
 
-    def _plan(self, row: Any, tx: Any, installments: int) -> tuple[PlanQuote, PlanOffer]:
+    def _plan(
+        self, row: CheckoutRow, tx: WechatTransactionRow, installments: int
+    ) -> tuple[PlanQuote, PlanOffer]:
         subsidy = {int(k): v for k, v in json.loads(tx.subsidy_json or "{}").items()}
         offered = {p["plan_id"] for p in json.loads(row.plans_json)}
         for offer in v3_offers(self.issuer.offers, subsidy):
@@ -266,7 +268,13 @@ class Payments:
 
     # --- the merchant's queries ------------------------------------------------------------
 
-    def _tx_by(self, conn: sa.Connection, column: Any, value: str, mchid: str | None = None) -> Any:
+    def _tx_by(
+        self,
+        conn: sa.Connection,
+        column: sa.Column[str],
+        value: str,
+        mchid: str | None = None,
+    ) -> WechatTransactionRow:
         query = sa.select(wechat_transactions).where(column == value)
         if mchid is not None:
             query = query.where(wechat_transactions.c.merchant_id == mchid)

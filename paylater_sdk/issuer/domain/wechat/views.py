@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ....lifecycle import CheckoutState
+from ...storage.records import OrderRow, WechatTransactionRow
 from ...storage.schema import (
     checkouts,
     orders,
@@ -68,7 +69,7 @@ def _openid(conn: sa.Connection, buyer_id: str | None) -> str | None:
     return found or openid_for(buyer_id)
 
 
-def _installment(tx: Any, order: Any) -> dict[str, Any] | None:
+def _installment(tx: WechatTransactionRow, order: OrderRow | None) -> dict[str, Any] | None:
     if order is None or tx.installments is None:
         return None
     subsidy = json.loads(tx.subsidy_json or "{}")

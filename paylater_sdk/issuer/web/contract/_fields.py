@@ -335,8 +335,7 @@ class Nested(Rule):
         try:
             validate(self.model, value)
         except InvalidRequestError as refused:
-            inner = getattr(refused, "field", None)
-            refused.field = f"{name}.{inner}" if inner else name  # type: ignore[attr-defined]
+            refused.field = f"{name}.{refused.field}" if refused.field else name
             return refused
         return None
 

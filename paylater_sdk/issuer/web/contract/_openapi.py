@@ -18,8 +18,6 @@ from pydantic.json_schema import models_json_schema
 from . import _answers as out
 from ._routes import ROUTES, Route
 
-__all__ = ["openapi_document"]
-
 _REF = "#/components/schemas/{model}"
 ID = "^[A-Za-z0-9_]{1,64}$"
 

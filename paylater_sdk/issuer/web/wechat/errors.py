@@ -98,7 +98,7 @@ _BY_CLASS: tuple[tuple[type[PayLaterError], str], ...] = (
 
 def v3_answer(exc: PayLaterError) -> tuple[int, dict[str, Any]] | None:
     """``(status, {"code", "message"[, "detail"]})`` for a deliberate error, else None."""
-    mapped = V3_ERRORS.get(getattr(exc, "code", None) or "")
+    mapped = V3_ERRORS.get(exc.code or "")
     if mapped is None:
         for cls, code in _BY_CLASS:
             if isinstance(exc, cls):
@@ -108,7 +108,6 @@ def v3_answer(exc: PayLaterError) -> tuple[int, dict[str, Any]] | None:
         return None
     status, code = mapped
     body: dict[str, Any] = {"code": code, "message": str(exc.message)[:500]}
-    field = getattr(exc, "field", None)
-    if field:
-        body["detail"] = {"field": field, "location": "body"}
+    if exc.field:
+        body["detail"] = {"field": exc.field, "location": "body"}
     return status, body

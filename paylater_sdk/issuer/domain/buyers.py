@@ -1,0 +1,188 @@
+"""Buyers as the issuer sees them before a purchase: test buyers, quotes, eligibility.
+
+Kept apart from :class:`~.issuer.Issuer` (which composes a :class:`Buyers` and exposes its
+operations under the names every caller uses: ``issuer.create_buyer``,
+``issuer.buyer_by_phone``, ``issuer.quote``, ``issuer.eligibility``). Each operation is
+one transaction; phones are only ever looked up by their keyed hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ...errors import ConflictError, NotFoundError
+from ...installments import PlanQuote, as_low_as
+from ...lifecycle import BuyerStatus
+from ...money import Money
+from ..storage.pii import PhoneVault, mask_phone
+from ..storage.records import BuyerRow
+from ..storage.schema import buyers, reading, to_epoch
+from . import credit, ratelimit
+from .credit import TestBuyer
+
+if TYPE_CHECKING:
+    from .issuer import Issuer
+
+__all__ = ["Buyers", "ensure_magic_buyers"]
+
+
+def ensure_magic_buyers(conn: sa.Connection, phones: PhoneVault, now: datetime) -> None:
+    """Create the documented test-mode buyers (``bt_...`` tokens) that are missing."""
+    known = set(
+        conn.execute(
+            sa.select(buyers.c.buyer_token).where(
+                buyers.c.buyer_token.in_(list(credit.MAGIC_BUYERS))
+            )
+        ).scalars()
+    )
+    for token, (phone, settings) in credit.MAGIC_BUYERS.items():
+        if token in known:
+            continue
+        spm = settings.get("single_purchase_max")
+        credit.insert_buyer(
+            conn,
+            phones,
+            limit=Money.from_minor(settings["limit"], "CNY"),
+            now=now,
+            phone=phone,
+            single_purchase_max=None if spm is None else Money.from_minor(spm, "CNY"),
+            status=settings.get("status", BuyerStatus.ACTIVE),
+            overdue=settings.get("overdue", False),
+            buyer_id="byr_" + token.removeprefix("bt_"),
+            token=token,
+        )
+
+
+class Buyers:
+    """The issuer's buyer operations (composed by :class:`~.issuer.Issuer`)."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self._issuer = issuer
+
+    def create(
+        self,
+        *,
+        limit: Money,
+        phone: str | None = None,
+        single_purchase_max: Money | None = None,
+        status: str = BuyerStatus.ACTIVE,
+        overdue: bool = False,
+    ) -> TestBuyer:
+        """A buyer with a line of ``limit`` (test mode's ``/_test/buyers``, the demo, the
+        kit); a phone already registered is a ``DUPLICATE_PHONE`` conflict, races included."""
+        issuer = self._issuer
+        try:
+            with issuer.engine.begin() as conn:
+                if phone is not None and credit.phone_taken(conn, issuer.phones, phone):
+                    raise _duplicate_phone(phone)
+                return credit.insert_buyer(
+                    conn,
+                    issuer.phones,
+                    limit=limit,
+                    now=issuer.now(),
+                    phone=phone,
+                    single_purchase_max=single_purchase_max,
+                    status=status,
+                    overdue=overdue,
+                )
+        except IntegrityError:  # the same phone registered concurrently
+            if phone is None:
+                raise
+            raise _duplicate_phone(phone) from None
+
+    def by_phone(self, phone: str) -> TestBuyer | None:
+        """The buyer with this phone number, found by its keyed hash (never stored in clear)."""
+        issuer = self._issuer
+        digest = issuer.phones.digest(phone)
+        with reading(issuer.engine) as conn:
+            row = conn.execute(sa.select(buyers).where(buyers.c.phone_hash == digest)).first()
+        if row is None:
+            return None
+        return TestBuyer(
+            id=row.id, buyer_token=row.buyer_token, phone=phone, test_code=row.test_code
+        )
+
+    def quote(self, amount: Money) -> dict[str, Any]:
+        """Every offered plan for ``amount`` today, and the as-low-as line of the cheapest."""
+        issuer = self._issuer
+        now = issuer.now()
+        plans = issuer.orders.quotes(amount, issuer.offers, now)
+        same = [o for o in issuer.offers if o.min_amount.currency == amount.currency]
+        low = (
+            as_low_as(amount, same, start=now.date(), apr_cap=issuer.config.apr_cap)
+            if same
+            else None
+        )
+        return {
+            "amount": amount.to_json(),
+            "plans": [q.to_json() for q in plans],
+            "as_low_as": None if low is None else low.to_json(),
+        }
+
+    def eligibility(
+        self, buyer_token: str, amount: Money, *, merchant_id: str | None = None
+    ) -> dict[str, Any]:
+        """Eligible or not, with coarse reason codes: never the limit or the balance.
+
+        The balance is checked against the amount rounded up to a coarse rung
+        (:func:`.credit.preview_amount`), and questions are rate limited per merchant and
+        per buyer (429 ``RATE_LIMITED``), so the preview is no oracle for the balance.
+        """
+        issuer = self._issuer
+        issuer.sweep()
+        moment = to_epoch(issuer.now())
+        if merchant_id is not None:
+            ratelimit.hit(
+                issuer.engine,
+                f"eligibility:merchant:{merchant_id}",
+                issuer.config.eligibility_limit_per_merchant,
+                moment,
+                "eligibility checks by this merchant",
+            )
+        with reading(issuer.engine) as conn:
+            row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
+        if row is None:
+            raise NotFoundError("no buyer with this buyer_token", code="NOT_FOUND")
+        ratelimit.hit(
+            issuer.engine,
+            f"eligibility:buyer:{row.id}",
+            issuer.config.eligibility_limit_per_buyer,
+            moment,
+            "eligibility checks for this buyer",
+        )
+        plans = issuer.orders.quotes(amount, issuer.offers, issuer.now())
+        affordable = self._within_dti(row, plans)
+        reasons = credit.credit_reasons(
+            row,
+            credit.preview_amount(amount),
+            in_range=bool(plans),
+            over_dti=bool(plans) and not affordable,
+        )
+        return {
+            "eligible": not reasons,
+            "reasons": reasons,
+            "plans": [q.to_json() for q in affordable] if not reasons else [],
+        }
+
+    def _within_dti(self, row: BuyerRow, plans: list[PlanQuote]) -> list[PlanQuote]:
+        """The plans whose regular payment keeps the buyer within the debt-to-income cap."""
+        issuer = self._issuer
+        if not plans or row.monthly_income is None:
+            return plans
+        cap = issuer.config.credit.dti_cap
+        with reading(issuer.engine) as conn:
+            return [
+                q
+                for q in plans
+                if not credit.over_dti(conn, row, credit.monthly_payment(q.to_json()), cap)
+            ]
+
+
+def _duplicate_phone(phone: str) -> ConflictError:
+    return ConflictError(
+        f"a test buyer with phone {mask_phone(phone)} exists already", code="DUPLICATE_PHONE"
+    )
