@@ -4,7 +4,9 @@ Each process sweeps once per business day, and a repayment records the move it c
 of them run under the buyer's row lock, so however the sweeps of two processes and the
 repayments interleave, the recorded moves form one chain (each move starts where the last
 one ended, none repeats the bucket it leaves) ending at the buyer's bucket. Without the
-lock two sweeps of one day could both record ``CURRENT -> M1``.
+lock two sweeps of one day could both record ``CURRENT -> M1``; and a repayment that read
+the business clock before another thread's advance (and so is dated the day before) must
+not record that earlier day's bucket over the later day's (it is judged as of the later).
 """
 
 from __future__ import annotations

@@ -13,13 +13,14 @@ first (a sweep, a repayment) and a clock jumping weeks ahead records one move, n
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...installments import DelinquencyStatus
+from ...installments import OrderAccount, Policies, delinquency
 from ...lifecycle import BuyerEventType, DelinquencyBucket
 from ..storage.schema import buyer_events, reading, to_epoch
 
@@ -65,23 +66,36 @@ def record(
 
 
 def record_bucket(
-    conn: sa.Connection, *, buyer_id: str, status: DelinquencyStatus, on: date, now: datetime
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    accounts: Sequence[OrderAccount],
+    policy: Policies,
+    on: date,
+    now: datetime,
 ) -> bool:
-    """Record ``ACCOUNT.BUCKET_CHANGED`` if ``status`` moved the buyer to another bucket
-    than the last one recorded (``CURRENT`` before any); returns whether it did.
+    """Record ``ACCOUNT.BUCKET_CHANGED`` if the buyer's bucket (of ``accounts``, their
+    orders still on the line) is not the last one recorded (``CURRENT`` before any).
 
-    The caller holds the buyer's row lock, so two sweeps cannot both record one move.
+    Judged as of ``on`` or the day of the last move, whichever is later: a request that
+    read the business clock just before midnight, and commits after the next day's sweep,
+    must not record the earlier day's bucket over the later one. The caller holds the
+    buyer's row lock, so two sweeps cannot both record one move. Returns whether it did.
     """
     last = conn.execute(
-        sa.select(buyer_events.c.data_json)
+        sa.select(buyer_events.c.data_json, buyer_events.c.business_date)
         .where(
             buyer_events.c.buyer_id == buyer_id,
             buyer_events.c.event_type == BuyerEventType.ACCOUNT_BUCKET_CHANGED.value,
         )
         .order_by(buyer_events.c.id.desc())
         .limit(1)
-    ).scalar()
-    before = json.loads(last)["to"] if last is not None else DelinquencyBucket.CURRENT.value
+    ).first()
+    before = DelinquencyBucket.CURRENT.value
+    if last is not None:
+        before = json.loads(last.data_json)["to"]
+        on = max(on, date.fromisoformat(last.business_date))
+    status = delinquency(list(accounts), on=on, policy=policy)
     after, days = status.bucket.value, status.days_past_due
     if before == after:
         return False

@@ -186,7 +186,9 @@ def repay(
             )
         )
         refresh_freeze(conn, buyer, on, now)
-        messages.record_bucket(conn, buyer_id=buyer_id, status=status, on=on, now=now)
+        messages.record_bucket(
+            conn, buyer_id=buyer_id, accounts=alloc.accounts, policy=policy, on=on, now=now
+        )
         return answer
 
 

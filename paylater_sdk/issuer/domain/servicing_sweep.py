@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...installments import OrderAccount, ServicingPolicy, delinquency
+from ...installments import OrderAccount, ServicingPolicy
 from ...lifecycle import BuyerEventType, BuyerStatus, RiskRule
 from ..config import IssuerConfig, RiskRuleConfig
 from ..storage.schema import buyers, log_failure, orders, reading, to_epoch
@@ -108,8 +108,14 @@ def _sweep_buyer(conn: sa.Connection, buyer_id: str, now: datetime, config: Issu
             _write_off(conn, row, on, now)
     refresh_freeze(conn, buyer, on, now)
     live = [r for r in serviced_orders(conn, buyer_id) if r.written_off_at is None]
-    status = delinquency(accounts_of(conn, live), on=on, policy=policies_for(config, live))
-    messages.record_bucket(conn, buyer_id=buyer_id, status=status, on=on, now=now)
+    messages.record_bucket(
+        conn,
+        buyer_id=buyer_id,
+        accounts=accounts_of(conn, live),
+        policy=policies_for(config, live),
+        on=on,
+        now=now,
+    )
 
 
 def _remind(
