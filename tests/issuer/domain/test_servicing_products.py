@@ -293,3 +293,13 @@ def test_the_buyer_pages_show_the_products_rule_and_the_bucket_moves(
     assert 'id="payoff-waived">¥0.00' in six  # ALL: no fee is waived
     three = browser.get(f"/account/orders/{ids['fenfu-3']}").get_data(as_text=True)
     assert 'data-rule="CURRENT_PERIOD"' in three
+
+
+def test_a_subsidised_wechat_plan_keeps_its_products_repayment_day() -> None:
+    from paylater_sdk.issuer.domain.wechat import v3_offers
+
+    config = _config({"fenfu-3": {"due_day": 10}})
+    offers = {o.plan_id: o for o in v3_offers(config.plan_offers, {3: 100})}
+    assert offers["wx-free-3"].terms.method is Method.INTEREST_FREE
+    assert offers["wx-free-3"].terms.due_day == 10
+    assert offers["fenfu-6"].terms.due_day is None

@@ -49,6 +49,7 @@ def v3_offers(issuer_offers: tuple[PlanOffer, ...], subsidy: dict[int, int]) -> 
                 Method.INTEREST_FREE,
                 fee_rate_per_period=terms.fee_rate_per_period,
                 fee_payer=FeePayer.MERCHANT,
+                due_day=terms.due_day,  # the product's repayment day (SERVICING)
             )
             name = f"{terms.periods}期免息 {terms.periods} interest-free installments"
             offer = PlanOffer(
