@@ -15,9 +15,10 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigurationError
-from ..installments import DEFAULT_APR_CAP
+from ..installments import DEFAULT_APR_CAP, ServicingPolicy
 from ..money import Money
 from ..signing import API_KEY_BYTES
+from .servicing_settings import load_products
 
 __all__ = [
     "DEFAULTS",
@@ -70,6 +71,8 @@ DEFAULTS: Mapping[str, Any] = {
     "RISK_RULES": {},
     # settlement bills (docs/settlement.md): the time zone whose days a bill covers
     "BILL_TIME_ZONE": "Asia/Shanghai",
+    # servicing per product (docs/servicing.md): plan id -> ServicingPolicy settings
+    "SERVICING": {},
 }
 
 #: Each risk rule's thresholds, action (alert | freeze | cut_limit | review) and severity.
@@ -175,6 +178,7 @@ class IssuerConfig:
     review_days: int = 30
     risk_rules: Mapping[str, RiskRuleConfig] = attrs.field(factory=dict)
     bill_time_zone: str = "Asia/Shanghai"
+    servicing: Mapping[str, ServicingPolicy] = attrs.field(factory=dict)  # by plan id
 
     def __repr__(self) -> str:  # SECRET_KEY stays out of logs
         return (
@@ -261,18 +265,18 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
     transport = raw["NOTIFY_TRANSPORT"]
     if transport is not None and not callable(transport):
         raise ConfigurationError("NOTIFY_TRANSPORT must be a callable")
-    offers = raw["PLAN_OFFERS"]
     fault_timeout = raw["FAULT_TIMEOUT"]
     if isinstance(fault_timeout, bool) or not isinstance(fault_timeout, int | float):
         raise ConfigurationError("FAULT_TIMEOUT must be a number of seconds")
     signing = raw["SIGNING_KEYS"]
+    offers, servicing = load_products(raw["PLAN_OFFERS"], raw["SERVICING"])
     return IssuerConfig(
         database_url=db_url,
         test_mode=test_mode,
         secret_key=secret if isinstance(secret, str) else secret.decode("latin-1"),
         public_url=public_url,
         signing_keys=() if signing is None else _str_list("SIGNING_KEYS", signing),
-        plan_offers=None if offers is None else tuple(offers),
+        plan_offers=offers,
         apr_cap=apr_cap,
         authorization_ttl=_positive_int("AUTHORIZATION_TTL", raw["AUTHORIZATION_TTL"]),
         checkout_ttl=_positive_int("CHECKOUT_TTL", raw["CHECKOUT_TTL"]),
@@ -290,6 +294,7 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         review_days=_review_days(raw["CREDIT_REVIEW_DAYS"]),
         risk_rules=_risk_rules(raw["RISK_RULES"]),
         bill_time_zone=_time_zone(raw["BILL_TIME_ZONE"]),
+        servicing=servicing,
     )
 
 

@@ -25,6 +25,7 @@ from ...errors import ConflictError, InvalidRequestError, NotFoundError
 from ...installments import OrderAccount, build_schedule, refund
 from ...lifecycle import BuyerEventType, CheckoutState, EventType, RefundState
 from ...money import Money
+from ..config import IssuerConfig
 from ..delivery.store import enqueue
 from ..storage.locking import locked
 from ..storage.positions import next_position
@@ -183,7 +184,13 @@ def _end_authorization(
 
 
 def capture_order(
-    conn: sa.Connection, order: Any, amount: Money | None, offer: Any, now: datetime
+    conn: sa.Connection,
+    order: Any,
+    amount: Money | None,
+    offer: Any,
+    now: datetime,
+    *,
+    config: IssuerConfig,
 ) -> dict[str, Any]:
     """Open the loan: store the chosen plan's schedule, release whatever is not captured."""
     require_state("order", order.id, order.state, (CheckoutState.AUTHORIZED,), "captured")
@@ -203,7 +210,7 @@ def capture_order(
     schedule = build_schedule(
         Money.from_minor(captured, order.currency), offer.terms, start=now.date()
     )
-    policy = policy_for(order.plan_id)
+    policy = policy_for(config, order.plan_id)
     account = OrderAccount.open(order.id, schedule, policy)
     _order_transition(
         conn,
@@ -283,6 +290,7 @@ def create_refund(
     out_refund_no: str,
     reason: str | None,
     now: datetime,
+    config: IssuerConfig,
     metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
@@ -294,7 +302,7 @@ def create_refund(
     """
     _check_refund(conn, order, amount, out_refund_no)
     today = now.date()
-    policy = policy_for(order.plan_id)
+    policy = policy_for(config, order.plan_id)
     before = account_of(order, lines_by_order(conn, [order.id])[order.id])
     result = refund(before, amount, on=today, policy=policy)
     refund_id = new_id("rf")

@@ -216,7 +216,11 @@ class OrderBook:
         with idempotency.transaction(self.engine) as tx:
             order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
             offer = self._offer(order.plan_id)
-            return tx.done(lifecycle.capture_order(tx.conn, order, amount, offer, self.now()))
+            return tx.done(
+                lifecycle.capture_order(
+                    tx.conn, order, amount, offer, self.now(), config=self.config
+                )
+            )
 
     def void(self, merchant_id: str, order_id: str) -> dict[str, Any]:
         with idempotency.transaction(self.engine) as tx:
@@ -245,6 +249,7 @@ class OrderBook:
                     out_refund_no=out_refund_no,
                     reason=reason,
                     now=now,
+                    config=self.config,
                     metadata=metadata,
                 )
                 credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due
@@ -413,6 +418,7 @@ class OrderBook:
             self.engine,
             buyer_id,
             now=self.now(),
+            config=self.config,
             amount=amount,
             order_id=order_id,
             mode=mode,
