@@ -51,6 +51,7 @@ _FLAG_FOR_SETTING = {
     "SIGNING_KEYS": "--signing-key",
     "NOTIFY_SCHEDULE": "--notify-schedule",
     "MERCHANTS": "--merchants",
+    "SERVICING": "--servicing",
 }
 _SETTING_NAME = re.compile(r"\b(" + "|".join(_FLAG_FOR_SETTING) + r")\b")
 
@@ -151,6 +152,19 @@ def load_merchants(path: Path | None) -> list[Any]:
     if not isinstance(data, list):
         fail(f"merchants file {path} must hold a JSON list of merchant objects")
     return list(data)
+
+
+def load_servicing(path: Path | None) -> dict[str, Any] | None:
+    """The SERVICING setting from a JSON object of plan id -> settings (docs/servicing.md)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read servicing file {path}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"servicing file {path} must hold a JSON object of plan id -> settings")
+    return data
 
 
 def http_prefixes(name: str, values: Sequence[str]) -> list[str]:

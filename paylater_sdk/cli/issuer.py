@@ -28,6 +28,7 @@ from ._issuer_app import (
     database_option,
     existing_database_option,
     load_merchants,
+    load_servicing,
     offline_app,
     parse_schedule,
 )
@@ -75,6 +76,14 @@ def issuer() -> None:
     help="JSON list of merchants to register at start (same shape as the MERCHANTS setting).",
 )
 @click.option(
+    "--servicing",
+    "servicing_file",
+    envvar="PAYLATER_SERVICING",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object of plan id -> servicing settings (the SERVICING setting: due_day, "
+    "payoff_fees, grace_days, cap_table, ...).  [env: PAYLATER_SERVICING]",
+)
+@click.option(
     "--notify-schedule",
     metavar="S1,S2,...",
     help="Seconds between notification retries (default: WeChat Pay's 15,15,30,180,...).",
@@ -115,6 +124,7 @@ def serve(
     public_url: str | None,
     signing_keys: tuple[str, ...],
     merchants_file: Path | None,
+    servicing_file: Path | None,
     notify_schedule: str | None,
     nonce_store: str,
     threads: int,
@@ -149,6 +159,9 @@ def serve(
     merchants = load_merchants(merchants_file)
     if merchants:
         config["MERCHANTS"] = merchants
+    servicing = load_servicing(servicing_file)
+    if servicing is not None:
+        config["SERVICING"] = servicing
     app = build_app(config)
     if test_mode and host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(

@@ -32,7 +32,7 @@ from ._kinds import (
 )
 from ._overdue import penalty_rate
 from ._payoff import PayoffQuote
-from ._policy import DEFAULT_POLICY, ServicingPolicy
+from ._policy import DEFAULT_POLICY, Policies, ServicingPolicy
 from ._quotes import (
     DEFAULT_APR_CAP,
     STANDARD_OFFERS,
@@ -77,6 +77,7 @@ __all__ = [
     "PlanOffer",
     "PlanQuote",
     "PlanTerms",
+    "Policies",
     "PrepayKeeps",
     "RefundResult",
     "RepayMode",

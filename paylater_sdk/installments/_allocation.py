@@ -21,7 +21,7 @@ from ..money import Money
 from ._account import InstallmentState, OrderAccount, Payment, check_day, rests
 from ._kinds import AllocationPart, PrepayKeeps, RepayMode, ServicingError, parse_enum
 from ._payoff import payoff_charges
-from ._policy import DEFAULT_POLICY, ServicingPolicy
+from ._policy import DEFAULT_POLICY, Policies, allocation_order_of, policy_of
 from ._replan import prepay
 
 _PLAN = (AllocationPart.FEE, AllocationPart.INTEREST, AllocationPart.PRINCIPAL)
@@ -90,9 +90,13 @@ def _items(
     chosen: Sequence[int],
     on: date,
     mode: RepayMode,
-    policy: ServicingPolicy,
+    policies: Policies,
 ) -> list[_Item]:
-    states = {k: accounts[k].states(on, policy) for k in chosen}
+    mine = {k: policy_of(policies, accounts[k].order_id) for k in chosen}
+    states = {k: accounts[k].states(on, mine[k]) for k in chosen}
+    order = allocation_order_of([mine[k] for k in chosen])
+    # oldest first: by due date, then the order bought first (then as given), then number
+    bought = {k: (accounts[k].schedule.start, k) for k in chosen}
     past = sorted(
         (
             (s.installment.due_date, k, s.installment.number, s)
@@ -100,17 +104,17 @@ def _items(
             for s in states[k]
             if s.past_due
         ),
-        key=lambda t: t[:3],
+        key=lambda t: (t[0], bought[t[1]], t[2]),
     )
     items: list[_Item] = []
-    for run in _runs(policy.allocation_order):
+    for run in _runs(order):
         for _, k, number, s in past:
             items.extend((k, number, part, s.owed_part(part).minor) for part in run)
-    plan_order = [p for p in policy.allocation_order if p in _PLAN]
+    plan_order = [p for p in order if p in _PLAN]
     if mode is RepayMode.PAYOFF:
         (k,) = chosen
         account = accounts[k]
-        charges = payoff_charges(account.schedule, rests(states[k]), on, policy.payoff_fees)
+        charges = payoff_charges(account.schedule, rests(states[k]), on, mine[k].payoff_fees)
         due = {i.number for i in account.schedule.installments if i.due_date >= on}
         by_part = {(n, p): m for n, p, m in charges.lines if n in due}
         for inst in account.schedule.installments:
@@ -123,7 +127,7 @@ def _items(
         current = _due_now(states[k], on)
         if current is not None:
             now.append((current.installment.due_date, k, current))
-    now.sort(key=lambda t: t[:2])
+    now.sort(key=lambda t: (t[0], bought[t[1]]))
     for _, k, state in now:
         items.extend((k, state.installment.number, p, state.owed_part(p).minor) for p in plan_order)
     if mode is RepayMode.PREPAY:
@@ -182,7 +186,7 @@ def owed(
     on: date,
     mode: RepayMode | str = RepayMode.DUE,
     order_id: str | None = None,
-    policy: ServicingPolicy = DEFAULT_POLICY,
+    policy: Policies = DEFAULT_POLICY,
 ) -> Money:
     """What a repayment in ``mode`` on ``on`` can take at most (DUE: everything owed now)."""
     day, repay_mode, chosen = _check(accounts, on, mode, order_id)
@@ -227,7 +231,7 @@ def allocate(
     mode: RepayMode | str = RepayMode.DUE,
     order_id: str | None = None,
     prepay_keeps: PrepayKeeps | str = PrepayKeeps.PAYMENT,
-    policy: ServicingPolicy = DEFAULT_POLICY,
+    policy: Policies = DEFAULT_POLICY,
 ) -> Allocation:
     """Split a repayment of ``amount`` (``None``: all the mode can take) over ``accounts``.
 

@@ -18,9 +18,9 @@ from ..errors import PlanError
 from ..money import Money
 from ._kinds import DEFAULT_ALLOCATION_ORDER, AllocationPart, PayoffFees, ServicingError, parse_enum
 from ._quotes import DEFAULT_APR_CAP, CapBasis, _cap_basis
-from ._terms import to_rate
+from ._terms import Frequency, Method, PlanTerms, to_rate
 
-__all__ = ["DEFAULT_POLICY", "ServicingPolicy"]
+__all__ = ["DEFAULT_POLICY", "Policies", "ServicingPolicy", "allocation_order_of", "policy_of"]
 
 
 def _days(field: str, value: object, low: int) -> int:
@@ -77,6 +77,18 @@ def _cap_table(value: object) -> tuple[tuple[date, Decimal], ...]:
     return tuple(sorted(rows))
 
 
+def _due_day(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 31:
+        raise ServicingError(
+            f"due_day must be a day of month 1..31 or None, got {value!r}",
+            code="INVALID_FIELD",
+            field="due_day",
+        )
+    return value
+
+
 def _late_fee(value: object) -> Money | None:
     if value is None:
         return None
@@ -118,7 +130,9 @@ class ServicingPolicy:
     ``(effective_from, rate)`` pairs: an order is held to the row in force on its purchase
     date, the contract date the courts look at. ``cap_basis`` names the plan rate the cap is
     compared with (the compound rate by default, as :func:`quote_plans` does; it is never
-    below the nominal APR, so the nominal APR is within the cap as well).
+    below the nominal APR, so the nominal APR is within the cap as well). ``due_day``, when
+    set, is the product's one repayment day: every monthly plan of the product is dated on
+    it (:meth:`terms_for`), at checkout (the quote and its APR) and at capture alike.
     """
 
     grace_days: int = attrs.field(default=3, converter=_grace_days)
@@ -135,6 +149,21 @@ class ServicingPolicy:
         converter=_payoff_fees,
     )
     write_off_days: int = attrs.field(default=180, converter=_write_off_days)
+    due_day: int | None = attrs.field(default=None, converter=_due_day)
+
+    def terms_for(self, terms: PlanTerms) -> PlanTerms:
+        """``terms`` dated on this product's ``due_day`` (unchanged when it has none).
+
+        A ``due_day`` only dates monthly plans: a bi-weekly or pay-in-4 product with one is
+        refused (``INVALID_FIELD`` on ``due_day``), never silently ignored.
+        """
+        if self.due_day is None or terms.due_day == self.due_day:
+            return terms
+        if terms.frequency is not Frequency.MONTHLY or terms.method is Method.PAY_IN_4:
+            raise ServicingError(
+                "due_day only applies to MONTHLY plans", code="INVALID_FIELD", field="due_day"
+            )
+        return attrs.evolve(terms, due_day=self.due_day)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON-ready values (rates as decimal strings, amounts as Money)."""
@@ -148,6 +177,7 @@ class ServicingPolicy:
             "allocation_order": [p.value for p in self.allocation_order],
             "payoff_fees": self.payoff_fees.value,
             "write_off_days": self.write_off_days,
+            "due_day": self.due_day,
         }
 
     @classmethod
@@ -189,3 +219,28 @@ class ServicingPolicy:
 
 #: The default settings: 3 days of grace, 24 % cap, 0.05 % a day at most, no late fee.
 DEFAULT_POLICY = ServicingPolicy()
+
+
+#: One policy for every account, or each account's policy by order id (a buyer's orders
+#: may be of different products).
+Policies = ServicingPolicy | Mapping[str, ServicingPolicy]
+
+
+def policy_of(policies: Policies, order_id: str) -> ServicingPolicy:
+    """The policy of the order ``order_id`` among ``policies``."""
+    if isinstance(policies, ServicingPolicy):
+        return policies
+    try:
+        return policies[order_id]
+    except KeyError:
+        raise ServicingError(
+            f"no servicing policy for order {order_id!r}", code="INVALID_FIELD", field="policy"
+        ) from None
+
+
+def allocation_order_of(policies: Sequence[ServicingPolicy]) -> tuple[AllocationPart, ...]:
+    """The allocation order of a repayment over orders with ``policies``: theirs when they
+    agree (always for one order), else the documented default. A buyer-wide repayment has
+    one waterfall; mixing two products' orders in it would pay neither in its own order."""
+    orders = {p.allocation_order for p in policies}
+    return orders.pop() if len(orders) == 1 else DEFAULT_ALLOCATION_ORDER

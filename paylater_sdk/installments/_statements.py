@@ -19,7 +19,7 @@ from ..lifecycle import DelinquencyBucket
 from ..money import Money
 from ._account import InstallmentState, OrderAccount, check_day
 from ._kinds import ServicingError
-from ._policy import DEFAULT_POLICY, ServicingPolicy
+from ._policy import DEFAULT_POLICY, Policies, ServicingPolicy, policy_of
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -58,25 +58,30 @@ def _open(accounts: Sequence[OrderAccount], on: date) -> list[OrderAccount]:
 
 
 def delinquency(
-    accounts: Sequence[OrderAccount], *, on: date, policy: ServicingPolicy = DEFAULT_POLICY
+    accounts: Sequence[OrderAccount], *, on: date, policy: Policies = DEFAULT_POLICY
 ) -> DelinquencyStatus:
-    """The buyer's delinquency on ``on`` over ``accounts`` (one order: pass just that one)."""
+    """The buyer's delinquency on ``on`` over ``accounts`` (one order: pass just that one).
+
+    Each order is held to its own product's grace and write-off days (``policy`` by order
+    id); the buyer is frozen while any order is past its grace."""
     on = check_day(on, "on")
     currency = accounts[0].currency if accounts else "CNY"
-    days, past, write_off = 0, 0, []
+    days, past, write_off, frozen = 0, 0, [], False
     for account in _open(accounts, on):
-        states = account.states(on, policy)
+        mine = policy_of(policy, account.order_id)
+        states = account.states(on, mine)
         late = max((s.days_past_due for s in states), default=0)
         days = max(days, late)
+        frozen = frozen or late > mine.grace_days
         past += sum(s.owed.minor for s in states if s.past_due)
-        if late >= policy.write_off_days:
+        if late >= mine.write_off_days:
             write_off.append(account.order_id)
     return DelinquencyStatus(
         on=on,
         days_past_due=days,
         bucket=DelinquencyBucket.for_days_past_due(days),
         past_due=Money._of_minor(past, currency),
-        frozen=days > policy.grace_days,
+        frozen=frozen,
         write_off=tuple(write_off),
     )
 
@@ -165,7 +170,7 @@ def build_statement(
     month: str,
     *,
     as_of: date | None = None,
-    policy: ServicingPolicy = DEFAULT_POLICY,
+    policy: Policies = DEFAULT_POLICY,
 ) -> Statement:
     """The bill of ``month`` over the buyer's ``accounts`` as of ``as_of`` (default: the
     month's last day; it may not be before the month's first)."""
@@ -180,7 +185,8 @@ def build_statement(
     carried = penalty = late = received = due = 0
     through = min(day, last)
     for account in _open(accounts, through):
-        states: list[InstallmentState] = account.states(through, policy)
+        mine = policy_of(policy, account.order_id)
+        states: list[InstallmentState] = account.states(through, mine)
         for s in states:
             inst = s.installment
             if inst.due_date > last:
@@ -195,11 +201,14 @@ def build_statement(
                 StatementLine(account.order_id, inst.number, inst.due_date, inst.amount, paid, owed)
             )
         now = [sum(s.penalty.minor for s in states), sum(s.late_fee.minor for s in states)]
-        before = _posted_before(account, first - timedelta(days=1), policy)
+        before = _posted_before(account, first - timedelta(days=1), mine)
         penalty += now[0] - before[0]
         late += now[1] - before[1]
         received += sum(p.amount.minor for p in account.payments if first <= p.on <= through)
-    lines.sort(key=lambda line: (line.due_date, line.order_id, line.installment))
+    bought = {a.order_id: a.schedule.start for a in accounts}  # one due day: oldest order first
+    lines.sort(
+        key=lambda line: (line.due_date, bought[line.order_id], line.order_id, line.installment)
+    )
 
     def m(minor: int) -> Money:
         return Money._of_minor(minor, currency)

@@ -183,6 +183,40 @@ def test_serve_registers_merchants_from_a_file(
     assert issuer.merchant_api_key("m1") == b"a" * 32
 
 
+def test_serve_reads_servicing_settings_from_a_file(
+    runner: CliRunner, fake_server: type[FakeServer], tmp_path: Path
+) -> None:
+    settings = tmp_path / "servicing.json"
+    settings.write_text(json.dumps({"fenfu-6": {"due_day": 10, "payoff_fees": "ALL"}}))
+    result = runner.invoke(
+        main,
+        ["issuer", "serve", "--database", f"sqlite:///{tmp_path / 's.db'}", "--test-mode",
+         "--servicing", str(settings), "--no-worker"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    issuer = get_issuer(fake_server.instances[0].app)
+    assert issuer.config.servicing["fenfu-6"].payoff_fees.value == "ALL"
+    assert {o.plan_id: o.terms.due_day for o in issuer.offers}["fenfu-6"] == 10
+
+
+def test_serve_refuses_bad_servicing_settings_naming_the_flag(
+    runner: CliRunner, fake_server: type[FakeServer], tmp_path: Path
+) -> None:
+    base = ["issuer", "serve", "--database", f"sqlite:///{tmp_path / 'x.db'}", "--test-mode"]
+    for content, message in (
+        ("[1]", "must hold a JSON object of plan id -> settings"),
+        ("{", "cannot read servicing file"),
+        ('{"fenfu-6": {"due_day": 40}}', "--servicing['fenfu-6'].due_day: due_day must be"),
+    ):
+        settings = tmp_path / "servicing.json"
+        settings.write_text(content)
+        result = runner.invoke(main, [*base, "--servicing", str(settings)])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+    assert fake_server.instances == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -111,7 +111,17 @@ class Life:
         }
 
     def messages(self) -> list[str]:
-        return [m["type"] for m in buyer_messages(self.issuer.engine, self.buyer.id)]
+        """The buyer's message types, bucket moves left out (``moves`` has them)."""
+        kinds = [m["type"] for m in buyer_messages(self.issuer.engine, self.buyer.id)]
+        return [k for k in kinds if k != "ACCOUNT.BUCKET_CHANGED"]
+
+    def moves(self) -> list[tuple[str, str, str, int]]:
+        """The delinquency bucket moves recorded: (day, from, to, days past due)."""
+        return [
+            (m["date"], m["data"]["from"], m["data"]["to"], m["data"]["days_past_due"])
+            for m in buyer_messages(self.issuer.engine, self.buyer.id)
+            if m["type"] == "ACCOUNT.BUCKET_CHANGED"
+        ]
 
 
 def steps(life: Life) -> Iterator[tuple[str, Any]]:
@@ -204,3 +214,4 @@ def steps(life: Life) -> Iterator[tuple[str, Any]]:
         yield f"month {month}", (lines(got.get_json()), life.books())
         month += 1
     yield "end", (day.isoformat(), life.books(), life.messages().count("ORDER.PAID_OFF"))
+    yield "bucket moves", life.moves()

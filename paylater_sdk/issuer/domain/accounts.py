@@ -26,6 +26,7 @@ from ...installments import (
 )
 from ...lifecycle import CheckoutState
 from ...money import Money
+from ..config import IssuerConfig
 from ..storage.schema import orders, repayment_lines
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "accounts_of",
     "balances",
     "lines_by_order",
+    "policies_for",
     "policy_for",
 ]
 
@@ -49,11 +51,15 @@ SERVICED = (
 KINDS = ("INTEREST", "FEE", "PENALTY", "LATE_FEE", "WRITTEN_OFF")
 
 
-def policy_for(plan_id: str) -> ServicingPolicy:
-    """The servicing policy of a product. Every product uses the documented defaults today
-    (docs/servicing.md); a per-product setting plugs in here and nowhere else."""
-    del plan_id
-    return DEFAULT_POLICY
+def policy_for(config: IssuerConfig, plan_id: str) -> ServicingPolicy:
+    """The servicing policy of the product ``plan_id``: its ``SERVICING`` settings in the
+    issuer's configuration, or the documented defaults (docs/servicing.md)."""
+    return config.servicing.get(plan_id, DEFAULT_POLICY)
+
+
+def policies_for(config: IssuerConfig, rows: Sequence[Any]) -> dict[str, ServicingPolicy]:
+    """Each stored order's policy, by order id (a buyer's orders may be of two products)."""
+    return {r.id: policy_for(config, r.plan_id) for r in rows}
 
 
 def lines_by_order(conn: sa.Connection, order_ids: Sequence[str]) -> dict[str, list[Any]]:

@@ -29,6 +29,7 @@ from ...errors import ConflictError, InvalidRequestError
 from ...installments import OrderAccount, ServicingError, add_capture, build_schedule
 from ...lifecycle import CheckoutState, EventType
 from ...money import Money
+from ..config import IssuerConfig
 from ..storage.schema import captures, to_epoch
 from . import ledger, lifecycle
 from .accounts import SERVICED, account_of, lines_by_order, policy_for
@@ -82,6 +83,7 @@ def capture_order(
     offer: Any,
     now: datetime,
     *,
+    config: IssuerConfig,
     final: bool = True,
 ) -> dict[str, Any]:
     """Capture ``amount`` (default: all still held) of a live authorization.
@@ -92,7 +94,7 @@ def capture_order(
     _check_capturable(order, now)
     captured = _amount(order, amount)
     ends = final or captured == order.held
-    policy = policy_for(order.plan_id)
+    policy = policy_for(config, order.plan_id)
     capture_id = lifecycle.new_id("cap")
     if order.schedule_json is None:
         fields = _first_loan(conn, order, captured, offer, now, policy)

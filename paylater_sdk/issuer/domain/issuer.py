@@ -159,7 +159,7 @@ class Issuer:
         try:
             lifecycle.expire_due(self.engine, now)
             if now.date() != self._serviced_on:
-                sweep_servicing(self.engine, now, self.config.risk_rules)  # before the global
+                sweep_servicing(self.engine, now, self.config)  # before the global
                 self._serviced_on = now.date()  # refresh: it sends the freeze messages
             with self.engine.begin() as conn:
                 credit.refresh_overdue(conn, now.date())

@@ -4,22 +4,27 @@
 ``ORDER.PAID_OFF``, ``ACCOUNT.FROZEN``, ``ACCOUNT.UNFROZEN``, ``ORDER.WRITTEN_OFF`` and
 ``REFUND.RETURNED`` are rows of ``buyer_events``, written in the transaction of the change
 they announce (under the buyer's lock). A sweeper's event carries a ``dedupe_key`` so
-that it happens once however many processes sweep.
+that it happens once however many processes sweep. ``ACCOUNT.BUCKET_CHANGED`` records
+each move of the buyer's delinquency bucket (``CURRENT``, ``M1``, ``M2``, ``M3``,
+``M3_PLUS``) against the last one recorded, so a move is recorded once whoever sees it
+first (a sweep, a repayment) and a clock jumping weeks ahead records one move, not one a day.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...lifecycle import BuyerEventType
+from ...installments import OrderAccount, Policies, delinquency
+from ...lifecycle import BuyerEventType, DelinquencyBucket
 from ..storage.schema import buyer_events, reading, to_epoch
 
-__all__ = ["buyer_messages", "record"]
+__all__ = ["buyer_messages", "record", "record_bucket"]
 
 
 def record(
@@ -58,6 +63,51 @@ def record(
         )
     )
     return True
+
+
+def record_bucket(
+    conn: sa.Connection,
+    *,
+    buyer_id: str,
+    accounts: Sequence[OrderAccount],
+    policy: Policies,
+    on: date,
+    now: datetime,
+) -> bool:
+    """Record ``ACCOUNT.BUCKET_CHANGED`` if the buyer's bucket (of ``accounts``, their
+    orders still on the line) is not the last one recorded (``CURRENT`` before any).
+
+    Judged as of ``on`` or the day of the last move, whichever is later: a request that
+    read the business clock just before midnight, and commits after the next day's sweep,
+    must not record the earlier day's bucket over the later one. The caller holds the
+    buyer's row lock, so two sweeps cannot both record one move. Returns whether it did.
+    """
+    last = conn.execute(
+        sa.select(buyer_events.c.data_json, buyer_events.c.business_date)
+        .where(
+            buyer_events.c.buyer_id == buyer_id,
+            buyer_events.c.event_type == BuyerEventType.ACCOUNT_BUCKET_CHANGED.value,
+        )
+        .order_by(buyer_events.c.id.desc())
+        .limit(1)
+    ).first()
+    before = DelinquencyBucket.CURRENT.value
+    if last is not None:
+        before = json.loads(last.data_json)["to"]
+        on = max(on, date.fromisoformat(last.business_date))
+    status = delinquency(list(accounts), on=on, policy=policy)
+    after, days = status.bucket.value, status.days_past_due
+    if before == after:
+        return False
+    return record(
+        conn,
+        buyer_id=buyer_id,
+        event_type=BuyerEventType.ACCOUNT_BUCKET_CHANGED,
+        summary=f"delinquency moved from {before} to {after} (days past due: {days})",
+        on=on,
+        now=now,
+        data={"from": before, "to": after, "days_past_due": days},
+    )
 
 
 def buyer_messages(engine: Engine, buyer_id: str, *, limit: int = 200) -> list[dict[str, Any]]:

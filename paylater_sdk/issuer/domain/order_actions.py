@@ -88,7 +88,9 @@ class OrderActions:
             order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
             offer = self._offer(order.plan_id)
             now = self.now()
-            answer = captures.capture_order(tx.conn, order, amount, offer, now, final=final)
+            answer = captures.capture_order(
+                tx.conn, order, amount, offer, now, config=self.config, final=final
+            )
             return tx.done(answer)
 
     def extend(self, merchant_id: str, order_id: str, *, days: int | None = None) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class OrderActions:
                     out_refund_no=out_refund_no,
                     reason=reason,
                     now=now,
+                    config=self.config,
                     metadata=metadata,
                 )
                 credit.refresh_overdue(conn, now.date(), order.buyer_id)  # it may cancel a late due

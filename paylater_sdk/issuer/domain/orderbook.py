@@ -299,6 +299,7 @@ class OrderBook(OrderActions):
             self.engine,
             buyer_id,
             now=self.now(),
+            config=self.config,
             amount=amount,
             order_id=order_id,
             mode=mode,

@@ -22,6 +22,7 @@ from ...errors import ConflictError, InvalidRequestError
 from ...installments import refund
 from ...lifecycle import BuyerEventType, EventType, RefundState
 from ...money import Money
+from ..config import IssuerConfig
 from ..storage.positions import next_position
 from ..storage.schema import checkouts, refunds, to_epoch
 from . import ledger, messages
@@ -75,6 +76,7 @@ def create_refund(
     out_refund_no: str,
     reason: str | None,
     now: datetime,
+    config: IssuerConfig,
     metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Refund part or all of a captured order, by the servicing rule ``installments.refund``.
@@ -86,7 +88,7 @@ def create_refund(
     """
     _check_refund(conn, order, amount, out_refund_no)
     today = now.date()
-    policy = policy_for(order.plan_id)
+    policy = policy_for(config, order.plan_id)
     before = account_of(order, lines_by_order(conn, [order.id])[order.id])
     result = refund(before, amount, on=today, policy=policy)
     refund_id = new_id("rf")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from ...installments import (
     PrepayKeeps,
     RepayMode,
     ServicingError,
+    ServicingPolicy,
     allocate,
     build_statement,
     delinquency,
@@ -36,10 +38,11 @@ from ...installments import (
 )
 from ...lifecycle import BuyerEventType
 from ...money import Money
+from ..config import IssuerConfig
 from ..storage.locking import locked
 from ..storage.schema import buyers, orders, reading, repayments, to_epoch
 from . import credit, ledger, lifecycle, messages
-from .accounts import account_of, accounts_of, lines_by_order, policy_for, serviced_orders
+from .accounts import account_of, accounts_of, lines_by_order, policies_for, serviced_orders
 from .booking import book_order, insert_lines
 
 __all__ = ["receipt", "refresh_freeze", "repay", "servicing_view", "statement"]
@@ -98,6 +101,7 @@ def repay(
     buyer_id: str,
     *,
     now: datetime,
+    config: IssuerConfig,
     amount: Money | None = None,
     order_id: str | None = None,
     mode: str = RepayMode.DUE.value,
@@ -137,7 +141,7 @@ def repay(
                 answer: dict[str, Any] = json.loads(done.answer_json)
                 return answer
         rows, accounts = _open_accounts(conn, buyer_id, locked_rows, order_id)
-        policy = policy_for(rows[0].plan_id)
+        policy = policies_for(config, rows)
         alloc = allocate(
             accounts,
             amount,
@@ -158,11 +162,12 @@ def repay(
             data={"repayment_id": repayment_id, "amount": alloc.amount.to_json()},
         )
         _book(conn, rows, accounts, alloc, repayment_id, now, policy)
+        status = delinquency(list(alloc.accounts), on=on, policy=policy)
         answer = {
             "repayment_id": repayment_id,
             "allocated": [li.to_json() for li in alloc.lines],
             "owed": owed(list(alloc.accounts), on=on, policy=policy).to_json(),
-            "delinquency": delinquency(list(alloc.accounts), on=on, policy=policy).to_json(),
+            "delinquency": status.to_json(),
         }
         conn.execute(
             repayments.insert().values(
@@ -181,6 +186,9 @@ def repay(
             )
         )
         refresh_freeze(conn, buyer, on, now)
+        messages.record_bucket(
+            conn, buyer_id=buyer_id, accounts=alloc.accounts, policy=policy, on=on, now=now
+        )
         return answer
 
 
@@ -191,7 +199,7 @@ def _book(
     alloc: Allocation,
     repayment_id: str,
     now: datetime,
-    policy: Any,
+    policies: Mapping[str, ServicingPolicy],
 ) -> None:
     on = alloc.on
     insert_lines(conn, alloc.lines, reference=repayment_id, on=on, source="REPAYMENT")
@@ -199,6 +207,7 @@ def _book(
         mine = [li for li in alloc.lines if li.order_id == row.id]
         if not mine:
             continue
+        policy = policies[row.id]
         fields = book_order(
             conn,
             row,
@@ -244,11 +253,13 @@ def _load(conn: sa.Connection, buyer_id: str) -> tuple[list[Any], list[OrderAcco
     return rows, [account_of(r, lines[r.id]) for r in rows]
 
 
-def statement(engine: Engine, buyer_id: str, month: str, *, today: date) -> dict[str, Any]:
+def statement(
+    engine: Engine, buyer_id: str, month: str, *, today: date, config: IssuerConfig
+) -> dict[str, Any]:
     """The bill of ``month`` (``YYYY-MM``) as of today (or the month's last day, if past)."""
     with reading(engine) as conn:
         rows, accounts = _load(conn, buyer_id)
-    policy = policy_for(rows[0].plan_id if rows else "")
+    policy = policies_for(config, rows)
     live = [a for r, a in zip(rows, accounts, strict=True) if r.written_off_at is None]
     bill = build_statement(live, month, as_of=_as_of(month, today), policy=policy)
     return {"buyer_id": buyer_id, **bill.to_json()}
@@ -265,13 +276,15 @@ def _as_of(month: str, today: date) -> date | None:
     return None if last < today else max(first, today)
 
 
-def servicing_view(engine: Engine, buyer_id: str, *, today: date) -> dict[str, Any]:
+def servicing_view(
+    engine: Engine, buyer_id: str, *, today: date, config: IssuerConfig
+) -> dict[str, Any]:
     """Bills, receivables and delinquency of a buyer (the admin's servicing section)."""
     with reading(engine) as conn:
         rows, accounts = _load(conn, buyer_id)
         books = ledger.receivable_balances(conn, buyer_id=buyer_id)
         buyer = _buyer(conn, buyer_id)
-    policy = policy_for(rows[0].plan_id if rows else "")
+    policy = policies_for(config, rows)
     live = [a for r, a in zip(rows, accounts, strict=True) if r.written_off_at is None]
     totals = {
         kind: sum(v for (_, k), v in books.items() if k == kind)
@@ -287,11 +300,15 @@ def servicing_view(engine: Engine, buyer_id: str, *, today: date) -> dict[str, A
         "frozen": bool(buyer.overdue),
         "owed_now": (owed(live, on=today, policy=policy) if live else Money.zero(cur)).to_json(),
         "bill": build_statement(live, today.isoformat()[:7], as_of=today, policy=policy).to_json(),
-        "orders": [_order_view(r, a, today, policy) for r, a in zip(rows, accounts, strict=True)],
+        "orders": [
+            _order_view(r, a, today, policy[r.id]) for r, a in zip(rows, accounts, strict=True)
+        ],
     }
 
 
-def _order_view(row: Any, account: OrderAccount, today: date, policy: Any) -> dict[str, Any]:
+def _order_view(
+    row: Any, account: OrderAccount, today: date, policy: ServicingPolicy
+) -> dict[str, Any]:
     states = account.states(max(today, account.schedule.start), policy)
     settled = all(s.settled for s in states)
     quote = None
@@ -303,6 +320,8 @@ def _order_view(row: Any, account: OrderAccount, today: date, policy: Any) -> di
         "written_off": row.written_off_at is not None,
         "paid_off": settled,
         "penalty_rate": row.penalty_rate,
+        "plan_id": row.plan_id,
+        "servicing": policy.to_json(),
         "days_past_due": account.days_past_due(today, policy),
         "outstanding_principal": account.outstanding_principal(today, policy).to_json(),
         "payoff_quote": quote,

@@ -14,7 +14,6 @@ number of processes may sweep the same day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,10 +22,18 @@ from sqlalchemy.engine import Engine
 
 from ...installments import OrderAccount, ServicingPolicy
 from ...lifecycle import BuyerEventType, BuyerStatus, RiskRule
-from ..config import RiskRuleConfig
+from ..config import IssuerConfig, RiskRuleConfig
 from ..storage.schema import buyers, log_failure, orders, reading, to_epoch
 from . import ledger, lifecycle, messages, risk
-from .accounts import SERVICED, accounts_of, balances, lines_by_order, policy_for, serviced_orders
+from .accounts import (
+    SERVICED,
+    accounts_of,
+    balances,
+    lines_by_order,
+    policies_for,
+    policy_for,
+    serviced_orders,
+)
 from .booking import book_order
 from .servicing import refresh_freeze
 
@@ -54,10 +61,11 @@ def _buyers_to_sweep(engine: Engine) -> list[str]:
         )
 
 
-def sweep_servicing(
-    engine: Engine, now: datetime, risk_rules: Mapping[str, RiskRuleConfig] | None = None
-) -> int:
+def sweep_servicing(engine: Engine, now: datetime, config: IssuerConfig) -> int:
     """Sweep every buyer with a loan still owing; returns how many were swept.
+
+    Each order by its own product's settings (``config.servicing``: grace, penalty cap,
+    late fee, write-off days).
 
     One transaction per buyer: one buyer's failure is logged and retried next time,
     never the rest's.
@@ -66,23 +74,22 @@ def sweep_servicing(
     for buyer_id in _buyers_to_sweep(engine):
         try:
             with engine.begin() as conn:
-                _sweep_buyer(conn, buyer_id, now, dict(risk_rules or {}))
+                _sweep_buyer(conn, buyer_id, now, config)
             swept += 1
         except Exception as exc:
             log_failure(log, "servicing sweep of a buyer failed; the next one retries", exc)
     return swept
 
 
-def _sweep_buyer(
-    conn: sa.Connection, buyer_id: str, now: datetime, risk_rules: dict[str, RiskRuleConfig]
-) -> None:
+def _sweep_buyer(conn: sa.Connection, buyer_id: str, now: datetime, config: IssuerConfig) -> None:
     on = now.date()
+    risk_rules = dict(config.risk_rules)
     rows = [r for r in serviced_orders(conn, buyer_id, lock=True) if r.written_off_at is None]
     buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id).with_for_update()).one()
     for row, account in zip(rows, accounts_of(conn, rows), strict=True):
         if account.schedule.start > on:
             continue
-        policy = policy_for(row.plan_id)
+        policy = policy_for(config, row.plan_id)
         _remind(conn, row, account, on, now, policy)
         _first_payment(conn, row, account, on, now, policy, risk_rules)
         fields = book_order(
@@ -100,6 +107,15 @@ def _sweep_buyer(
         if account.days_past_due(on, policy) >= policy.write_off_days:
             _write_off(conn, row, on, now)
     refresh_freeze(conn, buyer, on, now)
+    live = [r for r in serviced_orders(conn, buyer_id) if r.written_off_at is None]
+    messages.record_bucket(
+        conn,
+        buyer_id=buyer_id,
+        accounts=accounts_of(conn, live),
+        policy=policies_for(config, live),
+        on=on,
+        now=now,
+    )
 
 
 def _remind(

@@ -18,6 +18,7 @@ from ...errors import NotFoundError
 from ...lifecycle import AlertAction, RiskRule
 from ._context import current_issuer as _issuer
 from .admin import _allowed, _error, _wants_json
+from .servicing_admin import servicing_section
 from .wire import json_response
 
 __all__ = ["blueprint", "secure_admin_page"]
@@ -56,6 +57,7 @@ def buyer_record(buyer_id: str) -> BaseResponse:
         record = _issuer().lending.record(buyer_id)
     except NotFoundError:
         return _error(404, "NOT_FOUND", "no such buyer")
+    record["servicing"] = servicing_section(_issuer(), buyer_id)
     if _wants_json():
         response = json_response(record)
         response.headers["Cache-Control"] = "no-store"

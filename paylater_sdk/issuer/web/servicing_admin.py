@@ -4,7 +4,8 @@ Bills (this month's statement), receivables (interest, fees, penalty, late fees,
 off), delinquency and each order's schedule, payments and payoff quote for today, as JSON.
 Access is the admin pages' rule (:mod:`.admin`): open in test mode, otherwise only with
 the ``ADMIN_TOKEN`` bearer token. :func:`servicing_section` is the same object for a
-buyer page that wants to embed it (the credit-decision admin page joins it at merge).
+buyer page that wants to embed it: the credit-decision admin page
+(``/_admin/buyers/<id>?format=json``) carries it as its ``servicing`` key.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Blueprint, Response
 
 from ..domain import servicing
 from ..domain.issuer import Issuer
+from ..domain.messages import buyer_messages
 from ._context import current_issuer as _issuer
 from .admin import _allowed, _error
 from .wire import json_response
@@ -28,9 +30,13 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 def servicing_section(issuer: Issuer, buyer_id: str) -> dict[str, Any]:
-    """The ``servicing`` section of a buyer: bills, receivables and delinquency."""
+    """The ``servicing`` section of a buyer: bills, receivables, delinquency, each order's
+    product settings, and the buyer's messages (bucket moves among them), newest last."""
     issuer.sweep()
-    return servicing.servicing_view(issuer.engine, buyer_id, today=issuer.now().date())
+    view = servicing.servicing_view(
+        issuer.engine, buyer_id, today=issuer.now().date(), config=issuer.config
+    )
+    return {**view, "messages": buyer_messages(issuer.engine, buyer_id)}
 
 
 @blueprint.get("/buyers/<buyer_id>/servicing")

@@ -104,6 +104,14 @@ def _month_now() -> str:
     return _issuer().now().date().isoformat()[:7]
 
 
+#: The product's payoff_fees rule, disclosed beside the quote (Chinese first).
+_PAYOFF_RULES = {
+    "CURRENT_PERIOD": "提前还清收取当期手续费，以后各期免收",
+    "DUE_ONLY": "提前还清只收取已到期的手续费",
+    "ALL": "提前还清收取剩余各期全部手续费",
+}
+
+
 def _money(data: Any) -> Any:
     """JSON money (``{"value", "currency"}``) as Money, recursively through dicts/lists."""
     if isinstance(data, dict) and set(data) == {"value", "currency"}:
@@ -155,8 +163,8 @@ def bills(month: str) -> Response:
     issuer = _issuer()
     issuer.sweep()
     today = issuer.now().date()
-    bill = servicing.statement(issuer.engine, buyer_id, month, today=today)
-    view = servicing.servicing_view(issuer.engine, buyer_id, today=today)
+    bill = servicing.statement(issuer.engine, buyer_id, month, today=today, config=issuer.config)
+    view = servicing.servicing_view(issuer.engine, buyer_id, today=today, config=issuer.config)
     return _page(
         "servicing_bill.html",
         bill=_money(bill),
@@ -173,7 +181,9 @@ def order(order_id: str) -> Response:
         return _to_signin()
     issuer = _issuer()
     issuer.sweep()
-    view = servicing.servicing_view(issuer.engine, buyer_id, today=issuer.now().date())
+    view = servicing.servicing_view(
+        issuer.engine, buyer_id, today=issuer.now().date(), config=issuer.config
+    )
     mine = [o for o in view["orders"] if o["order_id"] == order_id] if _ID.match(order_id) else []
     if not mine:
         return _message(("找不到这笔订单", "No such order in your account."), 404)
@@ -185,6 +195,7 @@ def order(order_id: str) -> Response:
             "outstanding": Money.from_json(o["outstanding_principal"]),
             "installments": _money(o["installments"]),
             "quote": None if o["payoff_quote"] is None else _money(o["payoff_quote"]),
+            "payoff_rule": _PAYOFF_RULES[o["servicing"]["payoff_fees"]],
         },
     )
 

@@ -101,7 +101,11 @@ def statement(buyer_id: str) -> Response:
         raise bad("NOT_FOUND", "no such buyer")
     issuer = _issuer()
     issuer.sweep()
-    return _answer(servicing.statement(issuer.engine, buyer_id, month, today=issuer.now().date()))
+    return _answer(
+        servicing.statement(
+            issuer.engine, buyer_id, month, today=issuer.now().date(), config=issuer.config
+        )
+    )
 
 
 @serve(blueprint, "testInjectFault")

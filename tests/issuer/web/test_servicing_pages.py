@@ -67,6 +67,8 @@ def test_a_buyer_pays_a_bill_and_gets_a_receipt(
     assert "script-src" not in page.headers["Content-Security-Policy"]
     body = page.get_data(as_text=True)
     assert 'id="payoff-total">¥120.00' in body  # on the purchase day: the principal only
+    assert 'data-rule="CURRENT_PERIOD">提前还清收取当期手续费' in body  # the rule, disclosed
+    assert 'id="payoff-waived">¥4.32' in body  # no period has begun: all six 0.72 fees
     token = _csrf(html)
     forged = browser.post("/account/repay", data={"action": "bill", "csrf_token": "x" * 40})
     assert forged.status_code == 403

@@ -49,6 +49,7 @@ def v3_offers(issuer_offers: tuple[PlanOffer, ...], subsidy: dict[int, int]) -> 
                 Method.INTEREST_FREE,
                 fee_rate_per_period=terms.fee_rate_per_period,
                 fee_payer=FeePayer.MERCHANT,
+                due_day=terms.due_day,  # the product's repayment day (SERVICING)
             )
             name = f"{terms.periods}期免息 {terms.periods} interest-free installments"
             offer = PlanOffer(
@@ -233,7 +234,7 @@ class Payments:
             # ledger moves as /v1 authorize + capture, here in one transaction.
             order_id = issuer.orders._open_order(conn, row, payer, quote, now)
             order = conn.execute(locked(sa.select(orders).where(orders.c.id == order_id))).one()
-            captures.capture_order(conn, order, None, offer, now)
+            captures.capture_order(conn, order, None, offer, now, config=issuer.config)
             conn.execute(
                 wechat_transactions.update()
                 .where(wechat_transactions.c.checkout_id == row.id)

@@ -134,6 +134,7 @@ class Refunds:
                     out_refund_no=out_refund_no,
                     reason=reason,
                     now=now,
+                    config=self.issuer.config,
                 )
                 credit.refresh_overdue(conn, now.date(), order.buyer_id)
                 conn.execute(
