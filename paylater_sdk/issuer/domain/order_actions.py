@@ -1,8 +1,9 @@
 """The order book's order management: captures, voids, extensions and refunds.
 
-The base of :class:`~.orderbook.OrderBook` (``issuer.orders``), kept apart so that each
-module stays about one thing: each public method is one transaction on the order row read
-with a lock, its idempotent answer stored with the effect (:mod:`..storage.idempotency`).
+A component of :class:`~.orderbook.OrderBook` (``issuer.orders``), which delegates to it,
+kept apart so that each module stays about one thing: each public method is one transaction
+on the order row read with a lock, its idempotent answer stored with the effect
+(:mod:`..storage.idempotency`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..storage.schema import refunds as refund_rows
 from . import captures, credit, lifecycle, refunds, risk
 from .views import refund_json
 
-__all__ = ["OrderActions", "OrderHost", "owned_row"]
+__all__ = ["OrderActions", "OrderHost", "offer_for", "owned_row"]
 
 
 class OrderHost(Protocol):
@@ -62,18 +63,8 @@ class OrderActions:
     def config(self) -> IssuerConfig:
         return self._host.config
 
-    @property
-    def offers(self) -> tuple[PlanOffer, ...]:
-        return self._host.offers
-
     def now(self) -> datetime:
         return self._host.now()
-
-    def sweep(self) -> None:
-        self._host.sweep()
-
-    def merchant(self, merchant_id: str) -> Any:
-        return self._host.merchant(merchant_id)
 
     def _order_row(
         self, conn: sa.Connection, merchant_id: str | None, order_id: str, *, lock: bool = False
@@ -86,7 +77,7 @@ class OrderActions:
         """Capture ``amount`` (default: all still held); ``final`` releases the rest."""
         with idempotency.transaction(self.engine) as tx:
             order = self._order_row(tx.conn, merchant_id, order_id, lock=True)
-            offer = self._offer(order.plan_id)
+            offer = offer_for(self._host.offers, order.plan_id)
             now = self.now()
             answer = captures.capture_order(
                 tx.conn, order, amount, offer, now, config=self.config, final=final
@@ -154,13 +145,14 @@ class OrderActions:
             raise lifecycle.not_found("refund", refund_id)
         return refund_json(row)
 
-    def _offer(self, plan_id: str) -> PlanOffer:
-        for offer in self.offers:
-            if offer.plan_id == plan_id:
-                return offer
-        raise InvalidRequestError(
-            f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE"
-        )
+
+
+def offer_for(offers: tuple[PlanOffer, ...], plan_id: str) -> PlanOffer:
+    """The issuer's offer with ``plan_id``, or ``PLAN_NOT_AVAILABLE``."""
+    for offer in offers:
+        if offer.plan_id == plan_id:
+            return offer
+    raise InvalidRequestError(f"plan {plan_id[:40]!r} is not offered", code="PLAN_NOT_AVAILABLE")
 
 
 def owned_row(

@@ -14,26 +14,53 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, CreditDeclinedError, InvalidRequestError, NotFoundError
 from ...installments import PlanOffer, PlanQuote, quote_plans
 from ...lifecycle import CheckoutState, EventType
 from ...money import Money
+from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.positions import next_position
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_epoch
 from . import credit, ledger, lifecycle, risk, servicing
-from .order_actions import OrderActions, owned_row
+from .order_actions import OrderActions, OrderHost, offer_for, owned_row
 from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id
 
 __all__ = ["OrderBook"]
 
 
-class OrderBook(OrderActions):
+class OrderBook:
     """Checkout, order and refund operations (``issuer.orders``); each public method is
-    one transaction (captures, voids and refunds in :class:`.order_actions.OrderActions`)."""
+    one transaction. Captures, voids, extensions and refunds are an
+    :class:`~.order_actions.OrderActions` component that the book delegates to."""
+
+    def __init__(self, host: OrderHost) -> None:
+        self._host = host
+        self._actions = OrderActions(host)
+        self.capture = self._actions.capture
+        self.extend = self._actions.extend
+        self.void = self._actions.void
+        self.create_refund = self._actions.create_refund
+        self.get_refund = self._actions.get_refund
+
+    @property
+    def engine(self) -> Engine:
+        return self._host.engine
+
+    @property
+    def config(self) -> IssuerConfig:
+        return self._host.config
+
+    @property
+    def offers(self) -> tuple[PlanOffer, ...]:
+        return self._host.offers
+
+    def now(self) -> datetime:
+        return self._host.now()
 
     def quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
         """The offers (in the amount's currency) priced for ``amount`` from ``on``."""
@@ -104,7 +131,7 @@ class OrderBook(OrderActions):
 
     def _check_urls(self, merchant_id: str, *, notify_url: str, return_url: str) -> None:
         """Both URLs under a prefix the merchant registered (:mod:`.urls`), or 400."""
-        merchant = self.merchant(merchant_id)
+        merchant = self._host.merchant(merchant_id)
         if merchant is None:
             raise _not_found("merchant", merchant_id)
         for field, url, prefixes in (
@@ -165,7 +192,7 @@ class OrderBook(OrderActions):
     # --- the buyer's side (consent page, test controls) --------------------------------------
 
     def consent_view(self, checkout_id: str) -> dict[str, Any]:
-        self.sweep()
+        self._host.sweep()
         with reading(self.engine) as conn:
             row = self._checkout_row(conn, None, checkout_id)
             merchant = conn.execute(
@@ -193,7 +220,7 @@ class OrderBook(OrderActions):
         Raises :class:`CreditDeclinedError` (``reason``) on a decline and
         :class:`ConflictError` when the checkout is not awaiting authorization.
         """
-        self.sweep()
+        self._host.sweep()
         now = self.now()
         with self.engine.begin() as conn:
             row = self._checkout_row(conn, None, checkout_id, lock=True)
@@ -234,7 +261,7 @@ class OrderBook(OrderActions):
                 code="PLAN_NOT_AVAILABLE",
             )
         amount = Money.from_minor(row.amount, row.currency)
-        quotes = self.quotes(amount, [self._offer(plan_id)], now)
+        quotes = self.quotes(amount, [offer_for(self.offers, plan_id)], now)
         buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
         if buyer is None:
             raise _not_found("buyer", buyer_id)
