@@ -146,7 +146,6 @@ class OrderActions:
         return refund_json(row)
 
 
-
 def offer_for(offers: tuple[PlanOffer, ...], plan_id: str) -> PlanOffer:
     """The issuer's offer with ``plan_id``, or ``PLAN_NOT_AVAILABLE``."""
     for offer in offers:
