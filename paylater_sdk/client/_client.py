@@ -23,8 +23,9 @@ from ._config import (
     check_private_key,
     check_timeout,
 )
+from ._effects import NeedKeys, Op
 from ._ops import M, Runner, Sync
-from ._requester import NeedKeys, Op, Requester
+from ._requester import Requester
 from ._retry import RetryPolicy
 from ._runner import SyncRunner
 from .services import (

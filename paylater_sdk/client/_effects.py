@@ -12,18 +12,6 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-__all__ = [
-    "Effect",
-    "FailureKind",
-    "HttpRequest",
-    "HttpResponse",
-    "HttpStream",
-    "NeedKeys",
-    "Op",
-    "Sleep",
-    "TransportFailure",
-]
-
 T = TypeVar("T")
 
 

@@ -17,18 +17,8 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from ._effects import HttpStream
-from ._requester import (
-    HttpRequest,
-    HttpResponse,
-    NeedKeys,
-    Op,
-    Requester,
-    Sleep,
-    TransportFailure,
-)
-
-__all__ = ["AsyncRunner"]
+from ._effects import HttpRequest, HttpResponse, HttpStream, NeedKeys, Op, Sleep, TransportFailure
+from ._requester import Requester
 
 T = TypeVar("T")
 

@@ -25,8 +25,9 @@ from ..errors import (
     UnknownKeyError,
 )
 from ..signing import InMemoryNonceStore, KeyRing, NonceStore, Notification, open_notification
+from ._effects import Op
 from ._ops import M, Runner, Service, operation
-from ._requester import Op, Requester
+from ._requester import Requester
 from .models import Event
 
 _SIGNATURE_HEADERS = ("Signature", "Signature-Type", "Timestamp", "Nonce", "Serial")

@@ -12,9 +12,8 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from ._requester import Op, Requester
-
-__all__ = ["Async", "Mode", "Runner", "Service", "Sync", "operation"]
+from ._effects import Op
+from ._requester import Requester
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -64,20 +64,8 @@ from ._effects import (
     TransportFailure,
 )
 from ._errors import error_from_response, is_retryable
-from ._identity import USER_AGENT, mask
+from ._identity import USER_AGENT
 from ._retry import RetryPolicy, parse_retry_after
-
-__all__ = [
-    "ApiResponse",
-    "HttpRequest",
-    "HttpResponse",
-    "NeedKeys",
-    "Op",
-    "Requester",
-    "Sleep",
-    "TransportFailure",
-    "mask",
-]
 
 logger = logging.getLogger("paylater_sdk")
 

@@ -13,18 +13,8 @@ from typing import Any, TypeVar
 
 import requests
 
-from ._effects import HttpStream
-from ._requester import (
-    HttpRequest,
-    HttpResponse,
-    NeedKeys,
-    Op,
-    Requester,
-    Sleep,
-    TransportFailure,
-)
-
-__all__ = ["SyncRunner", "drive"]
+from ._effects import HttpRequest, HttpResponse, HttpStream, NeedKeys, Op, Sleep, TransportFailure
+from ._requester import Requester
 
 T = TypeVar("T")
 _CHUNK = 64 * 1024  # bytes per write of a streamed download

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from ..errors import APIError, InvalidRequestError, MoneyError
 from ..money import Money
+from ._effects import Op
 from ._identity import mask
 from ._notifications import NotificationsService
 from ._ops import M, Service, operation
 from ._pages import Page
-from ._requester import Op
 from .models import Checkout, Eligibility, Event, Order, Quote, Refund, SealedNotification
 
 T = TypeVar("T", Checkout, Refund, Event)

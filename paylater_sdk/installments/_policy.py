@@ -20,8 +20,6 @@ from ._kinds import DEFAULT_ALLOCATION_ORDER, AllocationPart, PayoffFees, Servic
 from ._quotes import DEFAULT_APR_CAP, CapBasis, _cap_basis
 from ._terms import Frequency, Method, PlanTerms, to_rate
 
-__all__ = ["DEFAULT_POLICY", "Policies", "ServicingPolicy", "allocation_order_of", "policy_of"]
-
 
 def _days(field: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
