@@ -25,7 +25,7 @@ from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.positions import next_position
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_epoch
-from . import credit, ledger, lifecycle, risk, servicing
+from . import credit, ledger, lifecycle, repayments, risk
 from .order_actions import OrderActions, OrderHost, offer_for, owned_row
 from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id
@@ -321,8 +321,8 @@ class OrderBook:
         prepay_keeps: str = "PAYMENT",
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """The buyer repays: the servicing rules allocate it (see :mod:`.servicing`)."""
-        return servicing.repay(
+        """The buyer repays: the servicing rules allocate it (see :mod:`.repayments`)."""
+        return repayments.repay(
             self.engine,
             buyer_id,
             now=self.now(),

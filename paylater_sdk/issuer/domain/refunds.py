@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...errors import ConflictError, InvalidRequestError
-from ...installments import refund
+from ...installments import OrderAccount, RefundResult, ServicingPolicy, refund
 from ...lifecycle import BuyerEventType, EventType, RefundState
 from ...money import Money
 from ..config import IssuerConfig
@@ -87,11 +87,41 @@ def create_refund(
     payment source and recorded (a ``REFUND.RETURNED`` message with the amount).
     """
     _check_refund(conn, order, amount, out_refund_no)
-    today = now.date()
     policy = policy_for(config, order.plan_id)
     before = account_of(order, lines_by_order(conn, [order.id])[order.id])
-    result = refund(before, amount, on=today, policy=policy)
+    result = refund(before, amount, on=now.date(), policy=policy)
     refund_id = new_id("rf")
+    _book_refund(conn, order, before, result, refund_id, amount=amount, now=now, policy=policy)
+    if result.returned.minor:
+        _record_returned(conn, order, result.returned, refund_id, now)
+    resource = _insert_refund(
+        conn,
+        order,
+        refund_id,
+        amount=amount,
+        out_refund_no=out_refund_no,
+        reason=reason,
+        now=now,
+        metadata=metadata,
+    )
+    _emit_refund(conn, order, resource, now)
+    return resource
+
+
+def _book_refund(
+    conn: sa.Connection,
+    order: Any,
+    before: OrderAccount,
+    result: RefundResult,
+    refund_id: str,
+    *,
+    amount: Money,
+    now: datetime,
+    policy: ServicingPolicy,
+) -> None:
+    """The refund's payment rows, the re-planned schedule, the order's new state and the
+    freed credit, in the caller's transaction."""
+    today = now.date()
     insert_lines(conn, result.credited, reference=refund_id, on=today, source="REFUND")
     fields = book_order(
         conn,
@@ -122,17 +152,36 @@ def create_refund(
         reason="REFUND",
         now=now,
     )
-    if result.returned.minor:
-        messages.record(
-            conn,
-            buyer_id=order.buyer_id,
-            event_type=BuyerEventType.REFUND_RETURNED,
-            summary=f"{result.returned} of a refund returned to your payment source",
-            on=today,
-            now=now,
-            order_id=order.id,
-            data={"refund_id": refund_id, "returned": result.returned.to_json()},
-        )
+
+
+def _record_returned(
+    conn: sa.Connection, order: Any, returned: Money, refund_id: str, now: datetime
+) -> None:
+    """Tell the buyer that ``returned`` (what they had already repaid) goes back to them."""
+    messages.record(
+        conn,
+        buyer_id=order.buyer_id,
+        event_type=BuyerEventType.REFUND_RETURNED,
+        summary=f"{returned} of a refund returned to your payment source",
+        on=now.date(),
+        now=now,
+        order_id=order.id,
+        data={"refund_id": refund_id, "returned": returned.to_json()},
+    )
+
+
+def _insert_refund(
+    conn: sa.Connection,
+    order: Any,
+    refund_id: str,
+    *,
+    amount: Money,
+    out_refund_no: str,
+    reason: str | None,
+    now: datetime,
+    metadata: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Insert the refund row and answer its resource, built from the values just written."""
     values = {
         "id": refund_id,
         "order_id": order.id,
@@ -147,7 +196,11 @@ def create_refund(
         "list_seq": next_position(conn, order.merchant_id),  # after every row lock
     }
     conn.execute(refunds.insert().values(values))
-    resource = refund_json(SimpleNamespace(**values))  # the row just inserted
+    return refund_json(SimpleNamespace(**values))
+
+
+def _emit_refund(conn: sa.Connection, order: Any, resource: dict[str, Any], now: datetime) -> None:
+    """Queue ``REFUND.SUCCEEDED`` to the checkout's notify URL, in the same transaction."""
     notify_url = conn.execute(
         sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
     ).scalar_one()
@@ -161,4 +214,3 @@ def create_refund(
         summary="refund succeeded",
         now=now,
     )
-    return resource

@@ -1,4 +1,4 @@
-"""Servicing at the issuer: repayments, bills and the buyer's servicing view (issue #14).
+"""Servicing at the issuer: bills, the freeze and the buyer's servicing view (issue #14).
 
 The rules are the pure functions of :mod:`paylater_sdk.installments` (docs/servicing.md):
 this module loads a buyer's orders as :class:`OrderAccount` values (:mod:`.accounts`),
@@ -13,25 +13,17 @@ commits with the repayment (``repayments.answer_json``) and a retry gets it back
 from __future__ import annotations
 
 import calendar
-import hashlib
-import json
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ...errors import IdempotencyError, NotFoundError
+from ...errors import NotFoundError
 from ...installments import (
-    Allocation,
     AllocationPart,
     OrderAccount,
-    PrepayKeeps,
-    RepayMode,
-    ServicingError,
     ServicingPolicy,
-    allocate,
     build_statement,
     delinquency,
     owed,
@@ -40,198 +32,20 @@ from ...lifecycle import BuyerEventType
 from ...money import Money
 from ..config import IssuerConfig
 from ..storage.locking import locked
-from ..storage.schema import buyers, orders, reading, repayments, to_epoch
-from . import credit, ledger, lifecycle, messages
-from .accounts import account_of, accounts_of, lines_by_order, policies_for, serviced_orders
-from .booking import book_order, insert_lines
+from ..storage.schema import buyers, reading
+from . import credit, ledger, messages
+from .accounts import account_of, lines_by_order, policies_for, serviced_orders
 
-__all__ = ["receipt", "refresh_freeze", "repay", "servicing_view", "statement"]
+__all__ = ["buyer_row", "refresh_freeze", "servicing_view", "statement"]
 
 
-def _buyer(conn: sa.Connection, buyer_id: str, *, lock: bool = False) -> Any:
+def buyer_row(conn: sa.Connection, buyer_id: str, *, lock: bool = False) -> Any:
+    """The buyer's row (locked with ``lock``), or ``NOT_FOUND``."""
     query = sa.select(buyers).where(buyers.c.id == buyer_id)
     row = conn.execute(locked(query) if lock else query).first()
     if row is None:
         raise NotFoundError(f"no buyer {buyer_id[:64]!r}", code="NOT_FOUND")
     return row
-
-
-def _request_hash(request: dict[str, Any]) -> str:
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _open_accounts(
-    conn: sa.Connection, buyer_id: str, rows: list[Any], order_id: str | None
-) -> tuple[list[Any], list[OrderAccount]]:
-    """The buyer's loans still on the line among ``rows`` (locked), and their accounts."""
-    if order_id is not None:
-        mine = [r for r in rows if r.id == order_id]
-        if mine and mine[0].written_off_at is not None:
-            raise ServicingError(
-                f"order {order_id} was written off; it is closed",
-                code="NOTHING_OWED",
-                field="order_id",
-            )
-        if not mine and _owns(conn, buyer_id, order_id):
-            raise ServicingError(
-                f"order {order_id} has no loan yet (not captured); nothing is owed on it",
-                code="NOTHING_OWED",
-                field="order_id",
-            )
-        if not mine:
-            raise ServicingError(
-                f"unknown order {order_id[:64]!r} for this buyer",
-                code="UNKNOWN_ORDER",
-                field="order_id",
-            )
-    rows = [r for r in rows if r.written_off_at is None]
-    if not rows:
-        raise ServicingError("this buyer owes nothing", code="NOTHING_OWED", field="amount")
-    return rows, accounts_of(conn, rows)
-
-
-def _owns(conn: sa.Connection, buyer_id: str, order_id: str) -> bool:
-    query = sa.select(orders.c.id).where(orders.c.id == order_id, orders.c.buyer_id == buyer_id)
-    return conn.execute(query).first() is not None
-
-
-def repay(
-    engine: Engine,
-    buyer_id: str,
-    *,
-    now: datetime,
-    config: IssuerConfig,
-    amount: Money | None = None,
-    order_id: str | None = None,
-    mode: str = RepayMode.DUE.value,
-    prepay_keeps: str = PrepayKeeps.PAYMENT.value,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """The buyer repays ``amount`` (``None``: all ``mode`` can take) on the business day.
-
-    Answers ``{"repayment_id", "allocated", "owed", "delinquency"}``; raises
-    :class:`ServicingError` (nothing changes) for an amount it cannot apply.
-    """
-    on = now.date()
-    request = {
-        "amount": None if amount is None else amount.to_json(),
-        "order_id": order_id,
-        "mode": mode,
-        "prepay_keeps": prepay_keeps,
-    }
-    digest = _request_hash(request)
-    with engine.begin() as conn:
-        _buyer(conn, buyer_id)  # 404 for an unknown buyer, before any lock
-        locked_rows = serviced_orders(conn, buyer_id, lock=True)
-        buyer = _buyer(conn, buyer_id, lock=True)
-        if idempotency_key is not None:  # looked up under the locks: a duplicate waited
-            done = conn.execute(
-                sa.select(repayments.c.request_hash, repayments.c.answer_json).where(
-                    repayments.c.buyer_id == buyer_id,
-                    repayments.c.idempotency_key == idempotency_key,
-                )
-            ).first()
-            if done is not None:
-                if done.request_hash != digest:
-                    raise IdempotencyError(
-                        "this Idempotency-Key was already used with a different repayment",
-                        code="IDEMPOTENCY_KEY_REUSED",
-                    )
-                answer: dict[str, Any] = json.loads(done.answer_json)
-                return answer
-        rows, accounts = _open_accounts(conn, buyer_id, locked_rows, order_id)
-        policy = policies_for(config, rows)
-        alloc = allocate(
-            accounts,
-            amount,
-            on=on,
-            mode=mode,
-            order_id=order_id,
-            prepay_keeps=prepay_keeps,
-            policy=policy,
-        )
-        repayment_id = lifecycle.new_id("rp")
-        messages.record(
-            conn,
-            buyer_id=buyer_id,
-            event_type=BuyerEventType.REPAYMENT_SUCCEEDED,
-            summary=f"repayment of {alloc.amount} received",
-            on=on,
-            now=now,
-            data={"repayment_id": repayment_id, "amount": alloc.amount.to_json()},
-        )
-        _book(conn, rows, accounts, alloc, repayment_id, now, policy)
-        status = delinquency(list(alloc.accounts), on=on, policy=policy)
-        answer = {
-            "repayment_id": repayment_id,
-            "allocated": [li.to_json() for li in alloc.lines],
-            "owed": owed(list(alloc.accounts), on=on, policy=policy).to_json(),
-            "delinquency": status.to_json(),
-        }
-        conn.execute(
-            repayments.insert().values(
-                id=repayment_id,
-                buyer_id=buyer_id,
-                idempotency_key=idempotency_key,
-                request_hash=digest,
-                mode=alloc.mode.value,
-                order_id=order_id,
-                prepay_keeps=prepay_keeps,
-                amount_minor=alloc.amount.minor,
-                currency=alloc.amount.currency,
-                business_date=on.isoformat(),
-                created_at=to_epoch(now),
-                answer_json=json.dumps(answer, sort_keys=True),
-            )
-        )
-        refresh_freeze(conn, buyer, on, now)
-        messages.record_bucket(
-            conn, buyer_id=buyer_id, accounts=alloc.accounts, policy=policy, on=on, now=now
-        )
-        return answer
-
-
-def _book(
-    conn: sa.Connection,
-    rows: list[Any],
-    accounts: list[OrderAccount],
-    alloc: Allocation,
-    repayment_id: str,
-    now: datetime,
-    policies: Mapping[str, ServicingPolicy],
-) -> None:
-    on = alloc.on
-    insert_lines(conn, alloc.lines, reference=repayment_id, on=on, source="REPAYMENT")
-    for row, before, after in zip(rows, accounts, alloc.accounts, strict=True):
-        mine = [li for li in alloc.lines if li.order_id == row.id]
-        if not mine:
-            continue
-        policy = policies[row.id]
-        fields = book_order(
-            conn,
-            row,
-            before,
-            after,
-            mine,
-            on=on,
-            now=now,
-            reason="REPAY",
-            reference=repayment_id,
-            policy=policy,
-        )
-        lifecycle.update_order(conn, row, **fields)
-        if all(s.settled for s in after.states(on, policy)):
-            messages.record(
-                conn,
-                buyer_id=row.buyer_id,
-                event_type=BuyerEventType.ORDER_PAID_OFF,
-                summary=f"order {row.id} is paid off",
-                on=on,
-                now=now,
-                order_id=row.id,
-                dedupe_key=f"{row.id}:PAID_OFF",
-            )
 
 
 def refresh_freeze(conn: sa.Connection, buyer: Any, on: date, now: datetime) -> None:
@@ -247,7 +61,7 @@ def refresh_freeze(conn: sa.Connection, buyer: Any, on: date, now: datetime) -> 
 
 
 def _load(conn: sa.Connection, buyer_id: str) -> tuple[list[Any], list[OrderAccount]]:
-    _buyer(conn, buyer_id)
+    buyer_row(conn, buyer_id)
     rows = serviced_orders(conn, buyer_id)
     lines = lines_by_order(conn, [r.id for r in rows])
     return rows, [account_of(r, lines[r.id]) for r in rows]
@@ -283,7 +97,7 @@ def servicing_view(
     with reading(engine) as conn:
         rows, accounts = _load(conn, buyer_id)
         books = ledger.receivable_balances(conn, buyer_id=buyer_id)
-        buyer = _buyer(conn, buyer_id)
+        buyer = buyer_row(conn, buyer_id)
     policy = policies_for(config, rows)
     live = [a for r, a in zip(rows, accounts, strict=True) if r.written_off_at is None]
     totals = {
@@ -347,23 +161,4 @@ def _order_view(
             }
             for p in account.payments
         ],
-    }
-
-
-def receipt(engine: Engine, buyer_id: str, repayment_id: str) -> dict[str, Any] | None:
-    """A repayment of this buyer (its answer, amount and day), or None for any other id."""
-    with reading(engine) as conn:
-        row = conn.execute(
-            sa.select(repayments).where(
-                repayments.c.id == repayment_id, repayments.c.buyer_id == buyer_id
-            )
-        ).first()
-    if row is None:
-        return None
-    answer: dict[str, Any] = json.loads(row.answer_json)
-    return {
-        **answer,
-        "amount": Money.from_minor(row.amount_minor, row.currency).to_json(),
-        "mode": row.mode,
-        "date": row.business_date,
     }

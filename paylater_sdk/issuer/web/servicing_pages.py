@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from ...errors import PayLaterError
 from ...installments import ServicingError
 from ...money import Money
-from ..domain import servicing
+from ..domain import repayments, servicing
 from ..domain.messages import buyer_messages
 from ._context import current_issuer as _issuer
 from ._pages import csrf_ok, csrf_token, renew_csrf, secure
@@ -245,7 +245,7 @@ def receipt(repayment_id: str) -> Response:
     if buyer_id is None:
         return _to_signin()
     found = (
-        servicing.receipt(_issuer().engine, buyer_id, repayment_id)
+        repayments.receipt(_issuer().engine, buyer_id, repayment_id)
         if _ID.match(repayment_id)
         else None
     )
