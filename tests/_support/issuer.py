@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
+from paylater_sdk.issuer.storage import migrate
+from paylater_sdk.issuer.storage.schema import metadata
 from paylater_sdk.money import Money
 from paylater_sdk.signing import (
     InMemoryNonceStore,
@@ -101,18 +103,55 @@ def other_key() -> Any:
 POSTGRES_URL = os.environ.get("PAYLATER_TEST_POSTGRES_URL")
 
 
-def database_url(tmp_path: Any) -> str:
-    """A fresh, empty database for one test: a SQLite file, or a wiped PostgreSQL schema."""
+def database_url(tmp_path: Any, *, empty: bool = False) -> str:
+    """A database for one test with no rows in it: a new SQLite file, or on PostgreSQL the
+    shared schema wiped.
+
+    On PostgreSQL a schema the issuer already created (every table of ``metadata``, nothing
+    else, at the head revision) is emptied with one ``TRUNCATE`` instead of being dropped
+    and created again: the same empty database as far as the issuer can tell, for a tenth
+    of the time (creating ~40 tables and their indexes is most of a test's second; a
+    ``DELETE`` of each small table is cheaper still than ``TRUNCATE``, which makes new
+    files for every table). Any
+    other schema, or ``empty=True`` (the migration tests, which need no tables at all), is
+    dropped and created anew.
+    """
     if not POSTGRES_URL:
         return f"sqlite:///{tmp_path / 'issuer.db'}"
     import sqlalchemy as sa
 
     engine = sa.create_engine(POSTGRES_URL)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
+        if not empty and _issuer_schema_at_head(conn):
+            conn.execute(sa.text(_EMPTY_EVERY_TABLE))
+        else:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
     return POSTGRES_URL
+
+
+#: Every issuer table emptied, children before parents, and the id sequences restarted.
+_EMPTY_EVERY_TABLE = "; ".join(
+    [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]
+    + [
+        f'ALTER SEQUENCE "{t.name}_{c.name}_seq" RESTART'
+        for t in metadata.sorted_tables
+        for c in t.columns
+        if c.primary_key and c.autoincrement is True
+    ]
+)
+
+
+def _issuer_schema_at_head(conn: Any) -> bool:
+    """Whether the schema holds exactly the issuer's tables, stamped with the newest revision."""
+    import sqlalchemy as sa
+
+    tables = set(sa.inspect(conn).get_table_names())
+    if tables != {t.name for t in metadata.sorted_tables} | {"alembic_version"}:
+        return False
+    revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return bool(revision == migrate.head())
 
 
 @pytest.fixture

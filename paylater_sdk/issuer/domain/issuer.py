@@ -25,7 +25,7 @@ from ..storage.locking import startup_lock
 from ..storage.nonces import DatabaseNonceStore, build_nonce_store
 from ..storage.pii import PhoneVault, load_vault
 from ..storage.schema import log_failure, metadata, reading, to_epoch
-from . import credit, events, ledger, lifecycle, ratelimit
+from . import credit, events, ledger_check, lifecycle, ratelimit
 from .buyers import Buyers, ensure_magic_buyers
 from .clock import Clock
 from .faults import FAULT_KINDS, Faults
@@ -259,7 +259,7 @@ class Issuer:
 
     def check_ledger(self) -> list[str]:
         with reading(self.engine) as conn:
-            return ledger.check_ledger(conn)
+            return ledger_check.check_ledger(conn)
 
     def deliver_pending(self) -> int:
         """Attempt every notification that is due now (tests and the testing kit)."""

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from ...lifecycle import BuyerStatus
-from ..storage.schema import buyers, ledger_entries, orders, receivable_entries, to_epoch
-from .accounts import KINDS, balances, lines_by_order
+from ..storage.schema import buyers, ledger_entries, receivable_entries, to_epoch
+from .accounts import KINDS
 
 __all__ = [
     "LedgerError",
     "capture",
     "change_limit",
-    "check_ledger",
     "hold",
     "open_account",
     "post_receivable",
@@ -340,102 +338,6 @@ def receivable_balances(
     if order_id is not None:
         query = query.where(receivable_entries.c.order_id == order_id)
     return {(r.order_id, r.kind): int(r.balance or 0) for r in conn.execute(query)}
-
-
-def _check_receivables(
-    conn: sa.Connection, loans: list[Any], lines: dict[str, list[Any]]
-) -> list[str]:
-    """Each order's receivables and written-off amount equal what its facts say."""
-    problems: list[str] = []
-    books = receivable_balances(conn)
-    known = {r.id for r in loans}
-    for row in loans:
-        expected = balances(row, lines[row.id])
-        for kind in KINDS:
-            have = books.get((row.id, kind), 0)
-            if have != expected[kind]:
-                problems.append(
-                    f"{row.buyer_id}: order {row.id} {kind} receivable {have} != "
-                    f"{expected[kind]} owed by its schedule and payments"
-                )
-            if have < 0:
-                problems.append(f"{row.buyer_id}: order {row.id} {kind} receivable is negative")
-    for (order_id, kind), have in books.items():
-        if order_id not in known and have:
-            problems.append(f"order {order_id}: {kind} receivable {have} without a loan")
-    return problems
-
-
-def check_ledger(conn: sa.Connection) -> list[str]:
-    """Every violation found, in words; an empty list means the books balance.
-
-    Checks per buyer: the invariant itself, no negative balance, the balances equal the
-    sum of the ledger entries, and the holds and principal equal what the buyer's
-    orders say (a hold per authorized order, outstanding principal per loan: the
-    schedule less the payment rows, nothing for a written-off loan); and per loan, each
-    receivable (interest, fees, penalty, late fees, written off) equals what its
-    schedule, payment rows and posted figures say.
-    """
-    problems: list[str] = []
-    sums = {
-        row.buyer_id: row
-        for row in conn.execute(
-            sa.select(
-                ledger_entries.c.buyer_id,
-                sa.func.sum(ledger_entries.c.limit_delta).label("limit"),
-                sa.func.sum(ledger_entries.c.available_delta).label("available"),
-                sa.func.sum(ledger_entries.c.held_delta).label("held"),
-                sa.func.sum(ledger_entries.c.outstanding_delta).label("outstanding"),
-            ).group_by(ledger_entries.c.buyer_id)
-        )
-    }
-    held_by_orders: dict[str, int] = {}
-    owed_by_orders: dict[str, int] = {}
-    loans: list[Any] = []
-    for row in conn.execute(sa.select(orders)):
-        held_by_orders[row.buyer_id] = held_by_orders.get(row.buyer_id, 0) + row.held
-        if row.schedule_json:
-            loans.append(row)
-    lines = lines_by_order(conn, [r.id for r in loans])
-    for row in loans:
-        owed = balances(row, lines[row.id])["PRINCIPAL"]
-        owed_by_orders[row.buyer_id] = owed_by_orders.get(row.buyer_id, 0) + owed
-    problems.extend(_check_receivables(conn, loans, lines))
-    for b in conn.execute(sa.select(buyers).order_by(buyers.c.id)):
-        total = b.available + b.held + b.outstanding
-        if total != b.credit_limit:
-            problems.append(
-                f"{b.id}: limit {b.credit_limit} != available {b.available} + held {b.held}"
-                f" + outstanding {b.outstanding} (= {total})"
-            )
-        for name in ("available", "held", "outstanding"):
-            if getattr(b, name) < 0:
-                problems.append(f"{b.id}: {name} is negative ({getattr(b, name)})")
-        s = sums.get(b.id)
-        if s is None:
-            problems.append(f"{b.id}: no ledger entries")
-        else:
-            for name, column in (
-                ("limit", "credit_limit"),
-                ("available", "available"),
-                ("held", "held"),
-                ("outstanding", "outstanding"),
-            ):
-                if int(getattr(s, name) or 0) != getattr(b, column):
-                    problems.append(
-                        f"{b.id}: {name} {getattr(b, column)} != sum of ledger entries "
-                        f"{int(getattr(s, name) or 0)}"
-                    )
-        if held_by_orders.get(b.id, 0) != b.held:
-            problems.append(
-                f"{b.id}: held {b.held} != holds of authorized orders {held_by_orders.get(b.id, 0)}"
-            )
-        if owed_by_orders.get(b.id, 0) != b.outstanding:
-            problems.append(
-                f"{b.id}: outstanding {b.outstanding} != unpaid principal of loans "
-                f"{owed_by_orders.get(b.id, 0)}"
-            )
-    return problems
 
 
 def change_limit(

@@ -50,7 +50,7 @@ def _differences(url: str) -> list[Any]:
 
 
 def test_an_older_schema_is_refused_with_what_to_run(tmp_path: Any) -> None:
-    url = database_url(tmp_path)
+    url = database_url(tmp_path, empty=True)
     _version_1_database(url)
     with pytest.raises(ConfigurationError) as refused:
         create_app({"TEST_MODE": True, "DATABASE_URL": url})
@@ -60,7 +60,7 @@ def test_an_older_schema_is_refused_with_what_to_run(tmp_path: Any) -> None:
 
 
 def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
-    url = database_url(tmp_path)
+    url = database_url(tmp_path, empty=True)
     _version_1_database(url)
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
@@ -83,7 +83,7 @@ def test_migrate_upgrades_a_version_1_database(tmp_path: Any) -> None:
 
 def test_a_new_database_matches_the_migrations(tmp_path: Any) -> None:
     """Created by the issuer (create_all + stamp) or by running every migration: equal."""
-    url = database_url(tmp_path)
+    url = database_url(tmp_path, empty=True)
     engine = make_engine(url)
     with engine.begin() as conn:
         command.upgrade(migrate._config(conn), "head")
@@ -118,7 +118,7 @@ def test_a_database_of_something_else_is_refused(tmp_path: Any) -> None:
 def test_0003_converts_clear_phones_to_a_keyed_hash_and_a_sealed_copy(tmp_path: Any) -> None:
     """A 0002 database with buyers: after the upgrade no table holds the phone in clear,
     the buyer is found by its phone, and the sealed copy opens to the same number."""
-    url = database_url(tmp_path)
+    url = database_url(tmp_path, empty=True)
     engine = make_engine(url)
     with engine.begin() as conn:
         command.upgrade(migrate._config(conn), "0002")
@@ -225,7 +225,7 @@ def _rows_at_0002(url: str) -> None:
 def test_migration_0005_numbers_existing_rows_and_starts_counters_past_them(
     tmp_path: Any,
 ) -> None:
-    url = database_url(tmp_path)
+    url = database_url(tmp_path, empty=True)
     _rows_at_0002(url)
     result = CliRunner().invoke(main, ["issuer", "migrate", "--database", url])
     assert result.exit_code == 0, result.output
