@@ -99,34 +99,25 @@ def add_merchant(
     from ..issuer import get_issuer
 
     if wechat:
-        from ._wechat import add_wechat_merchant
-
-        merchant_id = _checked_merchant_id(merchant_id)
-        app = offline_app(database_url)
-        add_wechat_merchant(
-            get_issuer(app),
+        _add_wechat(
+            database_url,
             merchant_id,
-            name=_checked_name(name),
-            public_keys=public_keys,
+            name,
+            public_keys,
+            api_key=api_key,
+            notify_prefixes=notify_prefixes,
             certificate=certificate,
             serial=serial,
-            apiv3_key=api_key,
             key_mode=key_mode,
             appid=appid,
-            notify_prefixes=http_prefixes("--notify-prefix", notify_prefixes),
         )
         return
     if not public_keys:
         fail("--public-key is required (or --wechat with --certificate)")
     if certificate or serial or appid:
         fail("--certificate, --serial and --appid go with --wechat")
-
-    merchant_id = _checked_merchant_id(merchant_id)
-    name = _checked_name(name)
-    from ..issuer.config import is_api_key
-
-    if api_key is not None and not is_api_key(api_key):
-        fail("--api-key must be exactly 32 bytes (WeChat Pay v3 style APIv3 key)")
+    merchant_id, name = _checked_merchant_id(merchant_id), _checked_name(name)
+    _check_api_key(api_key)
     notify = http_prefixes("--notify-prefix", notify_prefixes)
     returns = http_prefixes("--return-prefix", return_prefixes)
     pems = [_read_public_key(path) for path in public_keys]
@@ -149,8 +140,13 @@ def add_merchant(
         fail(str(exc))
     assert serials is not None
     _report_merchant(merchant_id, before, after, serials["serials"])
-    if new_key is not None and api_key is None:
-        click.echo(f"api_key: {new_key}")
+    _announce(merchant_id, new_key if api_key is None else None, after)
+
+
+def _announce(merchant_id: str, generated_key: str | None, after: dict[str, Any]) -> None:
+    """Show a generated API key once, and warn of a merchant no checkout can reach yet."""
+    if generated_key is not None:
+        click.echo(f"api_key: {generated_key}")
         click.echo("(shown once: give it to the merchant over a safe channel)", err=True)
     if not after["notify_prefixes"]:
         click.echo(
@@ -158,6 +154,46 @@ def add_merchant(
             "(URL_NOT_ALLOWED) until one is registered",
             err=True,
         )
+
+
+def _add_wechat(
+    database_url: str | None,
+    merchant_id: str,
+    name: str,
+    public_keys: tuple[Path, ...],
+    *,
+    api_key: str | None,
+    notify_prefixes: tuple[str, ...],
+    certificate: Path | None,
+    serial: str | None,
+    key_mode: str,
+    appid: str | None,
+) -> None:
+    """``add-merchant --wechat``: a merchant of the WeChat Pay v3 face (its own key rules)."""
+    from ..issuer import get_issuer
+    from ._wechat import add_wechat_merchant
+
+    merchant_id = _checked_merchant_id(merchant_id)
+    app = offline_app(database_url)
+    add_wechat_merchant(
+        get_issuer(app),
+        merchant_id,
+        name=_checked_name(name),
+        public_keys=public_keys,
+        certificate=certificate,
+        serial=serial,
+        apiv3_key=api_key,
+        key_mode=key_mode,
+        appid=appid,
+        notify_prefixes=http_prefixes("--notify-prefix", notify_prefixes),
+    )
+
+
+def _check_api_key(api_key: str | None) -> None:
+    from ..issuer.config import is_api_key
+
+    if api_key is not None and not is_api_key(api_key):
+        fail("--api-key must be exactly 32 bytes (WeChat Pay v3 style APIv3 key)")
 
 
 def _checked_merchant_id(value: str) -> str:

@@ -190,35 +190,13 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
     raw = dict(DEFAULTS)
     raw.update(mapping or {})
     test_mode = bool(raw["TEST_MODE"])
-    secret = raw["SECRET_KEY"]
-    if secret is None:
-        if not test_mode:
-            raise ConfigurationError("SECRET_KEY is required unless TEST_MODE is on")
-        secret = ""  # test mode: every process shares one secret kept in the database
-    elif not isinstance(secret, str | bytes) or len(secret) < 16:
-        raise ConfigurationError("SECRET_KEY must be a string of at least 16 characters")
+    secret = _secret(raw["SECRET_KEY"], test_mode)
     db_url = raw["DATABASE_URL"]
     if db_url is not None and not isinstance(db_url, str):
         raise ConfigurationError("DATABASE_URL must be a SQLAlchemy URL string")
-    public_url = raw["PUBLIC_URL"]
-    if public_url is not None:
-        if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
-            raise ConfigurationError("PUBLIC_URL must be an http(s) URL")
-        public_url = public_url.rstrip("/")
-    apr_cap = raw["APR_CAP"]
-    if isinstance(apr_cap, float | bool) or not isinstance(apr_cap, Decimal | int | str):
-        raise ConfigurationError("APR_CAP must be a Decimal (floats are refused), e.g. '0.24'")
-    try:
-        apr_cap = Decimal(apr_cap)
-    except ArithmeticError:
-        raise ConfigurationError("APR_CAP must be a decimal fraction such as '0.24'") from None
-    if not apr_cap.is_finite() or apr_cap <= 0:
-        raise ConfigurationError("APR_CAP must be a positive fraction such as 0.24")
-    schedule = raw["NOTIFY_SCHEDULE"]
-    if isinstance(schedule, str) or not isinstance(schedule, Sequence) or not schedule:
-        raise ConfigurationError("NOTIFY_SCHEDULE must be a non-empty list of seconds")
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in schedule):
-        raise ConfigurationError("NOTIFY_SCHEDULE entries must be non-negative integers")
+    public_url = _public_url(raw["PUBLIC_URL"])
+    apr_cap = _apr_cap(raw["APR_CAP"])
+    schedule = _schedule(raw["NOTIFY_SCHEDULE"])
     transport = raw["NOTIFY_TRANSPORT"]
     if transport is not None and not callable(transport):
         raise ConfigurationError("NOTIFY_TRANSPORT must be a callable")
@@ -230,7 +208,7 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
     return IssuerConfig(
         database_url=db_url,
         test_mode=test_mode,
-        secret_key=secret if isinstance(secret, str) else secret.decode("latin-1"),
+        secret_key=secret,
         public_url=public_url,
         signing_keys=() if signing is None else _str_list("SIGNING_KEYS", signing),
         plan_offers=offers,
@@ -238,7 +216,7 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         authorization_ttl=_positive_int("AUTHORIZATION_TTL", raw["AUTHORIZATION_TTL"]),
         checkout_ttl=_positive_int("CHECKOUT_TTL", raw["CHECKOUT_TTL"]),
         max_skew=_positive_int("MAX_SKEW", raw["MAX_SKEW"]),
-        notify_schedule=tuple(schedule),
+        notify_schedule=schedule,
         notify_transport=transport,
         notify_worker=bool(raw["NOTIFY_WORKER"]),
         merchants=tuple(_merchant(m) for m in raw["MERCHANTS"] or ()),
@@ -255,6 +233,45 @@ def load_config(mapping: Mapping[str, Any] | None) -> IssuerConfig:
         max_authorization_ttl=_positive_int("MAX_AUTHORIZATION_TTL", raw["MAX_AUTHORIZATION_TTL"]),
         plan_max_authorization_ttl=_plan_ttls(raw["PLAN_MAX_AUTHORIZATION_TTL"]),
     )
+
+
+def _secret(secret: object, test_mode: bool) -> str:
+    """The session-signing secret; in test mode every process shares one kept in the database."""
+    if secret is None:
+        if not test_mode:
+            raise ConfigurationError("SECRET_KEY is required unless TEST_MODE is on")
+        return ""
+    if not isinstance(secret, str | bytes) or len(secret) < 16:
+        raise ConfigurationError("SECRET_KEY must be a string of at least 16 characters")
+    return secret if isinstance(secret, str) else secret.decode("latin-1")
+
+
+def _public_url(public_url: object) -> str | None:
+    if public_url is None:
+        return None
+    if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
+        raise ConfigurationError("PUBLIC_URL must be an http(s) URL")
+    return public_url.rstrip("/")
+
+
+def _apr_cap(apr_cap: object) -> Decimal:
+    if isinstance(apr_cap, float | bool) or not isinstance(apr_cap, Decimal | int | str):
+        raise ConfigurationError("APR_CAP must be a Decimal (floats are refused), e.g. '0.24'")
+    try:
+        cap = Decimal(apr_cap)
+    except ArithmeticError:
+        raise ConfigurationError("APR_CAP must be a decimal fraction such as '0.24'") from None
+    if not cap.is_finite() or cap <= 0:
+        raise ConfigurationError("APR_CAP must be a positive fraction such as 0.24")
+    return cap
+
+
+def _schedule(schedule: object) -> tuple[int, ...]:
+    if isinstance(schedule, str) or not isinstance(schedule, Sequence) or not schedule:
+        raise ConfigurationError("NOTIFY_SCHEDULE must be a non-empty list of seconds")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in schedule):
+        raise ConfigurationError("NOTIFY_SCHEDULE entries must be non-negative integers")
+    return tuple(schedule)
 
 
 def _plan_ttls(value: object) -> dict[str, int]:
