@@ -197,20 +197,7 @@ def periodic_rate(
     (a due date ``k`` months after the start is ``(k, 0, 1)`` by (b)(5)(ii)); ``series``
     the day of month the payments keep (a ``due_day``), else it is read off the payments.
     """
-    if not adv:
-        raise NoAPRError("no advance: an APR needs at least one positive advance")
-    if not pay:
-        raise NoAPRError("no payment: payments that never repay the advance have no APR")
-    start = min(d for d, _ in adv)
-    if any(d < start for d, _ in pay):
-        raise PlanError("a payment falls before the first advance; the term starts at the advance")
-    total_adv = sum(a for _, a in adv)
-    total_pay = sum(a for _, a in pay)
-    if total_pay < total_adv:
-        raise NoAPRError(
-            f"payments total {total_pay} minor units, less than the {total_adv} advanced: "
-            "they never repay the advance, so no APR exists"
-        )
+    start, total_adv, total_pay = _checked_totals(adv, pay)
     if total_pay == total_adv:
         return Decimal(0), _per_year(unit_period) if unit_period else Decimal(1)
     if all(d == start for d, _ in pay):
@@ -218,18 +205,10 @@ def periodic_rate(
             "every payment falls on the advance date: a cost with no time to accrue has no rate"
         )
     if unit_period is None and len(adv) == 1 and len(pay) == 1:
-        # (b)(4)(ii) and (b)(5)(vi)/(vii): the term itself is the unit-period (up to a year).
-        end = pay[0][0]
-        term_days = (end - start).days
-        months, boundary = months_back(start, end)
-        if term_days > 0 and (months < 12 or (months == 12 and boundary == start)):
-            whole_months = boundary == start and months > 0
-            per_year = Fraction(12, months) if whole_months else Fraction(365, term_days)
-            with localcontext() as ctx:
-                ctx.prec = _PREC
-                rate = Decimal(total_pay - total_adv) / Decimal(total_adv)
-                return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
-        if term_days > 0:
+        single = _single_term(start, pay[0][0], total_adv, total_pay)
+        if single is not None:
+            return single
+        if (pay[0][0] - start).days > 0:
             unit_period = UnitPeriod.YEAR
     complete = False  # True when ``known`` places every payment
     if unit_period is None and len(adv) == 1 and known is None:
@@ -262,6 +241,44 @@ def periodic_rate(
                 pos = cache[when] = position(start, when, unit_period, keep)
             flows.append((*pos, sign * amount))
     return _solve(flows, total_adv, total_pay), _per_year(unit_period)
+
+
+def _checked_totals(
+    adv: list[tuple[date, int]], pay: list[tuple[date, int]]
+) -> tuple[date, int, int]:
+    """(the first advance's date, total advanced, total paid), or why no APR exists."""
+    if not adv:
+        raise NoAPRError("no advance: an APR needs at least one positive advance")
+    if not pay:
+        raise NoAPRError("no payment: payments that never repay the advance have no APR")
+    start = min(d for d, _ in adv)
+    if any(d < start for d, _ in pay):
+        raise PlanError("a payment falls before the first advance; the term starts at the advance")
+    total_adv = sum(a for _, a in adv)
+    total_pay = sum(a for _, a in pay)
+    if total_pay < total_adv:
+        raise NoAPRError(
+            f"payments total {total_pay} minor units, less than the {total_adv} advanced: "
+            "they never repay the advance, so no APR exists"
+        )
+    return start, total_adv, total_pay
+
+
+def _single_term(
+    start: date, end: date, total_adv: int, total_pay: int
+) -> tuple[Decimal, Decimal] | None:
+    """(b)(4)(ii) and (b)(5)(vi)/(vii): one advance and one payment within a year make the
+    term itself the unit-period; ``None`` when the term is longer (a year unit-period)."""
+    term_days = (end - start).days
+    months, boundary = months_back(start, end)
+    if term_days <= 0 or not (months < 12 or (months == 12 and boundary == start)):
+        return None
+    whole_months = boundary == start and months > 0
+    per_year = Fraction(12, months) if whole_months else Fraction(365, term_days)
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        rate = Decimal(total_pay - total_adv) / Decimal(total_adv)
+        return rate, Decimal(per_year.numerator) / Decimal(per_year.denominator)
 
 
 def nominal(rate: Decimal, per_year: Decimal) -> Decimal:
