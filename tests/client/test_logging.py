@@ -10,7 +10,7 @@ import responses
 
 from paylater_sdk import Money
 from paylater_sdk.client import PayLaterClient
-from paylater_sdk.client._requester import mask
+from paylater_sdk.client._identity import mask
 from paylater_sdk.errors import NetworkError
 from tests._support.client_fakes import API_KEY, FakeIssuer, plan_json
 
