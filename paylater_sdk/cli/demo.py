@@ -125,49 +125,55 @@ class DemoStack:
             key_path.chmod(0o600)
             api_key = secrets.token_urlsafe(24)  # 32 ASCII characters = 32 bytes
             self.issuer_app = create_issuer_app(
-                {
-                    "TEST_MODE": True,
-                    "DATABASE_URL": f"sqlite:///{self.tmpdir / 'issuer.sqlite3'}",
-                    "NOTIFY_WORKER": True,
-                    "NOTIFY_SCHEDULE": DEMO_NOTIFY_SCHEDULE,
-                    "PUBLIC_URL": self.issuer_url,
-                    "DEMO_SHOP_URL": self.shop_url,  # the landing page's way in
-                    "MERCHANTS": [
-                        {
-                            "id": MERCHANT_ID,
-                            "name": "小青商店 Little Green Shop",
-                            "public_keys": [public_key_pem(key.public_key()).decode()],
-                            "api_key": api_key,
-                            "notify_prefixes": [self.shop_url + "/"],
-                            "return_prefixes": [self.shop_url + "/"],
-                        }
-                    ],
-                }
+                self._issuer_config(public_key_pem(key.public_key()).decode(), api_key)
             )
             self.issuer = get_issuer(self.issuer_app)
             self.buyer = self.issuer.create_buyer(limit=Money("20000.00", "CNY"), phone=BUYER_PHONE)
             issuer_srv.start(self.issuer_app)
 
             self.admin_password = secrets.token_urlsafe(12)
-            self.shop_app = create_shop(
-                {
-                    "SECRET_KEY": secrets.token_urlsafe(32),
-                    "ADMIN_PASSWORD": self.admin_password,
-                    "PAYLATER_BASE_URL": self.issuer_url,
-                    "PAYLATER_MERCHANT_ID": MERCHANT_ID,
-                    "PAYLATER_PRIVATE_KEY": str(key_path),
-                    "PAYLATER_API_KEY": api_key,
-                    "DATABASE_URL": f"sqlite:///{self.tmpdir / 'shop.sqlite3'}",
-                    "PUBLIC_URL": self.shop_url,
-                    "ISSUER_ADMIN_URL": (
-                        f"{self.issuer_url}/_admin/notifications?merchant_id={MERCHANT_ID}"
-                    ),
-                }
-            )
+            self.shop_app = create_shop(self._shop_config(key_path, api_key))
             shop_srv.start(self.shop_app)
         except BaseException:
             self.close()
             raise
+
+    def _issuer_config(self, public_key: str, api_key: str) -> dict[str, Any]:
+        """The demo issuer: test mode, its own SQLite file, the shop as its one merchant."""
+        return {
+            "TEST_MODE": True,
+            "DATABASE_URL": f"sqlite:///{self.tmpdir / 'issuer.sqlite3'}",
+            "NOTIFY_WORKER": True,
+            "NOTIFY_SCHEDULE": DEMO_NOTIFY_SCHEDULE,
+            "PUBLIC_URL": self.issuer_url,
+            "DEMO_SHOP_URL": self.shop_url,  # the landing page's way in
+            "MERCHANTS": [
+                {
+                    "id": MERCHANT_ID,
+                    "name": "小青商店 Little Green Shop",
+                    "public_keys": [public_key],
+                    "api_key": api_key,
+                    "notify_prefixes": [self.shop_url + "/"],
+                    "return_prefixes": [self.shop_url + "/"],
+                }
+            ],
+        }
+
+    def _shop_config(self, key_path: Path, api_key: str) -> dict[str, Any]:
+        """The reference shop, signing with the key the issuer registered for it."""
+        return {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "ADMIN_PASSWORD": self.admin_password,
+            "PAYLATER_BASE_URL": self.issuer_url,
+            "PAYLATER_MERCHANT_ID": MERCHANT_ID,
+            "PAYLATER_PRIVATE_KEY": str(key_path),
+            "PAYLATER_API_KEY": api_key,
+            "DATABASE_URL": f"sqlite:///{self.tmpdir / 'shop.sqlite3'}",
+            "PUBLIC_URL": self.shop_url,
+            "ISSUER_ADMIN_URL": (
+                f"{self.issuer_url}/_admin/notifications?merchant_id={MERCHANT_ID}"
+            ),
+        }
 
     def close(self) -> None:
         """Stop the delivery worker, then the servers; dispose engines; delete the folder."""
