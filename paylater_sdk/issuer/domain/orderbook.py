@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_e
 from . import credit, ledger, lifecycle, repayments, risk
 from .order_actions import OrderActions, OrderHost, offer_for, owned_row
 from .urls import url_allowed
-from .views import checkout_json, checkout_json_by_id
+from .views import checkout_json, checkout_json_by_id, checkout_view
 
 __all__ = ["OrderBook"]
 
@@ -106,26 +107,26 @@ class OrderBook:
                 ).first()
                 if duplicate is not None:
                     raise _duplicate_trade_no(out_trade_no)
-                conn.execute(
-                    checkouts.insert().values(
-                        id=checkout_id,
-                        merchant_id=merchant_id,
-                        out_trade_no=out_trade_no,
-                        state=CheckoutState.CREATED,
-                        amount=amount.minor,
-                        currency=amount.currency,
-                        description=description,
-                        notify_url=notify_url,
-                        return_url=return_url,
-                        plans_json=json.dumps([q.to_json() for q in quotes]),
-                        authorize_url=f"{base}/authorize/{checkout_id}",
-                        created_at=to_epoch(now),
-                        expires_at=to_epoch(now + timedelta(seconds=ttl)),
-                        metadata_json=json.dumps(dict(metadata or {}), ensure_ascii=False),
-                        list_seq=next_position(conn, merchant_id),  # last: commit order
-                    )
-                )
-                return tx.done(checkout_json_by_id(conn, checkout_id))
+                values = {
+                    "id": checkout_id,
+                    "merchant_id": merchant_id,
+                    "out_trade_no": out_trade_no,
+                    "state": CheckoutState.CREATED.value,
+                    "amount": amount.minor,
+                    "currency": amount.currency,
+                    "description": description,
+                    "notify_url": notify_url,
+                    "return_url": return_url,
+                    "plans_json": json.dumps([q.to_json() for q in quotes]),
+                    "authorize_url": f"{base}/authorize/{checkout_id}",
+                    "created_at": to_epoch(now),
+                    "expires_at": to_epoch(now + timedelta(seconds=ttl)),
+                    "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
+                    "list_seq": next_position(conn, merchant_id),  # last: commit order
+                }
+                conn.execute(checkouts.insert().values(values))
+                # Answered from the values written: no re-read, and no order to look up yet.
+                return tx.done(checkout_view(SimpleNamespace(**values), None))
         except IntegrityError:
             raise _duplicate_trade_no(out_trade_no) from None
 

@@ -77,7 +77,12 @@ def order_json_by_id(conn: sa.Connection, order_id: str) -> dict[str, Any]:
 def checkout_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
     """The Checkout object; its ``state`` is the order's once an order exists."""
     order_row = _order_row(conn, row.id)
-    order = order_json(order_row) if order_row is not None else None
+    return checkout_view(row, order_json(order_row) if order_row is not None else None)
+
+
+def checkout_view(row: Any, order: dict[str, Any] | None) -> dict[str, Any]:
+    """The Checkout object of ``row`` and its ``order`` (as JSON), with no query: a checkout
+    just inserted answers from the values written (it has no order yet)."""
     return {
         "id": row.id,
         "out_trade_no": row.out_trade_no,

@@ -52,6 +52,20 @@ def test_create_checkout_answers_201_with_the_full_object(
     assert [p["plan_id"] for p in checkout["plans"]] == [q.plan_id for q in expected]
 
 
+def test_the_create_answer_is_what_a_read_of_the_row_answers(api: SignedClient) -> None:
+    """create answers from the values it wrote (no re-read): the same object GET reads back,
+    metadata included, and the same again for the idempotent replay."""
+    body = {**checkout_body("A2002"), "metadata": {"cart": "c-9", "渠道": "小程序"}}
+    created = api.post("/v1/checkouts", body, headers={"Idempotency-Key": "k-create-1"})
+    assert created.status_code == 201
+    read = api.get(f"/v1/checkouts/{created.get_json()['id']}")
+    assert read.status_code == 200
+    assert created.get_json() == read.get_json()
+    assert created.get_json()["metadata"] == {"cart": "c-9", "渠道": "小程序"}
+    replay = api.post("/v1/checkouts", body, headers={"Idempotency-Key": "k-create-1"})
+    assert replay.get_json() == created.get_json()
+
+
 def test_public_url_sets_the_authorize_url(tmp_path: Any, merchant_key: Any) -> None:
     app = create_app(
         {

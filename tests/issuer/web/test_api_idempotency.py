@@ -114,14 +114,14 @@ def test_a_duplicate_of_a_running_request_never_acts_twice(
     IDEMPOTENCY_IN_PROGRESS with Retry-After (PostgreSQL: the key's advisory lock is
     taken) or waits for it and replays its answer (SQLite: writers take turns)."""
     inside, release = threading.Event(), threading.Event()
-    real = orderbook.checkout_json_by_id
+    real = orderbook.checkout_view
 
-    def slow(conn: Any, checkout_id: str) -> Any:
+    def slow(row: Any, order: Any) -> Any:  # after the insert, inside the transaction
         inside.set()
         assert release.wait(20)
-        return real(conn, checkout_id)
+        return real(row, order)
 
-    monkeypatch.setattr(orderbook, "checkout_json_by_id", slow)
+    monkeypatch.setattr(orderbook, "checkout_view", slow)
     headers = {"Idempotency-Key": "busy"}
     first: list[Any] = []
     runner = threading.Thread(
@@ -150,16 +150,16 @@ def test_a_request_that_dies_before_commit_leaves_nothing(
     api: SignedClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No claim outlives a failed request: the retry runs at once (no lease to wait for)."""
-    real = orderbook.checkout_json_by_id
+    real = orderbook.checkout_view
     calls: list[int] = []
 
-    def dies_once(conn: Any, checkout_id: str) -> Any:
+    def dies_once(row: Any, order: Any) -> Any:  # after the insert, before the commit
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("the process dies here")
-        return real(conn, checkout_id)
+        return real(row, order)
 
-    monkeypatch.setattr(orderbook, "checkout_json_by_id", dies_once)
+    monkeypatch.setattr(orderbook, "checkout_view", dies_once)
     headers = {"Idempotency-Key": "dead"}
     assert api.post("/v1/checkouts", checkout_body(), headers=headers).status_code == 500
     assert _count(issuer) == 0
