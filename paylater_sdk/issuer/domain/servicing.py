@@ -1,13 +1,10 @@
 """Servicing at the issuer: bills, the freeze and the buyer's servicing view (issue #14).
 
 The rules are the pure functions of :mod:`paylater_sdk.installments` (docs/servicing.md):
-this module loads a buyer's orders as :class:`OrderAccount` values (:mod:`.accounts`),
-calls :func:`allocate`, :func:`build_statement` or :func:`delinquency`, and books what
-they return (:mod:`.booking`). A repayment is one write transaction that locks the
-buyer's orders and then the buyer row (the order -> buyer lock order of captures and
-refunds, so no two servicing paths deadlock), so two repayments of one buyer serialise
-and neither can over-pay or restore credit twice. With an ``Idempotency-Key`` the answer
-commits with the repayment (``repayments.answer_json``) and a retry gets it back.
+this module loads a buyer's orders as :class:`OrderAccount` values (:mod:`.accounts`) and
+answers what :func:`build_statement`, :func:`owed` and :func:`delinquency` say of them; it
+also refreshes the buyer's freeze. Repayments, which change the books, are
+:mod:`.repayments`.
 """
 
 from __future__ import annotations
