@@ -131,8 +131,11 @@ def test_captures_racing_a_void_of_the_rest(
 
     answers: list[Answer] = race(5, act)
     no_server_errors(answers)
-    assert answers[4].status == 200, answers[4].body[:300]
     won = [a for a in answers[:4] if a.status == 200]
+    if len(won) == 4:  # every shipment came first: 300 captured, nothing is left to void
+        assert (answers[4].status, answers[4].code) == (409, "INVALID_STATE")
+    else:
+        assert answers[4].status == 200, answers[4].body[:300]
     assert {(a.status, a.code) for a in answers[:4] if a.status != 200} <= {(409, "INVALID_STATE")}
     final = api.get(f"/v1/checkouts/{order['checkout_id']}").json()["order"]
     captured = 100_00 + 50_00 * len(won)
