@@ -47,6 +47,15 @@ NOTIFICATION_STATES = (PENDING, DELIVERED, FAILED)
 # --- enqueue (inside the caller's transaction) -----------------------------------------
 
 
+# Built once (see :mod:`..storage.prepared`): every state change enqueues.
+_INSERT = notifications.insert()
+_TRADE_NO_OF_ORDER = (
+    sa.select(checkouts.c.out_trade_no)
+    .join(orders, orders.c.checkout_id == checkouts.c.id)
+    .where(orders.c.id == sa.bindparam("order_id"))
+)
+
+
 def enqueue(
     conn: Connection,
     *,
@@ -76,24 +85,25 @@ def enqueue(
     event_id = "evt_" + secrets.token_hex(12)
     trade_no = _out_trade_no(conn, resource)
     conn.execute(
-        notifications.insert().values(
-            id=event_id,
-            merchant_id=merchant_id,
-            notify_url=notify_url,
-            event_type=event_type,
-            original_type=original_type,
-            summary=summary,
-            resource=json.dumps(dict(resource), ensure_ascii=False, separators=(",", ":")),
-            state=PENDING,
-            attempts=0,
-            round_start=0,
-            created_at=to_epoch(now),
-            seq=time.time_ns(),
-            next_attempt_at=to_epoch(now),
-            out_trade_no=trade_no,
+        _INSERT,
+        {
+            "id": event_id,
+            "merchant_id": merchant_id,
+            "notify_url": notify_url,
+            "event_type": event_type,
+            "original_type": original_type,
+            "summary": summary,
+            "resource": json.dumps(dict(resource), ensure_ascii=False, separators=(",", ":")),
+            "state": PENDING,
+            "attempts": 0,
+            "round_start": 0,
+            "created_at": to_epoch(now),
+            "seq": time.time_ns(),
+            "next_attempt_at": to_epoch(now),
+            "out_trade_no": trade_no,
             # Last: the position is numbered in commit order (storage/positions.py).
-            list_seq=next_position(conn, merchant_id),
-        )
+            "list_seq": next_position(conn, merchant_id),
+        },
     )
     return event_id
 
@@ -106,11 +116,7 @@ def _out_trade_no(conn: Connection, resource: Mapping[str, Any]) -> str | None:
     order_id = resource.get("order_id")
     if not isinstance(order_id, str):
         return None
-    value = conn.execute(
-        sa.select(checkouts.c.out_trade_no)
-        .join(orders, orders.c.checkout_id == checkouts.c.id)
-        .where(orders.c.id == order_id)
-    ).scalar()
+    value = conn.execute(_TRADE_NO_OF_ORDER, {"order_id": order_id}).scalar()
     return None if value is None else str(value)
 
 

@@ -27,6 +27,13 @@ WECHAT_EVENTS: Final = frozenset({"TRANSACTION.SUCCESS", "REFUND.SUCCESS"})
 _CST = timezone(timedelta(hours=8))
 
 
+# Built once (see :mod:`..storage.prepared`): every /v1 notification asks.
+_CHECKOUT_OF_ORDER = sa.select(orders.c.checkout_id).where(orders.c.id == sa.bindparam("order_id"))
+_V3_CHECKOUT = sa.select(wechat_transactions.c.checkout_id).where(
+    wechat_transactions.c.checkout_id == sa.bindparam("checkout_id")
+)
+
+
 def suppressed(
     conn: Connection, event_type: str, original_type: str, resource: Mapping[str, Any]
 ) -> bool:
@@ -38,16 +45,10 @@ def suppressed(
         checkout_id = resource.get("id")
     elif original_type in ("refund", "order"):
         order_id = resource.get("order_id") or resource.get("id")
-        checkout_id = conn.execute(
-            sa.select(orders.c.checkout_id).where(orders.c.id == order_id)
-        ).scalar()
+        checkout_id = conn.execute(_CHECKOUT_OF_ORDER, {"order_id": order_id}).scalar()
     if not isinstance(checkout_id, str):
         return False
-    found = conn.execute(
-        sa.select(wechat_transactions.c.checkout_id).where(
-            wechat_transactions.c.checkout_id == checkout_id
-        )
-    ).first()
+    found = conn.execute(_V3_CHECKOUT, {"checkout_id": checkout_id}).first()
     return found is not None
 
 

@@ -62,16 +62,20 @@ def policies_for(config: IssuerConfig, rows: Sequence[Any]) -> dict[str, Servici
     return {r.id: policy_for(config, r.plan_id) for r in rows}
 
 
+# Built once (see :mod:`..storage.prepared`): every capture, refund and repayment reads it.
+_LINES = (
+    sa.select(repayment_lines)
+    .where(repayment_lines.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
+    .order_by(repayment_lines.c.id)
+)
+
+
 def lines_by_order(conn: sa.Connection, order_ids: Sequence[str]) -> dict[str, list[Any]]:
     """The stored payment rows of each order, in the order they were written."""
     out: dict[str, list[Any]] = {oid: [] for oid in order_ids}
     if not order_ids:
         return out
-    rows = conn.execute(
-        sa.select(repayment_lines)
-        .where(repayment_lines.c.order_id.in_(list(order_ids)))
-        .order_by(repayment_lines.c.id)
-    )
+    rows = conn.execute(_LINES, {"order_ids": list(order_ids)})
     for row in rows:
         out[row.order_id].append(row)
     return out

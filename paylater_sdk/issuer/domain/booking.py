@@ -34,10 +34,12 @@ def freeze_date(account: OrderAccount, on: date, policy: ServicingPolicy) -> str
     ``grace_days`` past due).
     """
     states = account.states(max(on, account.schedule.start), policy)
-    open_ = [s.installment.due_date for s in states if not s.settled]
-    if not open_:
+    # Installments fall due in order, so the oldest owing one is the first not settled
+    # (a new loan stops at its first installment).
+    oldest = next((s.installment.due_date for s in states if not s.settled), None)
+    if oldest is None:
         return None
-    return (min(open_) + timedelta(days=policy.grace_days)).isoformat()
+    return (oldest + timedelta(days=policy.grace_days)).isoformat()
 
 
 def order_fields(account: OrderAccount, on: date, policy: ServicingPolicy) -> dict[str, Any]:

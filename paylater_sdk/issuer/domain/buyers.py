@@ -57,6 +57,21 @@ def ensure_magic_buyers(conn: sa.Connection, phones: PhoneVault, now: datetime) 
         )
 
 
+# Built once (see :mod:`..storage.prepared`): the consent page runs both.
+_BY_TOKEN = sa.select(buyers).where(buyers.c.buyer_token == sa.bindparam("token"))
+_BY_PHONE = sa.select(buyers).where(buyers.c.phone_hash == sa.bindparam("digest"))
+_HINTS = (
+    sa.select(buyers.c.phone_enc, buyers.c.test_code)
+    .where(
+        buyers.c.status == BuyerStatus.ACTIVE,
+        buyers.c.phone_hash.not_in(sa.bindparam("magic", expanding=True)),
+        buyers.c.phone_enc.is_not(None),
+    )
+    .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
+    .limit(sa.bindparam("n"))
+)
+
+
 class Buyers:
     """The issuer's buyer operations (composed by :class:`~.issuer.Issuer`)."""
 
@@ -94,12 +109,22 @@ class Buyers:
                 raise
             raise _duplicate_phone(phone) from None
 
+    def sign_in_hints(self, limit: int = 3) -> list[tuple[str, str]]:
+        """(phone, code) of the newest buyers that can buy, magic buyers left out: the
+        test-mode consent page's sign-in hint (test mode only: shown in full so a tester
+        can sign in)."""
+        issuer = self._issuer
+        magic = [issuer.phones.digest(phone) for phone, _ in credit.MAGIC_BUYERS.values()]
+        with reading(issuer.engine) as conn:
+            rows = conn.execute(_HINTS, {"magic": magic, "n": limit}).all()
+        return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
+
     def by_phone(self, phone: str) -> TestBuyer | None:
         """The buyer with this phone number, found by its keyed hash (never stored in clear)."""
         issuer = self._issuer
         digest = issuer.phones.digest(phone)
         with reading(issuer.engine) as conn:
-            row = conn.execute(sa.select(buyers).where(buyers.c.phone_hash == digest)).first()
+            row = conn.execute(_BY_PHONE, {"digest": digest}).first()
         if row is None:
             return None
         return TestBuyer(
@@ -144,7 +169,7 @@ class Buyers:
                 "eligibility checks by this merchant",
             )
         with reading(issuer.engine) as conn:
-            row = conn.execute(sa.select(buyers).where(buyers.c.buyer_token == buyer_token)).first()
+            row = conn.execute(_BY_TOKEN, {"token": buyer_token}).first()
         if row is None:
             raise NotFoundError("no buyer with this buyer_token", code="NOT_FOUND")
         ratelimit.hit(

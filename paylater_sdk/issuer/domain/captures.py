@@ -38,6 +38,8 @@ from .views import order_json_by_id
 
 __all__ = ["capture_order", "extend_authorization"]
 
+_INSERT_CAPTURE = captures.insert()  # built once (see :mod:`..storage.prepared`)
+
 
 def _check_capturable(order: Any, now: datetime) -> None:
     """Refused unless the authorization is live: authorized, or captured in part."""
@@ -121,15 +123,16 @@ def capture_order(
         now=now,
     )
     conn.execute(
-        captures.insert().values(
-            id=capture_id,
-            order_id=order.id,
-            merchant_id=order.merchant_id,
-            amount=captured,
-            currency=order.currency,
-            final=ends,
-            created_at=to_epoch(now),
-        )
+        _INSERT_CAPTURE,
+        {
+            "id": capture_id,
+            "order_id": order.id,
+            "merchant_id": order.merchant_id,
+            "amount": captured,
+            "currency": order.currency,
+            "final": ends,
+            "created_at": to_epoch(now),
+        },
     )
     summary = "order captured" if ends else "order captured in part"
     lifecycle.notify_checkout(conn, order.checkout_id, EventType.ORDER_CAPTURED, summary, now)

@@ -9,6 +9,7 @@ check fails.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Mapping
@@ -247,23 +248,33 @@ def refresh_overdue(conn: sa.Connection, today: date, buyer_id: str | None = Non
     (``buyer_id``): touching every late buyer's row inside such a transaction would make
     concurrent transactions lock the same rows in different orders (deadlocks).
     """
+    params = {"today": today.isoformat(), "who": buyer_id}
+    for statement in _overdue_updates(scoped=buyer_id is not None):
+        conn.execute(statement, params)
+
+
+@functools.cache
+def _overdue_updates(*, scoped: bool) -> tuple[sa.Update, sa.Update]:
+    """The two UPDATEs of :func:`refresh_overdue` (``:today``; ``:who`` when ``scoped``),
+    built once per scope (see :mod:`..storage.prepared`)."""
     late = (
         sa.select(orders.c.buyer_id)
         .where(
             orders.c.state.in_((CheckoutState.CAPTURED, CheckoutState.PARTIALLY_REFUNDED)),
-            orders.c.next_due_on < today.isoformat(),
+            orders.c.next_due_on < sa.bindparam("today"),
         )
         .distinct()
     )
-    only = sa.true() if buyer_id is None else buyers.c.id == buyer_id
-    if buyer_id is not None:
-        late = late.where(orders.c.buyer_id == buyer_id)
-    conn.execute(
+    only: sa.ColumnElement[bool] = sa.true()
+    if scoped:
+        only = buyers.c.id == sa.bindparam("who")
+        late = late.where(orders.c.buyer_id == sa.bindparam("who"))
+    flag = (
         buyers.update()
         .where(only, buyers.c.overdue == sa.false(), buyers.c.id.in_(late))
         .values(overdue=True)
     )
-    conn.execute(
+    clear = (
         buyers.update()
         .where(
             only,
@@ -273,3 +284,4 @@ def refresh_overdue(conn: sa.Connection, today: date, buyer_id: str | None = Non
         )
         .values(overdue=False)
     )
+    return flag, clear

@@ -14,6 +14,7 @@ the isolation level (no read-then-write race in Python).
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -44,6 +45,11 @@ def schedule_outstanding(schedule_json: str) -> int:
     return sum(int(item["principal"]["value"]) for item in data["installments"] if not item["paid"])
 
 
+# Built once (see :mod:`..storage.prepared`): every money movement appends one of these.
+_INSERT_ENTRY = ledger_entries.insert()
+_INSERT_RECEIVABLE = receivable_entries.insert()
+
+
 class LedgerError(RuntimeError):
     """A conditional update matched no row: the ledger would have gone wrong."""
 
@@ -63,18 +69,19 @@ def _entry(
     outstanding: int = 0,
 ) -> None:
     conn.execute(
-        ledger_entries.insert().values(
-            buyer_id=buyer_id,
-            created_at=to_epoch(now),
-            reason=reason,
-            reference=reference,
-            amount=amount,
-            currency=currency,
-            limit_delta=limit,
-            available_delta=available,
-            held_delta=held,
-            outstanding_delta=outstanding,
-        )
+        _INSERT_ENTRY,
+        {
+            "buyer_id": buyer_id,
+            "created_at": to_epoch(now),
+            "reason": reason,
+            "reference": reference,
+            "amount": amount,
+            "currency": currency,
+            "limit_delta": limit,
+            "available_delta": available,
+            "held_delta": held,
+            "outstanding_delta": outstanding,
+        },
     )
 
 
@@ -95,11 +102,36 @@ def open_account(
     )
 
 
+def _guard(name: str) -> sa.ColumnElement[bool]:
+    """The WHERE clause that decides a move: ``:bound`` is the amount it needs."""
+    bound: sa.BindParameter[int] = sa.bindparam("bound")
+    if name == "spendable":  # a hold: enough available, and the buyer may buy
+        return sa.and_(
+            buyers.c.currency == sa.bindparam("in_currency"),
+            buyers.c.available >= bound,
+            buyers.c.status == BuyerStatus.ACTIVE,
+            buyers.c.overdue == sa.false(),
+        )
+    return buyers.c[name] >= bound  # "held" or "outstanding": enough of it to move
+
+
+@functools.cache
+def _move_statement(guard: str, columns: tuple[str, ...]) -> sa.Update:
+    """The guarded UPDATE adding ``:d_<column>`` to each of ``columns``, built once per
+    shape (see :mod:`..storage.prepared`)."""
+    return (
+        buyers.update()
+        .where(buyers.c.id == sa.bindparam("who"), _guard(guard))
+        .values({buyers.c[name]: buyers.c[name] + sa.bindparam(f"d_{name}") for name in columns})
+    )
+
+
 def _move(
     conn: sa.Connection,
     *,
     buyer_id: str,
-    guard: sa.ColumnElement[bool],
+    guard: str,
+    bound: int,
     currency: str,
     now: datetime,
     reason: str,
@@ -109,18 +141,18 @@ def _move(
     held: int = 0,
     outstanding: int = 0,
 ) -> bool:
-    """Apply the deltas in one UPDATE guarded by ``guard``, then record the same deltas.
+    """Apply the deltas in one UPDATE guarded by ``guard`` (see :func:`_guard`: the row
+    must have ``bound`` to move), then record the same deltas.
 
     Both the balance change and the ledger entry come from the one set of deltas, so the
     books cannot disagree with the balances. Returns False (nothing changed) when the
     guard matched no row.
     """
     deltas = {"available": available, "held": held, "outstanding": outstanding}
-    result = conn.execute(
-        buyers.update()
-        .where(buyers.c.id == buyer_id, guard)
-        .values({buyers.c[name]: buyers.c[name] + delta for name, delta in deltas.items() if delta})
-    )
+    moved = tuple(name for name, delta in deltas.items() if delta)
+    params: dict[str, object] = {"who": buyer_id, "bound": bound, "in_currency": currency}
+    params.update((f"d_{name}", deltas[name]) for name in moved)
+    result = conn.execute(_move_statement(guard, moved), params)
     if result.rowcount != 1:
         return False
     _entry(
@@ -156,12 +188,8 @@ def hold(
     return _move(
         conn,
         buyer_id=buyer_id,
-        guard=sa.and_(
-            buyers.c.currency == currency,
-            buyers.c.available >= amount,
-            buyers.c.status == BuyerStatus.ACTIVE,
-            buyers.c.overdue == sa.false(),
-        ),
+        guard="spendable",
+        bound=amount,
         currency=currency,
         now=now,
         reason="HOLD",
@@ -188,7 +216,8 @@ def release(
     if not _move(
         conn,
         buyer_id=buyer_id,
-        guard=buyers.c.held >= amount,
+        guard="held",
+        bound=amount,
         currency=currency,
         now=now,
         reason=reason,
@@ -216,7 +245,8 @@ def capture(
     if not _move(
         conn,
         buyer_id=buyer_id,
-        guard=buyers.c.held >= held_amount,
+        guard="held",
+        bound=held_amount,
         currency=currency,
         now=now,
         reason="CAPTURE",
@@ -245,7 +275,8 @@ def restore_principal(
     if not _move(
         conn,
         buyer_id=buyer_id,
-        guard=buyers.c.outstanding >= amount,
+        guard="outstanding",
+        bound=amount,
         currency=currency,
         now=now,
         reason=reason,
@@ -311,16 +342,17 @@ def post_receivable(
     if not delta:
         return
     conn.execute(
-        receivable_entries.insert().values(
-            buyer_id=buyer_id,
-            order_id=order_id,
-            kind=kind,
-            delta=delta,
-            currency=currency,
-            reason=reason,
-            reference=reference,
-            created_at=to_epoch(now),
-        )
+        _INSERT_RECEIVABLE,
+        {
+            "buyer_id": buyer_id,
+            "order_id": order_id,
+            "kind": kind,
+            "delta": delta,
+            "currency": currency,
+            "reason": reason,
+            "reference": reference,
+            "created_at": to_epoch(now),
+        },
     )
 
 

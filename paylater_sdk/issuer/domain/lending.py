@@ -24,6 +24,12 @@ from .scorecard import Application, CreditModel, ScorecardModel, derived_profile
 __all__ = ["Lending"]
 
 
+#: Built once (see :mod:`..storage.prepared`): the consent page asks on every sign-in.
+_LINE = sa.select(buyers.c.credit_limit, buyers.c.line_opened_at).where(
+    buyers.c.id == sa.bindparam("buyer_id")
+)
+
+
 class LendingHost(Protocol):
     """What the credit desk needs from the issuer that owns it."""
 
@@ -150,9 +156,5 @@ class Lending:
     def has_line(self, buyer_id: str) -> bool:
         """Whether the buyer has a credit line (the consent page offers 开通分付 if not)."""
         with reading(self._host.engine) as conn:
-            row = conn.execute(
-                sa.select(buyers.c.credit_limit, buyers.c.line_opened_at).where(
-                    buyers.c.id == buyer_id
-                )
-            ).first()
+            row = conn.execute(_LINE, {"buyer_id": buyer_id}).first()
         return row is not None and (row.credit_limit > 0 or row.line_opened_at is not None)

@@ -13,6 +13,7 @@ both win; the loser gets 409 ``INVALID_STATE`` and nothing changes.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -25,10 +26,11 @@ from ...errors import ConflictError, NotFoundError
 from ...lifecycle import CheckoutState, EventType
 from ..delivery.store import enqueue
 from ..storage.locking import locked
+from ..storage.prepared import by_id
 from ..storage.schema import checkouts, orders, reading, to_epoch
 from . import ledger
 from .accounts import SERVICED
-from .views import checkout_json_by_id, order_json_by_id
+from .views import checkout_json, order_json_by_id
 
 __all__ = [
     "REFUNDABLE",
@@ -95,15 +97,22 @@ def require_state(kind: str, obj_id: str, state: str, allowed: tuple[str, ...], 
         )
 
 
+_SET_CHECKOUT_STATE = (
+    checkouts.update()
+    .where(checkouts.c.id == sa.bindparam("obj_id"))
+    .values(state=sa.bindparam("new_state"))
+)
+
+
 def _set_checkout_state(conn: sa.Connection, checkout_id: str, state: str) -> None:
-    conn.execute(checkouts.update().where(checkouts.c.id == checkout_id).values(state=state))
+    conn.execute(_SET_CHECKOUT_STATE, {"obj_id": checkout_id, "new_state": state})
 
 
 def notify_checkout(
     conn: sa.Connection, checkout_id: str, event_type: str, summary: str, now: datetime
 ) -> dict[str, Any]:
-    row = conn.execute(sa.select(checkouts).where(checkouts.c.id == checkout_id)).one()
-    resource = checkout_json_by_id(conn, checkout_id)
+    row = conn.execute(by_id(checkouts), {"obj_id": checkout_id}).one()
+    resource = checkout_json(conn, row)
     emit(
         conn,
         merchant_id=row.merchant_id,
@@ -129,6 +138,21 @@ def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[st
     return notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
 
 
+@functools.cache
+def _transition_statement(columns: tuple[str, ...]) -> sa.Update:
+    """The version-guarded order UPDATE setting ``version`` and ``columns``, built once per
+    set of columns (see :mod:`..storage.prepared`); the new values are its parameters."""
+    return (
+        orders.update()
+        .where(
+            orders.c.id == sa.bindparam("obj_id"),
+            orders.c.state == sa.bindparam("old_state"),
+            orders.c.version == sa.bindparam("old_version"),
+        )
+        .values({name: sa.bindparam(name) for name in ("version", *columns)})
+    )
+
+
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
     """Update an order read (and locked) in this transaction, guarded on its version.
 
@@ -137,9 +161,10 @@ def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) 
     amounts (the lost update that let concurrent refunds exceed the capture).
     """
     done = conn.execute(
-        orders.update()
-        .where(orders.c.id == order.id, orders.c.state == old, orders.c.version == order.version)
-        .values(version=order.version + 1, **values)
+        _transition_statement(tuple(sorted(values))),
+        {"obj_id": order.id, "old_state": old, "old_version": order.version}
+        | {"version": order.version + 1}
+        | values,
     )
     if done.rowcount != 1:
         raise ConflictError(
@@ -211,6 +236,16 @@ def _end_authorization(
     notify_checkout(conn, order.checkout_id, EventType(f"ORDER.{state}"), summary, now)
 
 
+# Built once (see :mod:`..storage.prepared`): the sweep runs both every second.
+_STALE_CHECKOUTS = sa.select(checkouts.c.id).where(
+    checkouts.c.state == CheckoutState.CREATED, checkouts.c.expires_at <= sa.bindparam("moment")
+)
+# every live hold (authorized, or captured in part): few rows, indexed
+_STALE_HOLDS = sa.select(orders.c.id).where(
+    orders.c.held > 0, orders.c.authorization_expires_at <= sa.bindparam("moment")
+)
+
+
 def expire_due(engine: Engine, now: datetime) -> int:
     """Expire unauthorized checkouts and stale authorizations; returns how many changed.
 
@@ -220,25 +255,8 @@ def expire_due(engine: Engine, now: datetime) -> int:
     """
     moment = to_epoch(now)
     with reading(engine) as conn:
-        stale_checkouts = (
-            conn.execute(
-                sa.select(checkouts.c.id).where(
-                    checkouts.c.state == CheckoutState.CREATED, checkouts.c.expires_at <= moment
-                )
-            )
-            .scalars()
-            .all()
-        )
-        stale_orders = (
-            conn.execute(
-                # every live hold (authorized, or captured in part): few rows, indexed
-                sa.select(orders.c.id).where(
-                    orders.c.held > 0, orders.c.authorization_expires_at <= moment
-                )
-            )
-            .scalars()
-            .all()
-        )
+        stale_checkouts = conn.execute(_STALE_CHECKOUTS, {"moment": moment}).scalars().all()
+        stale_orders = conn.execute(_STALE_HOLDS, {"moment": moment}).scalars().all()
     changed = 0
     for checkout_id in stale_checkouts:
         with engine.begin() as conn:

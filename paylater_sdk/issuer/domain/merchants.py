@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from ...signing import KeyRing, load_public_key, public_key_pem, serial_for
 from ..config import is_api_key
 from ..storage.locking import lock_name
+from ..storage.prepared import by_id
 from ..storage.schema import merchant_keys, merchants, reading, to_epoch
 from .lifecycle import not_found
 
@@ -106,7 +107,7 @@ class MerchantRegistry:
 
     def row(self, merchant_id: str) -> Any:
         with reading(self._engine) as conn:
-            return conn.execute(sa.select(merchants).where(merchants.c.id == merchant_id)).first()
+            return conn.execute(by_id(merchants), {"obj_id": merchant_id}).first()
 
     def keyring(self, merchant_id: str) -> KeyRing | None:
         """The merchant's public keys (None for an unknown merchant)."""

@@ -21,7 +21,7 @@ from ...installments import PlanOffer
 from ...money import Money
 from ..config import IssuerConfig
 from ..storage import idempotency
-from ..storage.locking import locked
+from ..storage.prepared import by_id
 from ..storage.schema import orders, reading
 from ..storage.schema import refunds as refund_rows
 from . import captures, credit, lifecycle, refunds, risk
@@ -168,12 +168,8 @@ def owned_row(
     ``lock``: the row is locked until the transaction ends (``FOR UPDATE``), for a read
     that a state change is computed from (see :mod:`.locking`).
     """
-    query = sa.select(table).where(table.c.id == obj_id)
-    if merchant_id is not None:
-        query = query.where(table.c.merchant_id == merchant_id)
-    if lock:
-        query = locked(query)
-    row = conn.execute(query).first()
+    query = by_id(table, owned=merchant_id is not None, lock=lock)
+    row = conn.execute(query, {"obj_id": obj_id, "owner": merchant_id}).first()
     if row is None:
         raise lifecycle.not_found(kind, obj_id)
     return row

@@ -8,9 +8,10 @@ and :mod:`.ledger`).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,7 @@ from ...money import Money
 from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.positions import next_position
+from ..storage.prepared import by_id
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_epoch
 from . import credit, ledger, lifecycle, repayments, risk
 from .order_actions import OrderActions, OrderHost, offer_for, owned_row
@@ -32,6 +34,25 @@ from .urls import url_allowed
 from .views import checkout_json, checkout_json_by_id, checkout_view
 
 __all__ = ["OrderBook"]
+
+_QUOTE_CACHE = 4096  # (amount, offers, day) triples: a few MB at most
+
+# Built once (see :mod:`..storage.prepared`): every purchase runs each of these.
+_TRADE_NO_TAKEN = sa.select(checkouts.c.id).where(
+    checkouts.c.merchant_id == sa.bindparam("owner"),
+    checkouts.c.out_trade_no == sa.bindparam("trade_no"),
+)
+_INSERT_CHECKOUT = checkouts.insert()
+_INSERT_ORDER = orders.insert()
+_MERCHANT_NAME = sa.select(merchants.c.name).where(merchants.c.id == sa.bindparam("owner"))
+_CLAIM = (
+    checkouts.update()
+    .where(
+        checkouts.c.id == sa.bindparam("obj_id"),
+        checkouts.c.state == CheckoutState.CREATED,
+    )
+    .values(state=CheckoutState.AUTHORIZED)
+)
 
 
 class OrderBook:
@@ -47,6 +68,10 @@ class OrderBook:
         self.void = self._actions.void
         self.create_refund = self._actions.create_refund
         self.get_refund = self._actions.get_refund
+        # Quotes are a pure function of (amount, offers, purchase day): a purchase prices
+        # the same plans four or five times (create, each consent page, authorize), so
+        # they are priced once. PlanQuote and its Schedule are frozen, so sharing is safe.
+        self._priced = functools.lru_cache(maxsize=_QUOTE_CACHE)(self._price)
 
     @property
     def engine(self) -> Engine:
@@ -65,8 +90,13 @@ class OrderBook:
 
     def quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
         """The offers (in the amount's currency) priced for ``amount`` from ``on``."""
-        same = [o for o in offers if o.min_amount.currency == amount.currency]
-        return quote_plans(amount, same, start=on.date(), apr_cap=self.config.apr_cap)
+        same = tuple(o for o in offers if o.min_amount.currency == amount.currency)
+        return list(self._priced(amount, same, on.date()))
+
+    def _price(
+        self, amount: Money, offers: tuple[PlanOffer, ...], day: date
+    ) -> tuple[PlanQuote, ...]:
+        return tuple(quote_plans(amount, offers, start=day, apr_cap=self.config.apr_cap))
 
     # --- checkouts (the merchant's side) ----------------------------------------------------
 
@@ -100,10 +130,7 @@ class OrderBook:
             with idempotency.transaction(self.engine) as tx:
                 conn = tx.conn
                 duplicate = conn.execute(
-                    sa.select(checkouts.c.id).where(
-                        checkouts.c.merchant_id == merchant_id,
-                        checkouts.c.out_trade_no == out_trade_no,
-                    )
+                    _TRADE_NO_TAKEN, {"owner": merchant_id, "trade_no": out_trade_no}
                 ).first()
                 if duplicate is not None:
                     raise _duplicate_trade_no(out_trade_no)
@@ -124,7 +151,7 @@ class OrderBook:
                     "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
                     "list_seq": next_position(conn, merchant_id),  # last: commit order
                 }
-                conn.execute(checkouts.insert().values(values))
+                conn.execute(_INSERT_CHECKOUT, values)
                 # Answered from the values written: no re-read, and no order to look up yet.
                 return tx.done(checkout_view(SimpleNamespace(**values), None))
         except IntegrityError:
@@ -196,9 +223,7 @@ class OrderBook:
         self._host.sweep()
         with reading(self.engine) as conn:
             row = self._checkout_row(conn, None, checkout_id)
-            merchant = conn.execute(
-                sa.select(merchants.c.name).where(merchants.c.id == row.merchant_id)
-            ).scalar_one()
+            merchant = conn.execute(_MERCHANT_NAME, {"owner": row.merchant_id}).scalar_one()
         amount = Money.from_minor(row.amount, row.currency)
         plan_ids = [p["plan_id"] for p in json.loads(row.plans_json)]
         created = datetime.fromtimestamp(row.created_at, self.now().tzinfo)
@@ -226,11 +251,7 @@ class OrderBook:
         with self.engine.begin() as conn:
             row = self._checkout_row(conn, None, checkout_id, lock=True)
             quote = self._approve(conn, row, buyer_id, plan_id, now)
-            claimed = conn.execute(
-                checkouts.update()
-                .where(checkouts.c.id == row.id, checkouts.c.state == CheckoutState.CREATED)
-                .values(state=CheckoutState.AUTHORIZED)
-            )
+            claimed = conn.execute(_CLAIM, {"obj_id": row.id})
             if claimed.rowcount != 1:
                 raise ConflictError(f"checkout {row.id} changed meanwhile", code="INVALID_STATE")
             self._open_order(conn, row, buyer_id, quote, now)
@@ -263,7 +284,7 @@ class OrderBook:
             )
         amount = Money.from_minor(row.amount, row.currency)
         quotes = self.quotes(amount, [offer_for(self.offers, plan_id)], now)
-        buyer = conn.execute(sa.select(buyers).where(buyers.c.id == buyer_id)).first()
+        buyer = conn.execute(by_id(buyers), {"obj_id": buyer_id}).first()
         if buyer is None:
             raise _not_found("buyer", buyer_id)
         over = bool(quotes) and credit.over_dti(
@@ -289,26 +310,27 @@ class OrderBook:
         ):
             raise _declined("INSUFFICIENT_LIMIT")
         conn.execute(
-            orders.insert().values(
-                id=order_id,
-                checkout_id=row.id,
-                merchant_id=row.merchant_id,
-                buyer_id=buyer_id,
-                state=CheckoutState.AUTHORIZED,
-                currency=row.currency,
-                amount=row.amount,
-                held=row.amount,
-                captured_amount=0,
-                refunded_amount=0,
-                plan_id=quote.plan_id,
-                plan_json=json.dumps(quote.to_json()),
-                schedule_json=None,
-                metadata_json=row.metadata_json,  # the order carries the checkout's metadata
-                authorized_at=to_epoch(now),
-                authorization_expires_at=lifecycle.authorization_expiry(
+            _INSERT_ORDER,
+            {
+                "id": order_id,
+                "checkout_id": row.id,
+                "merchant_id": row.merchant_id,
+                "buyer_id": buyer_id,
+                "state": CheckoutState.AUTHORIZED,
+                "currency": row.currency,
+                "amount": row.amount,
+                "held": row.amount,
+                "captured_amount": 0,
+                "refunded_amount": 0,
+                "plan_id": quote.plan_id,
+                "plan_json": json.dumps(quote.to_json()),
+                "schedule_json": None,
+                "metadata_json": row.metadata_json,  # the order carries the checkout's metadata
+                "authorized_at": to_epoch(now),
+                "authorization_expires_at": lifecycle.authorization_expiry(
                     now, self.config.authorization_ttl
                 ),
-            )
+            },
         )
         return order_id
 

@@ -28,16 +28,20 @@ class RateLimitedError(RateLimitError):
         self.retry_after = retry_after
 
 
-def _count(conn: sa.Connection, scope: str, window: int, maximum: int) -> bool:
-    done = conn.execute(
-        rate_counters.update()
-        .where(
-            rate_counters.c.scope == scope,
-            rate_counters.c.window_start == window,
-            rate_counters.c.hits < maximum,
-        )
-        .values(hits=rate_counters.c.hits + 1)
+#: Built once (see :mod:`..storage.prepared`): every rate-limited request runs it.
+_COUNT = (
+    rate_counters.update()
+    .where(
+        rate_counters.c.scope == sa.bindparam("in_scope"),
+        rate_counters.c.window_start == sa.bindparam("in_window"),
+        rate_counters.c.hits < sa.bindparam("maximum"),
     )
+    .values(hits=rate_counters.c.hits + 1)
+)
+
+
+def _count(conn: sa.Connection, scope: str, window: int, maximum: int) -> bool:
+    done = conn.execute(_COUNT, {"in_scope": scope, "in_window": window, "maximum": maximum})
     return done.rowcount == 1
 
 

@@ -33,6 +33,14 @@ from .views import refund_json
 
 __all__ = ["create_refund"]
 
+# Built once (see :mod:`..storage.prepared`): every refund runs each of these.
+_REFUND_NO_TAKEN = sa.select(refunds.c.id).where(
+    refunds.c.merchant_id == sa.bindparam("owner"),
+    refunds.c.out_refund_no == sa.bindparam("refund_no"),
+)
+_INSERT_REFUND = refunds.insert()
+_NOTIFY_URL = sa.select(checkouts.c.notify_url).where(checkouts.c.id == sa.bindparam("checkout_id"))
+
 
 def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no: str) -> None:
     """Every reason a refund of ``amount`` on ``order`` (read locked) is refused."""
@@ -57,9 +65,7 @@ def _check_refund(conn: sa.Connection, order: Any, amount: Money, out_refund_no:
             code="AMOUNT_EXCEEDS_AVAILABLE",
         )
     duplicate = conn.execute(
-        sa.select(refunds.c.id).where(
-            refunds.c.merchant_id == order.merchant_id, refunds.c.out_refund_no == out_refund_no
-        )
+        _REFUND_NO_TAKEN, {"owner": order.merchant_id, "refund_no": out_refund_no}
     ).first()
     if duplicate is not None:
         raise ConflictError(
@@ -195,15 +201,13 @@ def _insert_refund(
         "metadata_json": json.dumps(dict(metadata or {}), ensure_ascii=False),
         "list_seq": next_position(conn, order.merchant_id),  # after every row lock
     }
-    conn.execute(refunds.insert().values(values))
+    conn.execute(_INSERT_REFUND, values)
     return refund_json(SimpleNamespace(**values))
 
 
 def _emit_refund(conn: sa.Connection, order: Any, resource: dict[str, Any], now: datetime) -> None:
     """Queue ``REFUND.SUCCEEDED`` to the checkout's notify URL, in the same transaction."""
-    notify_url = conn.execute(
-        sa.select(checkouts.c.notify_url).where(checkouts.c.id == order.checkout_id)
-    ).scalar_one()
+    notify_url = conn.execute(_NOTIFY_URL, {"checkout_id": order.checkout_id}).scalar_one()
     emit(
         conn,
         merchant_id=order.merchant_id,

@@ -20,7 +20,7 @@ from ...lifecycle import Employment
 from ...money import Money
 from ..config import CreditPolicy
 from ..storage.locking import locked
-from ..storage.schema import buyers, credit_decisions, to_epoch
+from ..storage.schema import buyers, credit_decisions, reading, to_epoch
 from . import ledger
 from .applications import record_decision
 from .scorecard import Application, CreditModel, decide, profile_from_json
@@ -30,21 +30,22 @@ __all__ = ["due_for_review", "review_buyer"]
 _DAY = 24 * 3600
 
 
+#: Built once (see :mod:`..storage.prepared`): the sweep asks every second.
+_DUE = (
+    sa.select(buyers.c.id)
+    .where(
+        buyers.c.line_opened_at.is_not(None),
+        buyers.c.pii_erased_at.is_(None),
+        sa.func.coalesce(buyers.c.reviewed_at, buyers.c.line_opened_at) <= sa.bindparam("since"),
+    )
+    .order_by(buyers.c.id)
+)
+
+
 def due_for_review(engine: Engine, now: datetime, days: int) -> list[str]:
     """Buyers whose line was opened or last reviewed ``days`` ago or more."""
-    since = sa.func.coalesce(buyers.c.reviewed_at, buyers.c.line_opened_at)
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(buyers.c.id)
-                .where(
-                    buyers.c.line_opened_at.is_not(None),
-                    buyers.c.pii_erased_at.is_(None),
-                    since <= to_epoch(now) - days * _DAY,
-                )
-                .order_by(buyers.c.id)
-            ).scalars()
-        )
+    with reading(engine) as conn:
+        return list(conn.execute(_DUE, {"since": to_epoch(now) - days * _DAY}).scalars())
 
 
 def _last_application(conn: sa.Connection, buyer_id: str) -> Application | None:

@@ -44,18 +44,56 @@ _DAY = 24 * 3600
 _ONCE = 100 * 365 * _DAY  # a window no order outlives: the rule fires once per subject
 
 
+# Built once (see :mod:`..storage.prepared`): every sign-in and authorization runs these.
+_RECENT_ALERT = (
+    sa.select(risk_alerts.c.id)
+    .where(
+        risk_alerts.c.rule == sa.bindparam("rule"),
+        risk_alerts.c.subject == sa.bindparam("subject"),
+        risk_alerts.c.created_at >= sa.bindparam("since"),
+    )
+    .limit(1)
+)
+_AUTHORIZATIONS_SINCE = (
+    sa.select(sa.func.count())
+    .select_from(orders)
+    .where(
+        orders.c.buyer_id == sa.bindparam("buyer_id"),
+        orders.c.authorized_at > sa.bindparam("since"),
+    )
+)
+_USE = sa.select(
+    buyers.c.credit_limit, buyers.c.held, buyers.c.outstanding, buyers.c.line_opened_at
+).where(buyers.c.id == sa.bindparam("buyer_id"))
+_SEEN_AGAIN = (
+    device_sightings.update()
+    .where(
+        device_sightings.c.device_hash == sa.bindparam("digest"),
+        device_sightings.c.buyer_id == sa.bindparam("who"),
+    )
+    .values(seen_at=sa.bindparam("moment"))
+)
+_LAST_CAPTURES = (
+    sa.select(orders.c.captured_amount, orders.c.refunded_amount)
+    .where(orders.c.merchant_id == sa.bindparam("owner"), orders.c.captured_at.is_not(None))
+    .order_by(orders.c.captured_at.desc(), orders.c.id.desc())
+    .limit(sa.bindparam("n"))
+)
+_FIRST_SEEN = device_sightings.insert()
+_DEVICE_BUYERS = sa.select(device_sightings.c.buyer_id).where(
+    device_sightings.c.device_hash == sa.bindparam("digest"),
+    device_sightings.c.seen_at > sa.bindparam("since"),
+)
+
+
 def device_hash(device_id: str) -> str:
     """Device ids are stored hashed: the evidence needs sameness, not the id."""
     return hashlib.sha256(b"paylater-device:" + device_id.encode()).hexdigest()
 
 
 def _recent_alert(conn: sa.Connection, rule: str, subject: str, since: int) -> bool:
-    query = sa.select(risk_alerts.c.id).where(
-        risk_alerts.c.rule == rule,
-        risk_alerts.c.subject == subject,
-        risk_alerts.c.created_at >= since,
-    )
-    return conn.execute(query.limit(1)).first() is not None
+    found = conn.execute(_RECENT_ALERT, {"rule": rule, "subject": subject, "since": since})
+    return found.first() is not None
 
 
 def _raise(
@@ -117,9 +155,7 @@ def after_authorization(
     velocity = rules[RiskRule.VELOCITY]
     window = int(velocity.number("window"))
     count = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(orders)
-        .where(orders.c.buyer_id == buyer_id, orders.c.authorized_at > moment - window)
+        _AUTHORIZATIONS_SINCE, {"buyer_id": buyer_id, "since": moment - window}
     ).scalar_one()
     if count >= velocity.number("count"):
         _raise(
@@ -132,11 +168,7 @@ def after_authorization(
             window=window,
         )
     spike = rules[RiskRule.UTILIZATION_SPIKE]
-    row = conn.execute(
-        sa.select(
-            buyers.c.credit_limit, buyers.c.held, buyers.c.outstanding, buyers.c.line_opened_at
-        ).where(buyers.c.id == buyer_id)
-    ).first()
+    row = conn.execute(_USE, {"buyer_id": buyer_id}).first()
     if row is None or row.line_opened_at is None or row.credit_limit <= 0:
         return
     spike_window = int(spike.number("window"))
@@ -166,24 +198,16 @@ def seen_device(
     """A buyer signed in from a device: record it, then SHARED_DEVICE."""
     digest = device_hash(device_id)
     moment = to_epoch(now)
-    done = conn.execute(
-        device_sightings.update()
-        .where(device_sightings.c.device_hash == digest, device_sightings.c.buyer_id == buyer_id)
-        .values(seen_at=moment)
-    )
-    if done.rowcount == 0:
+    sighting = {"digest": digest, "who": buyer_id, "moment": moment}
+    if conn.execute(_SEEN_AGAIN, sighting).rowcount == 0:
         conn.execute(
-            device_sightings.insert().values(device_hash=digest, buyer_id=buyer_id, seen_at=moment)
+            _FIRST_SEEN,
+            {"device_hash": digest, "buyer_id": buyer_id, "seen_at": moment},
         )
     rule = rules[RiskRule.SHARED_DEVICE]
     window = int(rule.number("window"))
     sharing = list(
-        conn.execute(
-            sa.select(device_sightings.c.buyer_id).where(
-                device_sightings.c.device_hash == digest,
-                device_sightings.c.seen_at > moment - window,
-            )
-        ).scalars()
+        conn.execute(_DEVICE_BUYERS, {"digest": digest, "since": moment - window}).scalars()
     )
     if len(sharing) >= rule.number("buyers"):
         _raise(
@@ -232,13 +256,7 @@ def after_refund(
 ) -> None:
     """MERCHANT_REFUND_RATE over the merchant's last captured orders, by amount."""
     rule = rules[RiskRule.MERCHANT_REFUND_RATE]
-    last = (
-        sa.select(orders.c.captured_amount, orders.c.refunded_amount)
-        .where(orders.c.merchant_id == merchant_id, orders.c.captured_at.is_not(None))
-        .order_by(orders.c.captured_at.desc(), orders.c.id.desc())
-        .limit(int(rule.number("last")))
-    )
-    rows = conn.execute(last).all()
+    rows = conn.execute(_LAST_CAPTURES, {"owner": merchant_id, "n": int(rule.number("last"))}).all()
     captured = sum(r.captured_amount for r in rows)
     refunded = sum(r.refunded_amount for r in rows)
     if len(rows) < rule.number("min_captures") or captured <= 0:

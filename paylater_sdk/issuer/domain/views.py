@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..storage.prepared import by_id
 from ..storage.schema import checkouts, orders, refunds, rfc3339
 
 __all__ = [
@@ -57,21 +58,20 @@ def order_json(row: Any) -> dict[str, Any]:
     }
 
 
+# Built once (see :mod:`..storage.prepared`): every checkout and order answer runs one.
+_ORDER = sa.select(orders, checkouts.c.out_trade_no).join(
+    checkouts, checkouts.c.id == orders.c.checkout_id
+)
+_ORDER_OF_CHECKOUT = _ORDER.where(orders.c.checkout_id == sa.bindparam("checkout_id"))
+_ORDER_BY_ID = _ORDER.where(orders.c.id == sa.bindparam("order_id"))
+
+
 def _order_row(conn: sa.Connection, checkout_id: str) -> Any:
-    return conn.execute(
-        sa.select(orders, checkouts.c.out_trade_no)
-        .join(checkouts, checkouts.c.id == orders.c.checkout_id)
-        .where(orders.c.checkout_id == checkout_id)
-    ).first()
+    return conn.execute(_ORDER_OF_CHECKOUT, {"checkout_id": checkout_id}).first()
 
 
 def order_json_by_id(conn: sa.Connection, order_id: str) -> dict[str, Any]:
-    row = conn.execute(
-        sa.select(orders, checkouts.c.out_trade_no)
-        .join(checkouts, checkouts.c.id == orders.c.checkout_id)
-        .where(orders.c.id == order_id)
-    ).one()
-    return order_json(row)
+    return order_json(conn.execute(_ORDER_BY_ID, {"order_id": order_id}).one())
 
 
 def checkout_json(conn: sa.Connection, row: Any) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def checkout_view(row: Any, order: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def checkout_json_by_id(conn: sa.Connection, checkout_id: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(checkouts).where(checkouts.c.id == checkout_id)).one()
+    row = conn.execute(by_id(checkouts), {"obj_id": checkout_id}).one()
     return checkout_json(conn, row)
 
 
@@ -119,5 +119,5 @@ def refund_json(row: Any) -> dict[str, Any]:
 
 
 def refund_json_by_id(conn: sa.Connection, refund_id: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)).one()
+    row = conn.execute(by_id(refunds), {"obj_id": refund_id}).one()
     return refund_json(row)

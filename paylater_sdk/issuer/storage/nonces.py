@@ -22,6 +22,7 @@ from .schema import seen_nonces
 
 __all__ = ["DatabaseNonceStore", "build_nonce_store"]
 
+_INSERT = seen_nonces.insert()  # built once: one per signed request
 _REPLAYED = "this nonce was already used: the request is a replay"
 
 
@@ -37,7 +38,7 @@ class DatabaseNonceStore:
             raise ReplayError("a nonce must be a non-empty string")
         try:
             with self._engine.begin() as conn:
-                conn.execute(seen_nonces.insert().values(nonce=nonce, signed_at=int(timestamp)))
+                conn.execute(_INSERT, {"nonce": nonce, "signed_at": int(timestamp)})
         except IntegrityError:
             raise ReplayError(_REPLAYED) from None
         except SQLAlchemyError as exc:  # fail closed: an unrecorded nonce could be replayed

@@ -37,16 +37,20 @@ def _insert_missing(conn: sa.Connection, merchant_id: str) -> None:
     )
 
 
+#: Built once (see :mod:`.prepared`): every checkout, order and notification runs it.
+_BUMP = (
+    list_counters.update()
+    .where(list_counters.c.merchant_id == sa.bindparam("owner"))
+    .values(value=list_counters.c.value + 1)
+    .returning(list_counters.c.value)
+)
+
+
 def next_position(conn: sa.Connection, merchant_id: str) -> int:
     """The merchant's next list position; its counter row stays locked until commit."""
-    bump = (
-        list_counters.update()
-        .where(list_counters.c.merchant_id == merchant_id)
-        .values(value=list_counters.c.value + 1)
-        .returning(list_counters.c.value)
-    )
-    value = conn.execute(bump).scalar()
+    params = {"owner": merchant_id}
+    value = conn.execute(_BUMP, params).scalar()
     if value is None:
         _insert_missing(conn, merchant_id)
-        value = conn.execute(bump).scalar_one()
+        value = conn.execute(_BUMP, params).scalar_one()
     return int(value)

@@ -184,26 +184,7 @@ def _test_buyers(limit: int = 3) -> list[tuple[str, str]]:
 
     The magic buyers (19900000001.., seeded to show declines) are left out of the list.
     """
-    import sqlalchemy as sa
-
-    from ..domain.credit import MAGIC_BUYERS
-    from ..storage.schema import buyers
-
-    issuer = _issuer()
-    magic = [issuer.phones.digest(phone) for phone, _ in MAGIC_BUYERS.values()]
-    with issuer.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(buyers.c.phone_enc, buyers.c.test_code)
-            .where(
-                buyers.c.status == "ACTIVE",
-                buyers.c.phone_hash.not_in(magic),
-                buyers.c.phone_enc.is_not(None),
-            )
-            .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
-            .limit(limit)
-        ).all()
-    # Test mode only: the sandbox's own buyers, shown in full so a tester can sign in.
-    return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
+    return _issuer().buyers.sign_in_hints(limit)
 
 
 def _page(

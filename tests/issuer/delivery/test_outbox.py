@@ -777,3 +777,40 @@ def test_the_default_transport_raises_when_nobody_listens() -> None:
     server.server_close()  # the port is now closed
     with pytest.raises(requests.ConnectionError):
         outbox.requests_transport(f"http://127.0.0.1:{port}/n", {}, b"{}", 5.0)
+
+
+class _KeepAliveMerchant(BaseHTTPRequestHandler):
+    """An HTTP/1.1 notify endpoint that keeps connections open and tries to set a cookie."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[int, str | None]] = []  # (client port, Cookie header) per request
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _KeepAliveMerchant.seen.append((self.client_address[1], self.headers.get("Cookie")))
+        self.send_response(200)
+        self.send_header("Set-Cookie", "session=abc; Path=/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_default_transport_reuses_its_connection_and_keeps_no_cookie() -> None:
+    _KeepAliveMerchant.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveMerchant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/notify"
+    try:
+        statuses = [outbox.requests_transport(url, {}, b"{}", 5.0) for _ in range(3)]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert statuses == [200, 200, 200]
+    ports = {port for port, _ in _KeepAliveMerchant.seen}
+    assert len(_KeepAliveMerchant.seen) == 3
+    assert len(ports) == 1  # one kept-alive connection for the three notifications
+    assert [cookie for _, cookie in _KeepAliveMerchant.seen] == [None, None, None]
