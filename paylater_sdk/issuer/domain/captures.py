@@ -135,8 +135,12 @@ def capture_order(
         },
     )
     summary = "order captured" if ends else "order captured in part"
-    lifecycle.notify_checkout(conn, order.checkout_id, EventType.ORDER_CAPTURED, summary, now)
-    return order_json_by_id(conn, order.id)
+    resource = lifecycle.notify_checkout(
+        conn, order.checkout_id, EventType.ORDER_CAPTURED, summary, now
+    )
+    # The checkout's one order (orders.checkout_id is unique), as just read for the
+    # notification: the answer needs no second read of the same row.
+    return dict(resource["order"])
 
 
 def _first_loan(

@@ -9,7 +9,7 @@ import pytest
 
 from paylater_sdk.errors import UnknownKeyError
 from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
-from paylater_sdk.issuer import Issuer, create_app, get_issuer
+from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
 from paylater_sdk.issuer.storage import keystore
 from paylater_sdk.money import Money
 from paylater_sdk.signing import (
@@ -23,6 +23,7 @@ from tests._support.issuer import (
     API_KEY,
     MERCHANT_ID,
     SignedClient,
+    authorized,
     checkout_body,
     cny,
     merchant_config,
@@ -64,6 +65,20 @@ def test_the_create_answer_is_what_a_read_of_the_row_answers(api: SignedClient) 
     assert created.get_json()["metadata"] == {"cart": "c-9", "渠道": "小程序"}
     replay = api.post("/v1/checkouts", body, headers={"Idempotency-Key": "k-create-1"})
     assert replay.get_json() == created.get_json()
+
+
+def test_the_capture_answer_is_the_order_a_read_answers(
+    api: SignedClient, issuer: Issuer, buyer: TestBuyer
+) -> None:
+    """capture answers with the order as read for its notification (no second read): the
+    same object the checkout's GET shows, schedule included."""
+    order = authorized(api, issuer, buyer, "A2003")["order"]
+    captured = api.post(f"/v1/orders/{order['id']}/capture", {})
+    assert captured.status_code == 200
+    read = api.get(f"/v1/checkouts/{order['checkout_id']}").get_json()["order"]
+    assert captured.get_json() == read
+    assert captured.get_json()["state"] == "CAPTURED"
+    assert len(captured.get_json()["schedule"]["installments"]) == 6
 
 
 def test_public_url_sets_the_authorize_url(tmp_path: Any, merchant_key: Any) -> None:
