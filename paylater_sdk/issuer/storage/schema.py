@@ -19,6 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .liveness import ping_when_idle
+from .writers import WriterQueue
+
 __all__ = [
     "bills",
     "buyer_events",
@@ -558,13 +561,16 @@ def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions."""
     # hide_parameters: a database error must never log bound values (API keys, tokens).
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = sa.create_engine(url, hide_parameters=True)
+        ping_when_idle(engine)  # not pool_pre_ping: see storage/liveness.py
+        return engine
     if url in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError(
             "an in-memory SQLite database cannot be shared between threads; "
             "use a file URL such as sqlite:////tmp/issuer.db"
         )
     engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    writers = WriterQueue(engine, wait=30.0)  # see storage/writers.py
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -582,7 +588,12 @@ def make_engine(url: str) -> Engine:
         if conn.get_execution_options().get(_READ_ONLY):
             conn.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for a writer
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            writers.enter(conn)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.leave(conn)
+                raise
 
     return engine
 

@@ -1,0 +1,158 @@
+"""The engines ``make_engine`` builds: SQLite writers queue in-process, PostgreSQL
+connections are pinged only after sitting idle (storage/writers.py, storage/liveness.py)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paylater_sdk.issuer.storage.liveness import ping_when_idle
+from paylater_sdk.issuer.storage.schema import make_engine, reading
+from paylater_sdk.issuer.storage.writers import WriterQueue, queue_of
+
+POSTGRES_URL = os.environ.get("PAYLATER_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE hits (n INTEGER NOT NULL)")
+        conn.exec_driver_sql("CREATE TABLE total (n INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO total VALUES (0)")
+    return engine
+
+
+def test_writers_of_one_process_all_commit(engine: sa.Engine) -> None:
+    """Eight threads of read-modify-write transactions: none fails, none is lost."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                with engine.begin() as conn:
+                    seen = conn.exec_driver_sql("SELECT n FROM total").scalar_one()
+                    conn.exec_driver_sql(f"UPDATE total SET n = {seen + 1}")
+                    conn.exec_driver_sql("INSERT INTO hits VALUES (1)")
+        except BaseException as exc:  # collected: the assertion names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _queue(engine).held is False
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM total").scalar_one() == 400
+        assert conn.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 400
+
+
+def test_a_writer_waits_for_the_one_before_it_to_end(engine: sa.Engine) -> None:
+    """The second writer's BEGIN returns only after the first committed (and a rolled
+    back transaction lets the next one in too)."""
+    order: list[str] = []
+    inside = threading.Event()
+    finish = threading.Event()
+
+    def first() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO hits VALUES (1)")
+            assert _queue(engine).held
+            inside.set()
+            finish.wait(10)
+            order.append("first commits")
+
+    def second() -> None:
+        with engine.begin() as conn:
+            order.append("second begins")
+            conn.exec_driver_sql("INSERT INTO hits VALUES (2)")
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert inside.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.3)
+    assert two.is_alive()  # still waiting for the first writer
+    finish.set()
+    one.join()
+    two.join(10)
+    assert order == ["first commits", "second begins"]
+
+    def rolled_back() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO hits VALUES (3)")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert _queue(engine).held is False
+    with engine.begin() as conn:  # would wait 30 s if the rollback kept the lock
+        assert conn.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 2
+
+
+def test_one_connection_may_begin_again_and_reads_do_not_queue(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        for n in range(3):  # the connection keeps its turn; it does not wait for itself
+            with conn.begin():
+                conn.exec_driver_sql(f"INSERT INTO hits VALUES ({n})")
+        assert _queue(engine).held  # until the connection goes back to the pool
+    assert _queue(engine).held is False
+    with engine.begin() as writer, reading(engine) as reader:  # a reader beside a writer
+        writer.exec_driver_sql("INSERT INTO hits VALUES (9)")
+        assert reader.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 3
+    assert _queue(engine).held is False
+
+
+def _queue(engine: sa.Engine) -> WriterQueue:
+    queue = queue_of(engine)
+    assert queue is not None, "make_engine installs a writer queue on SQLite"
+    return queue
+
+
+@pytest.mark.skipif(
+    not POSTGRES_URL and not os.environ.get("CI"),
+    reason="set PAYLATER_TEST_POSTGRES_URL (CI does)",
+)
+def test_an_idle_connection_the_server_dropped_is_replaced_not_failed() -> None:
+    assert POSTGRES_URL, "CI must set PAYLATER_TEST_POSTGRES_URL"
+    engine = sa.create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, after=0.0)
+    killer = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            before = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with killer.begin() as conn:  # the server ends the pooled connection's session
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+        with engine.connect() as conn:  # the ping finds it dead: a new one is used
+            after = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        assert after != before
+    finally:
+        engine.dispose()
+        killer.dispose()
+
+
+@pytest.mark.skipif(
+    not POSTGRES_URL and not os.environ.get("CI"),
+    reason="set PAYLATER_TEST_POSTGRES_URL (CI does)",
+)
+def test_the_ping_leaves_no_transaction_open() -> None:
+    assert POSTGRES_URL, "CI must set PAYLATER_TEST_POSTGRES_URL"
+    import psycopg
+
+    engine = sa.create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, after=0.0)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        with engine.connect() as conn:  # pinged on checkout
+            status = conn.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+        assert status == psycopg.pq.TransactionStatus.IDLE  # the ping's rolled back
+    finally:
+        engine.dispose()
