@@ -10,12 +10,13 @@ none and asks nothing.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...lifecycle import FaultKind
-from ..storage.schema import faults
+from ..storage.schema import faults, reading
 
 __all__ = ["FAULT_KINDS", "Faults", "fault_matches"]
 
@@ -32,6 +33,16 @@ def fault_matches(
     if method_filter and method_filter.upper() != method.upper():
         return False
     return not (path_prefix and not path.startswith(path_prefix))
+
+
+# Built once (see :mod:`..storage.prepared`): test mode asks before every delivery.
+_ARMED = sa.select(faults).where(faults.c.remaining > 0).order_by(faults.c.id)
+_TAKE_ONE = (
+    faults.update()
+    .where(faults.c.id == sa.bindparam("fault_id"), faults.c.remaining > 0)
+    .values(remaining=faults.c.remaining - 1)
+)
+_DROP_SPENT = faults.delete().where(faults.c.remaining <= 0)
 
 
 class Faults:
@@ -67,22 +78,25 @@ class Faults:
         """Consume one matching fault (oldest first) and return its kind, or None."""
         if not self._enabled:
             return None
+        # Most deliveries and requests meet no fault: a read (no write lock) says so.
+        with reading(self._engine) as conn:
+            if not any(self._hits(conn, kind_set, method, path)):
+                return None
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(faults).where(faults.c.remaining > 0).order_by(faults.c.id)
-            ).all()
-            for row in rows:
-                if row.kind not in kind_set:
-                    continue
-                if not fault_matches(row.method, row.path_prefix, method, path):
-                    continue
-                done = conn.execute(
-                    faults.update()
-                    .where(faults.c.id == row.id, faults.c.remaining > 0)
-                    .values(remaining=faults.c.remaining - 1)
-                )
-                if done.rowcount == 1:
-                    conn.execute(faults.delete().where(faults.c.remaining <= 0))
+            for row in self._hits(conn, kind_set, method, path):
+                if conn.execute(_TAKE_ONE, {"fault_id": row.id}).rowcount == 1:
+                    conn.execute(_DROP_SPENT)
                     kind: str = row.kind
                     return kind
         return None
+
+    @staticmethod
+    def _hits(
+        conn: sa.Connection, kind_set: Collection[str], method: str, path: str
+    ) -> list[sa.Row[Any]]:
+        """The armed faults that would hit this request or delivery, oldest first."""
+        return [
+            row
+            for row in conn.execute(_ARMED).all()
+            if row.kind in kind_set and fault_matches(row.method, row.path_prefix, method, path)
+        ]
