@@ -10,6 +10,7 @@ The issuer's clock drives every due time; signature timestamps use the wall cloc
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import json
 import logging
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...signing import ResponseSigner, seal_notification
@@ -267,6 +269,22 @@ def attempt(
     )
 
 
+_INSERT_ATTEMPT = notification_attempts.insert()  # built once (storage/prepared.py)
+
+
+@functools.cache
+def _outcome_statement(columns: tuple[str, ...]) -> sa.Update:
+    """The attempt-guarded UPDATE of a notification's ``columns``, built once per set."""
+    return (
+        notifications.update()
+        .where(
+            notifications.c.id == sa.bindparam("event_id"),
+            notifications.c.attempts == sa.bindparam("number"),
+        )
+        .values({name: sa.bindparam(name) for name in columns})
+    )
+
+
 def _record(
     issuer: DeliveryIssuer,
     event_id: str,
@@ -286,18 +304,18 @@ def _record(
         error = values.get("last_error")
     with issuer.engine.begin() as conn:
         conn.execute(
-            notification_attempts.insert().values(
-                notification_id=event_id,
-                number=number,
-                attempted_at=at,
-                outcome=outcome,
-                status_code=status,
-                error=error,
-                duplicated=duplicated,
-            )
+            _INSERT_ATTEMPT,
+            {
+                "notification_id": event_id,
+                "number": number,
+                "attempted_at": at,
+                "outcome": outcome,
+                "status_code": status,
+                "error": error,
+                "duplicated": duplicated,
+            },
         )
         conn.execute(
-            notifications.update()
-            .where(notifications.c.id == event_id, notifications.c.attempts == number)
-            .values(**values)
+            _outcome_statement(tuple(sorted(values))),
+            {"event_id": event_id, "number": number, **values},
         )

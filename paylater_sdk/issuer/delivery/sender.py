@@ -21,6 +21,7 @@ lease never runs out while it waits in a queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import Counter
@@ -102,7 +103,9 @@ def claim(
             # Merchants at their bound are left out, so the query finds the others' rows
             # behind theirs; rows claimed here are no longer due, so they drop out too.
             full = [m for m, n in taken.items() if n >= per_merchant]
-            rows = conn.execute(_due(now, slots - len(claimed), full, skip)).all()
+            # At most two merchants' worth per query: rows of a merchant at its bound are
+            # fetched for nothing, and the loop asks again while it makes progress.
+            rows = _due(conn, now, min(slots - len(claimed), 2 * per_merchant), full, skip)
             before = len(claimed)
             for row in rows:
                 if taken[row.merchant_id] >= per_merchant or len(claimed) == slots:
@@ -115,33 +118,60 @@ def claim(
     return claimed
 
 
-def _due(now: int, limit: int, full: Collection[str], skip: Collection[str]) -> sa.Select[Any]:
-    """The due rows, oldest first, locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL)."""
+@functools.cache
+def _due_statement(*, leave_merchants: bool, leave_ids: bool) -> sa.Select[Any]:
+    """The due rows, oldest first, locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL); built
+    once per shape (see :mod:`..storage.prepared`), the lists bound as parameters."""
     query = (
         sa.select(notifications)
-        .where(notifications.c.state == PENDING, notifications.c.next_attempt_at <= now)
+        .where(
+            notifications.c.state == PENDING,
+            notifications.c.next_attempt_at <= sa.bindparam("now"),
+        )
         .order_by(notifications.c.next_attempt_at, notifications.c.seq)
-        .limit(limit)
+        .limit(sa.bindparam("n"))
         .with_for_update(skip_locked=True)
     )
-    if full:
-        query = query.where(notifications.c.merchant_id.not_in(list(full)))
-    if skip:
-        query = query.where(notifications.c.id.not_in(list(skip)))
+    if leave_merchants:
+        query = query.where(
+            notifications.c.merchant_id.not_in(sa.bindparam("full", expanding=True))
+        )
+    if leave_ids:
+        query = query.where(notifications.c.id.not_in(sa.bindparam("skip", expanding=True)))
     return query
+
+
+def _due(
+    conn: sa.Connection, now: int, limit: int, full: Collection[str], skip: Collection[str]
+) -> list[sa.Row[Any]]:
+    statement = _due_statement(leave_merchants=bool(full), leave_ids=bool(skip))
+    params = {"now": now, "n": limit, "full": list(full), "skip": list(skip)}
+    return list(conn.execute(statement, params).all())
+
+
+_TAKE = (
+    notifications.update()
+    .where(
+        notifications.c.id == sa.bindparam("event_id"),
+        notifications.c.state == PENDING,
+        notifications.c.attempts == sa.bindparam("seen_attempts"),
+        notifications.c.next_attempt_at <= sa.bindparam("now"),
+    )
+    .values(attempts=sa.bindparam("new_attempts"), next_attempt_at=sa.bindparam("lease_end"))
+)
 
 
 def _take(conn: sa.Connection, row: sa.Row[Any], now: int) -> bool:
     """The compare-and-set on the attempt counter; True when this caller got the attempt."""
     result = conn.execute(
-        notifications.update()
-        .where(
-            notifications.c.id == row.id,
-            notifications.c.state == PENDING,
-            notifications.c.attempts == row.attempts,
-            notifications.c.next_attempt_at <= now,
-        )
-        .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE_SECONDS)
+        _TAKE,
+        {
+            "event_id": row.id,
+            "seen_attempts": row.attempts,
+            "now": now,
+            "new_attempts": row.attempts + 1,
+            "lease_end": now + LEASE_SECONDS,
+        },
     )
     return result.rowcount == 1
 

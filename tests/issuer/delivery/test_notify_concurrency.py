@@ -510,7 +510,7 @@ def test_a_claim_never_exceeds_the_per_merchant_bound_or_the_slots(
 def test_the_claim_query_skips_locked_rows_on_postgresql_only() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    query = notify_delivery._due(NOW, 5, full=["m1"], skip=["evt_x"])
+    query = notify_delivery._due_statement(leave_merchants=True, leave_ids=True)
     on_postgresql = str(query.compile(dialect=postgresql.dialect()))
     assert on_postgresql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
     assert "merchant_id NOT IN" in on_postgresql
