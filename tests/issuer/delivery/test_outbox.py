@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -783,7 +783,7 @@ class _KeepAliveMerchant(BaseHTTPRequestHandler):
     """An HTTP/1.1 notify endpoint that keeps connections open and tries to set a cookie."""
 
     protocol_version = "HTTP/1.1"
-    seen: list[tuple[int, str | None]] = []  # (client port, Cookie header) per request
+    seen: ClassVar[list[tuple[int, str | None]]] = []  # (client port, Cookie header) each
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
