@@ -35,7 +35,7 @@ from .views import checkout_json, checkout_json_by_id, checkout_view
 
 __all__ = ["OrderBook"]
 
-_QUOTE_CACHE = 4096  # (amount, offers, day) triples: a few MB at most
+_QUOTE_CACHE = 512  # (amount, offers, day) entries of about 12 KiB each: ~6 MB at most
 
 # Built once (see :mod:`..storage.prepared`): every purchase runs each of these.
 _TRADE_NO_TAKEN = sa.select(checkouts.c.id).where(
