@@ -10,7 +10,6 @@ The issuer's clock drives every due time; signature timestamps use the wall cloc
 
 from __future__ import annotations
 
-import functools
 import http.cookiejar
 import json
 import logging
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Engine
 from ...signing import ResponseSigner, seal_notification
 from ..config import WECHAT_NOTIFY_SCHEDULE
 from ..domain.urls import url_allowed
+from ..storage.prepared import setting
 from ..storage.schema import from_epoch, to_epoch
 from . import wechat
 from .store import DELIVERED, FAILED, notification_attempts, notifications
@@ -272,17 +272,11 @@ def attempt(
 _INSERT_ATTEMPT = notification_attempts.insert()  # built once (storage/prepared.py)
 
 
-@functools.cache
-def _outcome_statement(columns: tuple[str, ...]) -> sa.Update:
-    """The attempt-guarded UPDATE of a notification's ``columns``, built once per set."""
-    return (
-        notifications.update()
-        .where(
-            notifications.c.id == sa.bindparam("event_id"),
-            notifications.c.attempts == sa.bindparam("number"),
-        )
-        .values({name: sa.bindparam(name) for name in columns})
-    )
+#: The attempt-guarded notification UPDATE; :func:`setting` adds the columns it sets.
+_OUTCOME = notifications.update().where(
+    notifications.c.id == sa.bindparam("event_id"),
+    notifications.c.attempts == sa.bindparam("number"),
+)
 
 
 def _record(
@@ -316,6 +310,6 @@ def _record(
             },
         )
         conn.execute(
-            _outcome_statement(tuple(sorted(values))),
+            setting(_OUTCOME, tuple(sorted(values))),
             {"event_id": event_id, "number": number, **values},
         )

@@ -13,7 +13,6 @@ both win; the loser gets 409 ``INVALID_STATE`` and nothing changes.
 
 from __future__ import annotations
 
-import functools
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from ...errors import ConflictError, NotFoundError
 from ...lifecycle import CheckoutState, EventType
 from ..delivery.store import enqueue
 from ..storage.locking import locked
-from ..storage.prepared import by_id
+from ..storage.prepared import by_id, setting
 from ..storage.schema import checkouts, orders, reading, to_epoch
 from . import ledger
 from .accounts import SERVICED
@@ -138,19 +137,12 @@ def close_checkout(conn: sa.Connection, checkout: Any, now: datetime) -> dict[st
     return notify_checkout(conn, checkout.id, EventType.CHECKOUT_CLOSED, "checkout closed", now)
 
 
-@functools.cache
-def _transition_statement(columns: tuple[str, ...]) -> sa.Update:
-    """The version-guarded order UPDATE setting ``version`` and ``columns``, built once per
-    set of columns (see :mod:`..storage.prepared`); the new values are its parameters."""
-    return (
-        orders.update()
-        .where(
-            orders.c.id == sa.bindparam("obj_id"),
-            orders.c.state == sa.bindparam("old_state"),
-            orders.c.version == sa.bindparam("old_version"),
-        )
-        .values({name: sa.bindparam(name) for name in ("version", *columns)})
-    )
+#: The version-guarded order UPDATE; :func:`setting` adds the columns each change sets.
+_TRANSITION = orders.update().where(
+    orders.c.id == sa.bindparam("obj_id"),
+    orders.c.state == sa.bindparam("old_state"),
+    orders.c.version == sa.bindparam("old_version"),
+)
 
 
 def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) -> None:
@@ -161,7 +153,7 @@ def _order_transition(conn: sa.Connection, order: Any, old: str, **values: Any) 
     amounts (the lost update that let concurrent refunds exceed the capture).
     """
     done = conn.execute(
-        _transition_statement(tuple(sorted(values))),
+        setting(_TRANSITION, ("version", *sorted(values))),
         {"obj_id": order.id, "old_state": old, "old_version": order.version}
         | {"version": order.version + 1}
         | values,

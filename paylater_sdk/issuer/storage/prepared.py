@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .locking import locked
 
-__all__ = ["by_id"]
+__all__ = ["by_id", "setting"]
 
 
 @functools.cache
@@ -27,3 +27,10 @@ def by_id(table: sa.Table, *, owned: bool = False, lock: bool = False) -> sa.Sel
     if owned:
         query = query.where(table.c.merchant_id == sa.bindparam("owner"))
     return locked(query) if lock else query
+
+
+@functools.cache
+def setting(update: sa.Update, columns: tuple[str, ...]) -> sa.Update:
+    """``update`` (a guarded UPDATE built once) also setting each of ``columns`` to the
+    parameter of the same name: one statement per set of columns an update changes."""
+    return update.values({name: sa.bindparam(name) for name in columns})
