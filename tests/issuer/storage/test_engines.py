@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,43 +117,46 @@ def _queue(engine: sa.Engine) -> WriterQueue:
     return queue
 
 
-@pytest.mark.skipif(
+_NEEDS_POSTGRES = pytest.mark.skipif(
     not POSTGRES_URL and not os.environ.get("CI"),
     reason="set PAYLATER_TEST_POSTGRES_URL (CI does)",
 )
-def test_an_idle_connection_the_server_dropped_is_replaced_not_failed() -> None:
+
+
+@pytest.fixture
+def pinged() -> Iterator[sa.Engine]:
+    """A one-connection PostgreSQL pool whose connection is pinged on every checkout."""
     assert POSTGRES_URL, "CI must set PAYLATER_TEST_POSTGRES_URL"
     engine = sa.create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
     ping_when_idle(engine, after=0.0)
+    yield engine
+    engine.dispose()
+
+
+@_NEEDS_POSTGRES
+def test_an_idle_connection_the_server_dropped_is_replaced_not_failed(
+    pinged: sa.Engine,
+) -> None:
+    assert POSTGRES_URL, "CI must set PAYLATER_TEST_POSTGRES_URL"
     killer = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
     try:
-        with engine.connect() as conn:
+        with pinged.connect() as conn:
             before = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         with killer.begin() as conn:  # the server ends the pooled connection's session
             conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
-        with engine.connect() as conn:  # the ping finds it dead: a new one is used
+        with pinged.connect() as conn:  # the ping finds it dead: a new one is used
             after = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         assert after != before
     finally:
-        engine.dispose()
         killer.dispose()
 
 
-@pytest.mark.skipif(
-    not POSTGRES_URL and not os.environ.get("CI"),
-    reason="set PAYLATER_TEST_POSTGRES_URL (CI does)",
-)
-def test_the_ping_leaves_no_transaction_open() -> None:
-    assert POSTGRES_URL, "CI must set PAYLATER_TEST_POSTGRES_URL"
+@_NEEDS_POSTGRES
+def test_the_ping_leaves_no_transaction_open(pinged: sa.Engine) -> None:
     import psycopg
 
-    engine = sa.create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
-    ping_when_idle(engine, after=0.0)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        with engine.connect() as conn:  # pinged on checkout
-            status = conn.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
-        assert status == psycopg.pq.TransactionStatus.IDLE  # the ping's rolled back
-    finally:
-        engine.dispose()
+    with pinged.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    with pinged.connect() as conn:  # pinged on checkout
+        status = conn.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+    assert status == psycopg.pq.TransactionStatus.IDLE  # the ping's rolled back

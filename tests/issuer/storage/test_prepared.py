@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, has_request_context
+from flask.testing import FlaskClient
 from sqlalchemy.sql import dml, selectable
 
 from paylater_sdk.issuer import Issuer, TestBuyer
@@ -61,6 +62,11 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
+def _step(browser: FlaskClient, page: str, shown: Any, **fields: str) -> Any:
+    """Post ``fields`` to the consent page with the CSRF token of the page ``shown``."""
+    return browser.post(page, data={"csrf_token": _csrf(shown.get_data(as_text=True)), **fields})
+
+
 def _purchase(app: Flask, api: SignedClient, buyer: TestBuyer, trade_no: str) -> str:
     """Create, the three consent requests, get, capture: the benchmark's six requests."""
     checkout = new_checkout(api, trade_no)
@@ -68,24 +74,9 @@ def _purchase(app: Flask, api: SignedClient, buyer: TestBuyer, trade_no: str) ->
     browser = app.test_client()
     first = browser.get(page)
     assert first.status_code == 200
-    signed_in = browser.post(
-        page,
-        data={
-            "csrf_token": _csrf(first.get_data(as_text=True)),
-            "step": "signin",
-            "phone": buyer.phone,
-            "code": buyer.test_code,
-        },
-    )
+    signed_in = _step(browser, page, first, step="signin", phone=buyer.phone, code=buyer.test_code)
     assert signed_in.status_code == 200
-    confirmed = browser.post(
-        page,
-        data={
-            "csrf_token": _csrf(signed_in.get_data(as_text=True)),
-            "step": "confirm",
-            "plan_id": "fenfu-6",
-        },
-    )
+    confirmed = _step(browser, page, signed_in, step="confirm", plan_id="fenfu-6")
     assert confirmed.status_code == 303, confirmed.get_data(as_text=True)[:300]
     order = api.get(f"/v1/checkouts/{checkout['id']}").get_json()["order"]
     assert order["state"] == "AUTHORIZED"
