@@ -4,6 +4,7 @@ connections are pinged only after sitting idle (storage/writers.py, storage/live
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,6 +112,32 @@ def test_one_connection_may_begin_again_and_reads_do_not_queue(engine: sa.Engine
         writer.exec_driver_sql("INSERT INTO hits VALUES (9)")
         assert reader.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 3
     assert _queue(engine).held is False
+
+
+def test_a_begin_the_database_refuses_raises_sqlalchemys_error_and_frees_the_turn(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """``BEGIN IMMEDIATE`` runs on the driver's connection: a lock held by another process
+    still surfaces as ``sqlalchemy.exc.OperationalError`` (what callers catch), without
+    parameters, and the in-process turn is given back."""
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)  # "another process"
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with engine.connect() as conn:
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+            with pytest.raises(sa.exc.OperationalError, match="database is locked") as caught:
+                conn.begin()
+            assert caught.value.hide_parameters is True
+            assert caught.value.statement == "BEGIN IMMEDIATE"
+            assert _queue(engine).held is False
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with engine.begin() as conn, reading(engine) as reader:  # both kinds begin again
+        conn.exec_driver_sql("INSERT INTO hits VALUES (5)")
+        assert reader.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 0
+    with reading(engine) as reader:
+        assert reader.exec_driver_sql("SELECT count(*) FROM hits").scalar_one() == 1
 
 
 def _queue(engine: sa.Engine) -> WriterQueue:
