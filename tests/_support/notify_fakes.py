@@ -43,6 +43,13 @@ class FakeConfig:
 @attrs.frozen
 class FakeMerchant:
     notify_prefixes: str  # JSON, as the merchants table stores it
+    key_error: Exception | None = None  # raised when the API key is read
+
+    @property
+    def api_key(self) -> str:
+        if self.key_error is not None:
+            raise self.key_error
+        return API_KEY.decode()
 
 
 class FakeIssuer:
@@ -61,6 +68,8 @@ class FakeIssuer:
         self.fault_lock = threading.Lock()
         self.config = FakeConfig(notify_schedule=schedule)
         self.api_key_error: Exception | None = None
+        #: Calls of merchant(): delivery reads the merchant once per attempt.
+        self.merchant_reads = 0
         #: Registered merchants and their notify prefixes.
         self.prefixes: dict[str, list[str]] = {"m1": ["https://shop.example/paylater/"]}
 
@@ -74,14 +83,12 @@ class FakeIssuer:
         return self.signer
 
     def merchant(self, merchant_id: str) -> FakeMerchant | None:
+        with self.fault_lock:
+            self.merchant_reads += 1
         prefixes = self.prefixes.get(merchant_id)
-        return None if prefixes is None else FakeMerchant(json.dumps(prefixes))
-
-    def merchant_api_key(self, merchant_id: str) -> bytes:
-        if self.api_key_error is not None:
-            raise self.api_key_error
-        assert merchant_id in self.prefixes
-        return API_KEY
+        if prefixes is None:
+            return None
+        return FakeMerchant(json.dumps(prefixes), self.api_key_error)
 
     def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None:
         with self.fault_lock:  # attempts run on several threads at once

@@ -62,10 +62,14 @@ class NotifyTransport(Protocol):
 
 
 class MerchantRecord(Protocol):
-    """The part of a merchant's row delivery reads: its notify prefixes, as stored (JSON)."""
+    """The part of a merchant's row delivery reads (once per attempt): its notify prefixes,
+    as stored (JSON), and the API key its notifications are encrypted to."""
 
     @property
     def notify_prefixes(self) -> str: ...
+
+    @property
+    def api_key(self) -> str: ...
 
 
 class DeliveryConfig(Protocol):
@@ -92,8 +96,6 @@ class DeliveryIssuer(Protocol):
     def response_signer(self) -> ResponseSigner: ...
 
     def merchant(self, merchant_id: str) -> MerchantRecord | None: ...
-
-    def merchant_api_key(self, merchant_id: str) -> bytes: ...
 
     def take_fault(self, kind_set: Collection[str], method: str, path: str) -> str | None: ...
 
@@ -144,7 +146,7 @@ def transport_of(issuer: DeliveryIssuer, transport: NotifyTransport | None) -> N
     return issuer.config.notify_transport or requests_transport
 
 
-def _url_still_allowed(issuer: DeliveryIssuer, merchant_id: str, url: str) -> bool:
+def _url_still_allowed(merchant: MerchantRecord | None, url: str) -> bool:
     """Re-check the notify URL against the merchant's prefixes as registered *now*.
 
     Checkouts are validated when created, but a merchant's prefixes can be narrowed later
@@ -152,11 +154,10 @@ def _url_still_allowed(issuer: DeliveryIssuer, merchant_id: str, url: str) -> bo
     the old host rather than keep POSTing to a URL nobody vouches for any more. An
     unknown merchant vouches for nothing.
     """
-    row = issuer.merchant(merchant_id)
-    if row is None:
+    if merchant is None:
         return False
     try:
-        prefixes = json.loads(row.notify_prefixes)
+        prefixes = json.loads(merchant.notify_prefixes)
     except (TypeError, ValueError):
         return False
     return url_allowed(url, prefixes)
@@ -167,7 +168,9 @@ def _short_error(exc: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 
-def _seal(issuer: DeliveryIssuer, row: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+def _seal(
+    issuer: DeliveryIssuer, row: Mapping[str, Any], merchant: MerchantRecord
+) -> tuple[dict[str, str], bytes]:
     v3 = wechat.seal(issuer.engine, row)  # a WeChat Pay v3 callback: v3's envelope and keys
     if v3 is not None:
         return v3
@@ -179,7 +182,7 @@ def _seal(issuer: DeliveryIssuer, row: Mapping[str, Any]) -> tuple[dict[str, str
         "resource": json.loads(row["resource"]),
         "create_time": from_epoch(row["created_at"]),
     }
-    api_key = issuer.merchant_api_key(row["merchant_id"])
+    api_key = merchant.api_key.encode()  # the row this attempt read (see attempt())
     # The signature's timestamp is wall time (the default), never the test clock: the
     # merchant checks it against its own clock, which knows nothing of test time.
     headers, body = seal_notification(event, api_key, issuer.response_signer())
@@ -190,10 +193,14 @@ def _seal(issuer: DeliveryIssuer, row: Mapping[str, Any]) -> tuple[dict[str, str
 
 
 def _send_once(
-    issuer: DeliveryIssuer, row: Mapping[str, Any], send: NotifyTransport, timeout: float
+    issuer: DeliveryIssuer,
+    row: Mapping[str, Any],
+    merchant: MerchantRecord,
+    send: NotifyTransport,
+    timeout: float,
 ) -> tuple[str, int | None, str | None]:
     try:
-        headers, body = _seal(issuer, row)
+        headers, body = _seal(issuer, row, merchant)
     except Exception as exc:  # a deleted merchant, a missing key: retry later, log why
         log.warning("cannot seal notification %s: %s", row["id"], type(exc).__name__)
         return "ERROR", None, f"cannot seal: {_short_error(exc)}"
@@ -215,7 +222,9 @@ def attempt(
 ) -> None:
     """Make the attempt claimed on ``row`` (its values as read *before* the claim)."""
     number = int(row["attempts"]) + 1
-    if not _url_still_allowed(issuer, row["merchant_id"], row["notify_url"]):
+    # Read once: the prefixes re-checked here and the API key the body is sealed to.
+    merchant = issuer.merchant(row["merchant_id"])
+    if merchant is None or not _url_still_allowed(merchant, row["notify_url"]):
         _record(
             issuer,
             row["id"],
@@ -239,11 +248,11 @@ def attempt(
     if fault == FAULT_DROP:
         outcome, status, error = "DROPPED", None, "dropped by a test fault"
     else:
-        outcome, status, error = _send_once(issuer, row, send, timeout)
+        outcome, status, error = _send_once(issuer, row, merchant, send, timeout)
         if fault == FAULT_DUPLICATE:
             duplicated = True
             # The copy is sealed anew with the same id, as a real duplicate delivery would be.
-            second = _send_once(issuer, row, send, timeout)
+            second = _send_once(issuer, row, merchant, send, timeout)
             if outcome != "DELIVERED":
                 outcome, status, error = second
     finished = to_epoch(issuer.now())

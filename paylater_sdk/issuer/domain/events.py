@@ -110,7 +110,10 @@ def sealed(issuer: DeliveryIssuer, merchant_id: str, event_id: str) -> dict[str,
     """The notification sealed now, as it would be POSTed: ``{"headers", "body"}``."""
     with reading(issuer.engine) as conn:
         row = _row(conn, merchant_id, event_id, issuer.now())
-    headers, body = _seal(issuer, dict(row._mapping))
+    merchant = issuer.merchant(merchant_id)
+    if merchant is None:
+        raise not_found("merchant", merchant_id)
+    headers, body = _seal(issuer, dict(row._mapping), merchant)
     return {"headers": headers, "body": body.decode("utf-8")}
 
 
