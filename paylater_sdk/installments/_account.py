@@ -206,6 +206,19 @@ class OrderAccount:
         on = self._check_on(on)
         return [self._state(i, on, policy) for i in self.schedule.installments]
 
+    def first_owing(
+        self, on: date, policy: ServicingPolicy = DEFAULT_POLICY
+    ) -> InstallmentState | None:
+        """The oldest installment still owing anything as of ``on``, or None when all are
+        settled: ``next(s for s in states(on, policy) if not s.settled)``, but the states
+        after it are never worked out (a new loan's answer is its first installment)."""
+        on = self._check_on(on)
+        for inst in self.schedule.installments:
+            state = self._state(inst, on, policy)
+            if not state.settled:
+                return state
+        return None
+
     def _state(self, inst: Installment, on: date, policy: ServicingPolicy) -> InstallmentState:
         cur = self.currency
         every = [p for p in self.payments if p.installment == inst.number]

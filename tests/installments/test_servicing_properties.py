@@ -290,3 +290,31 @@ def test_a_refund_is_split_exactly_and_never_below_what_was_paid(
     assert Schedule.from_json(schedule.to_json()) == schedule
     # The payment rows still fit the re-planned installments (checked on construction).
     OrderAccount("o", schedule, after.penalty_rate, after.payments)
+
+
+@given(histories())
+@settings(max_examples=150, deadline=None)
+def test_first_owing_is_the_first_unsettled_of_states(
+    history: tuple[OrderAccount, ServicingPolicy, date],
+) -> None:
+    account, policy, on = history
+    expected = next((s for s in account.states(on, policy) if not s.settled), None)
+    assert account.first_owing(on, policy) == expected
+
+
+def test_first_owing_of_a_new_loan_and_of_a_paid_off_one() -> None:
+    policy = ServicingPolicy()
+    terms = PlanTerms(periods=6, method=Method.FLAT_FEE, fee_rate_per_period=Decimal("0.005"))
+    schedule = build_schedule(Money("1200.00", "CNY"), terms, start=date(2026, 1, 5))
+    account = OrderAccount.open("o", schedule, policy)
+    first = account.first_owing(date(2026, 1, 5), policy)
+    assert first is not None
+    assert (first.installment.number, first.owed) == (1, schedule.installments[0].amount)
+    for inst in schedule.installments:  # each installment paid on its due date
+        due = owed([account], on=inst.due_date, policy=policy)
+        account = allocate([account], due, on=inst.due_date, policy=policy).accounts[0]
+        after = account.first_owing(inst.due_date, policy)
+        later = None if after is None else after.installment.number
+        assert later == (inst.number + 1 if inst.number < 6 else None)
+    with pytest.raises(ServicingError, match="before the purchase"):
+        account.first_owing(date(2026, 1, 4), policy)

@@ -33,13 +33,12 @@ def freeze_date(account: OrderAccount, on: date, policy: ServicingPolicy) -> str
     once a day is past it, which is exactly ``delinquency(...).frozen`` (more than
     ``grace_days`` past due).
     """
-    states = account.states(max(on, account.schedule.start), policy)
     # Installments fall due in order, so the oldest owing one is the first not settled
-    # (a new loan stops at its first installment).
-    oldest = next((s.installment.due_date for s in states if not s.settled), None)
+    # (a new loan stops at its first installment, and only its state is worked out).
+    oldest = account.first_owing(max(on, account.schedule.start), policy)
     if oldest is None:
         return None
-    return (oldest + timedelta(days=policy.grace_days)).isoformat()
+    return (oldest.installment.due_date + timedelta(days=policy.grace_days)).isoformat()
 
 
 def order_fields(account: OrderAccount, on: date, policy: ServicingPolicy) -> dict[str, Any]:
