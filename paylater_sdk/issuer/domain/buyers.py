@@ -8,9 +8,11 @@ one transaction; phones are only ever looked up by their keyed hash.
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -23,11 +25,12 @@ from ..storage.records import BuyerRow
 from ..storage.schema import buyers, reading, to_epoch
 from . import credit, ratelimit
 from .credit import TestBuyer
+from .lending import line_open
 
 if TYPE_CHECKING:
     from .issuer import Issuer
 
-__all__ = ["Buyers", "ensure_magic_buyers"]
+__all__ = ["Buyers", "SignedIn", "ensure_magic_buyers"]
 
 
 def ensure_magic_buyers(conn: sa.Connection, phones: PhoneVault, now: datetime) -> None:
@@ -60,6 +63,9 @@ def ensure_magic_buyers(conn: sa.Connection, phones: PhoneVault, now: datetime) 
 # Built once (see :mod:`..storage.prepared`): the consent page runs both.
 _BY_TOKEN = sa.select(buyers).where(buyers.c.buyer_token == sa.bindparam("token"))
 _BY_PHONE = sa.select(buyers).where(buyers.c.phone_hash == sa.bindparam("digest"))
+_SIGN_IN = sa.select(
+    buyers.c.id, buyers.c.test_code, buyers.c.credit_limit, buyers.c.line_opened_at
+).where(buyers.c.phone_hash == sa.bindparam("digest"))
 _HINTS = (
     sa.select(buyers.c.phone_enc, buyers.c.test_code)
     .where(
@@ -70,6 +76,15 @@ _HINTS = (
     .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
     .limit(sa.bindparam("n"))
 )
+
+
+@attrs.frozen
+class SignedIn:
+    """A buyer who signed in on the consent page, and whether they have a credit line yet
+    (the page offers 开通分付 if not): both from the one row the sign-in read."""
+
+    buyer_id: str
+    has_line: bool
 
 
 class Buyers:
@@ -118,6 +133,17 @@ class Buyers:
         with reading(issuer.engine) as conn:
             rows = conn.execute(_HINTS, {"magic": magic, "n": limit}).all()
         return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
+
+    def sign_in(self, phone: str, code: str) -> SignedIn | None:
+        """The consent page's sign-in: the buyer whose phone and test code these are, or
+        None (an unknown phone and a wrong code look the same to the caller)."""
+        issuer = self._issuer
+        digest = issuer.phones.digest(phone)
+        with reading(issuer.engine) as conn:
+            row = conn.execute(_SIGN_IN, {"digest": digest}).first()
+        if row is None or not hmac.compare_digest(str(row.test_code).encode(), code.encode()):
+            return None
+        return SignedIn(buyer_id=row.id, has_line=line_open(row.credit_limit, row.line_opened_at))
 
     def by_phone(self, phone: str) -> TestBuyer | None:
         """The buyer with this phone number, found by its keyed hash (never stored in clear)."""

@@ -30,6 +30,11 @@ _LINE = sa.select(buyers.c.credit_limit, buyers.c.line_opened_at).where(
 )
 
 
+def line_open(credit_limit: int, line_opened_at: int | None) -> bool:
+    """Whether a buyer's row shows a credit line: a limit, or a line opened (even at 0)."""
+    return credit_limit > 0 or line_opened_at is not None
+
+
 class LendingHost(Protocol):
     """What the credit desk needs from the issuer that owns it."""
 
@@ -157,4 +162,4 @@ class Lending:
         """Whether the buyer has a credit line (the consent page offers 开通分付 if not)."""
         with reading(self._host.engine) as conn:
             row = conn.execute(_LINE, {"buyer_id": buyer_id}).first()
-        return row is not None and (row.credit_limit > 0 or row.line_opened_at is not None)
+        return row is not None and line_open(row.credit_limit, row.line_opened_at)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from paylater_sdk.issuer import Issuer
+from paylater_sdk.issuer.domain.buyers import SignedIn
 from paylater_sdk.issuer.storage.schema import buyers, credit_decisions, metadata
 from paylater_sdk.money import Money
 from tests._support.issuer import balances, cny
@@ -110,9 +111,14 @@ def test_a_declined_applicant_exists_without_a_line_and_may_apply_again(
     }
     buyer_id = first.get_json()["id"]
     assert not issuer.lending.has_line(buyer_id)
+    code = issuer.buyer_by_phone("13912345678").test_code  # type: ignore[union-attr]
+    assert issuer.buyers.sign_in("13912345678", code) == SignedIn(buyer_id, has_line=False)
     second = post(app, application())
     assert second.status_code == 201
     assert second.get_json()["id"] == buyer_id
+    assert issuer.buyers.sign_in("13912345678", code) == SignedIn(buyer_id, has_line=True)
+    assert issuer.buyers.sign_in("13912345678", "000000" if code != "000000" else "1") is None
+    assert issuer.buyers.sign_in("13912345679", code) is None  # an unknown phone
     assert second.get_json()["decision"]["limit"] == cny(8400_00)
     assert balances(issuer, buyer_id)["available"] == 8400_00
     assert [d["approved"] for d in issuer.lending.decisions(buyer_id)] == [True, False]
