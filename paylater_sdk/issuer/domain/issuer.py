@@ -30,7 +30,7 @@ from .buyers import Buyers, ensure_magic_buyers
 from .clock import Clock
 from .faults import FAULT_KINDS, Faults
 from .lending import Lending
-from .merchants import MerchantRegistry, store_merchant
+from .merchants import MerchantRegistry, Prefixes, store_merchant
 from .orderbook import OrderBook
 from .servicing_sweep import sweep_servicing
 
@@ -202,6 +202,10 @@ class Issuer:
 
     def merchant(self, merchant_id: str) -> Any:
         return self.merchants.row(merchant_id)
+
+    def merchant_prefixes(self, merchant_id: str) -> Prefixes | None:
+        """The merchant's URL prefixes, cached for ``KEYRING_TTL`` seconds (new checkouts)."""
+        return self.merchants.prefixes(merchant_id)
 
     def merchant_keyring(self, merchant_id: str) -> KeyRing | None:
         """The merchant's public keys (None for an unknown merchant)."""

@@ -1,8 +1,10 @@
 """Merchants: registration, their public keys and API keys, looked up with a short cache.
 
 Registration may happen while issuer processes run (``paylater issuer add-merchant``), so
-the per-process cache of key rings lives only ``KEYRING_TTL`` seconds: a new merchant or a
-new key reaches every process within that time without a restart.
+the per-process caches of key rings and URL prefixes live only ``KEYRING_TTL`` seconds: a
+new merchant, a new key or a narrowed prefix reaches every process within that time without
+a restart (at once in the process that registered it). Delivery does not use the cache: each
+attempt re-reads the merchant's prefixes as registered now.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,10 +26,21 @@ from ..storage.prepared import by_id
 from ..storage.schema import merchant_keys, merchants, reading, to_epoch
 from .lifecycle import not_found
 
-__all__ = ["KEYRING_TTL", "MerchantRegistry", "store_merchant"]
+__all__ = ["KEYRING_TTL", "MerchantRegistry", "Prefixes", "store_merchant"]
 
-#: Seconds a process trusts its cached copy of a merchant's keys.
+#: Seconds a process trusts its cached copy of a merchant's keys and URL prefixes.
 KEYRING_TTL = 5.0
+
+_PREFIXES = sa.select(merchants.c.notify_prefixes, merchants.c.return_prefixes).where(
+    merchants.c.id == sa.bindparam("merchant_id")
+)
+
+
+class Prefixes(NamedTuple):
+    """The URL prefixes a merchant registered: where notifications and buyers may go."""
+
+    notify: list[str]
+    return_to: list[str]
 
 
 def store_merchant(
@@ -74,12 +87,14 @@ def store_merchant(
 
 
 class MerchantRegistry:
-    """The merchants of one issuer database, with a short per-process key-ring cache."""
+    """The merchants of one issuer database, with short per-process caches of key rings
+    and URL prefixes (every signed request and every checkout created needs them)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._keyrings: dict[str, tuple[float, KeyRing]] = {}
+        self._prefixes: dict[str, tuple[float, Prefixes]] = {}
 
     def add(
         self,
@@ -104,6 +119,7 @@ class MerchantRegistry:
             )
         with self._lock:
             self._keyrings.pop(merchant_id, None)
+            self._prefixes.pop(merchant_id, None)
 
     def row(self, merchant_id: str) -> Any:
         with reading(self._engine) as conn:
@@ -130,6 +146,23 @@ class MerchantRegistry:
         with self._lock:
             self._keyrings[merchant_id] = (now, ring)
         return ring
+
+    def prefixes(self, merchant_id: str) -> Prefixes | None:
+        """The merchant's URL prefixes (None for an unknown merchant), at most
+        ``KEYRING_TTL`` seconds old: what a new checkout's URLs are checked against."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._prefixes.get(merchant_id)
+        if cached is not None and now - cached[0] < KEYRING_TTL:
+            return cached[1]
+        with reading(self._engine) as conn:
+            row = conn.execute(_PREFIXES, {"merchant_id": merchant_id}).first()
+        if row is None:
+            return None
+        found = Prefixes(json.loads(row.notify_prefixes), json.loads(row.return_prefixes))
+        with self._lock:
+            self._prefixes[merchant_id] = (now, found)
+        return found
 
     def api_key(self, merchant_id: str) -> bytes:
         row = self.row(merchant_id)

@@ -25,6 +25,7 @@ from ..storage.prepared import by_id
 from ..storage.schema import orders, reading
 from ..storage.schema import refunds as refund_rows
 from . import captures, credit, lifecycle, refunds, risk
+from .merchants import Prefixes
 from .views import refund_json
 
 __all__ = ["OrderActions", "OrderHost", "offer_for", "owned_row"]
@@ -47,6 +48,8 @@ class OrderHost(Protocol):
     def sweep(self) -> None: ...
 
     def merchant(self, merchant_id: str) -> Any: ...
+
+    def merchant_prefixes(self, merchant_id: str) -> Prefixes | None: ...
 
 
 class OrderActions:

@@ -159,12 +159,12 @@ class OrderBook:
 
     def _check_urls(self, merchant_id: str, *, notify_url: str, return_url: str) -> None:
         """Both URLs under a prefix the merchant registered (:mod:`.urls`), or 400."""
-        merchant = self._host.merchant(merchant_id)
-        if merchant is None:
+        registered = self._host.merchant_prefixes(merchant_id)  # cached: see .merchants
+        if registered is None:
             raise _not_found("merchant", merchant_id)
         for field, url, prefixes in (
-            ("notify_url", notify_url, json.loads(merchant.notify_prefixes)),
-            ("return_url", return_url, json.loads(merchant.return_prefixes)),
+            ("notify_url", notify_url, registered.notify),
+            ("return_url", return_url, registered.return_to),
         ):
             if not url_allowed(url, prefixes):
                 raise InvalidRequestError(

@@ -10,6 +10,8 @@ import pytest
 from paylater_sdk.errors import UnknownKeyError
 from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
 from paylater_sdk.issuer import Issuer, TestBuyer, create_app, get_issuer
+from paylater_sdk.issuer.domain import merchants
+from paylater_sdk.issuer.domain.merchants import MerchantRegistry
 from paylater_sdk.issuer.storage import keystore
 from paylater_sdk.money import Money
 from paylater_sdk.signing import (
@@ -242,6 +244,32 @@ def test_a_rotation_by_another_process_is_picked_up(
     monkeypatch.setattr(keystore, "SIGNER_RECHECK", 0.0)
     assert issuer.response_signer().serial == new_serial
     assert api.get("/v1/certificates").headers["Paylater-Serial"] == new_serial
+
+
+def test_prefixes_narrowed_elsewhere_apply_within_the_ttl_and_here_at_once(
+    api: SignedClient, issuer: Issuer, merchant_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout's URLs are checked against prefixes cached for ``KEYRING_TTL`` seconds:
+    narrowed by another process they apply once the copy is that old, by this one at once."""
+    assert api.post("/v1/checkouts", checkout_body("P1")).status_code == 201  # now cached
+    narrowed = {
+        **merchant_config(MERCHANT_ID, merchant_key, API_KEY),
+        "notify_prefixes": ["https://shop.example/paylater/"],
+    }
+    narrowed.pop("id")
+    MerchantRegistry(issuer.engine).add(MERCHANT_ID, **narrowed)  # "another process"
+    clock = [merchants.time.monotonic()]
+    monkeypatch.setattr(merchants.time, "monotonic", lambda: clock[0])
+    assert api.post("/v1/checkouts", checkout_body("P2")).status_code == 201  # the cached copy
+    clock[0] += merchants.KEYRING_TTL
+    refused = api.post("/v1/checkouts", checkout_body("P3"))
+    assert (refused.status_code, refused.get_json()["code"]) == (400, "URL_NOT_ALLOWED")
+    assert "notify_url" in refused.get_json()["message"]
+    widened = {**narrowed, "notify_prefixes": ["https://shop.example/"]}
+    issuer.merchants.add(MERCHANT_ID, **widened)  # this process: no wait
+    assert api.post("/v1/checkouts", checkout_body("P4")).status_code == 201
+    unknown = issuer.merchant_prefixes("m_nobody")
+    assert unknown is None
 
 
 @pytest.mark.parametrize(
