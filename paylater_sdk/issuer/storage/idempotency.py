@@ -119,10 +119,21 @@ def storable(status: int, code: str | None) -> bool:
     return status < 500 and status != 429 and code != "IDEMPOTENCY_IN_PROGRESS"
 
 
-def _select(merchant_id: str, key: str) -> sa.Select[Any]:
-    return sa.select(idempotency_keys).where(
-        idempotency_keys.c.merchant_id == merchant_id, idempotency_keys.c.key == key
-    )
+#: Built once (see ``storage/prepared.py``): every keyed POST runs the lookup twice (before
+#: the work, then under the key's lock) and the insert once.
+_SELECT = sa.select(idempotency_keys).where(
+    idempotency_keys.c.merchant_id == sa.bindparam("merchant_id"),
+    idempotency_keys.c.key == sa.bindparam("key"),
+)
+_DELETE = idempotency_keys.delete().where(
+    idempotency_keys.c.merchant_id == sa.bindparam("merchant_id"),
+    idempotency_keys.c.key == sa.bindparam("key"),
+)
+_INSERT = idempotency_keys.insert()
+
+
+def _select(conn: sa.Connection, merchant_id: str, key: str) -> Any:
+    return conn.execute(_SELECT, {"merchant_id": merchant_id, "key": key}).first()
 
 
 def _stored(row: Any, fp: str) -> StoredResponse | None:
@@ -140,7 +151,7 @@ def _stored(row: Any, fp: str) -> StoredResponse | None:
 def lookup(engine: Engine, *, merchant_id: str, key: str, fp: str) -> StoredResponse | None:
     """The stored answer for this key, if the request already ran (422 for another one)."""
     with reading(engine) as conn:
-        return _stored(conn.execute(_select(merchant_id, key)).first(), fp)
+        return _stored(_select(conn, merchant_id, key), fp)
 
 
 def _in_progress() -> ConflictError:
@@ -153,30 +164,26 @@ def _in_progress() -> ConflictError:
 def _guard(conn: sa.Connection, call: IdempotentCall) -> None:
     if not try_lock_name(conn, f"paylater-issuer:idempotency:{call.merchant_id}:{call.key}"):
         raise _in_progress()
-    row = conn.execute(_select(call.merchant_id, call.key)).first()
+    row = _select(conn, call.merchant_id, call.key)
     stored = _stored(row, call.fingerprint)
     if stored is not None:
         raise Replay(stored)
     if row is not None:  # a claim left by a version-1 issuer: it never finished
-        conn.execute(
-            idempotency_keys.delete().where(
-                idempotency_keys.c.merchant_id == call.merchant_id,
-                idempotency_keys.c.key == call.key,
-            )
-        )
+        conn.execute(_DELETE, {"merchant_id": call.merchant_id, "key": call.key})
 
 
 def _insert(conn: sa.Connection, call: IdempotentCall, answer: StoredResponse) -> None:
     conn.execute(
-        idempotency_keys.insert().values(
-            merchant_id=call.merchant_id,
-            key=call.key,
-            fingerprint=call.fingerprint,
-            status=_DONE,
-            response_status=answer.status,
-            response_body=answer.body,
-            created_at=to_epoch(call.now),
-        )
+        _INSERT,
+        {
+            "merchant_id": call.merchant_id,
+            "key": call.key,
+            "fingerprint": call.fingerprint,
+            "status": _DONE,
+            "response_status": answer.status,
+            "response_body": answer.body,
+            "created_at": to_epoch(call.now),
+        },
     )
 
 

@@ -34,10 +34,15 @@ def _key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+#: Built once: PostgreSQL runs one per keyed POST (see ``storage/prepared.py``).
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
+_TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)))
+
+
 def lock_name(conn: sa.Connection, name: str) -> None:
     """Wait for the named lock (held until this transaction ends)."""
     if is_postgres(conn):
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_key(name))))
+        conn.execute(_LOCK, {"key": _key(name)})
 
 
 def try_lock_name(conn: sa.Connection, name: str) -> bool:
@@ -47,7 +52,7 @@ def try_lock_name(conn: sa.Connection, name: str) -> bool:
     """
     if not is_postgres(conn):
         return True
-    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_key(name)))).scalar())
+    return bool(conn.execute(_TRY_LOCK, {"key": _key(name)}).scalar())
 
 
 def startup_lock(conn: sa.Connection) -> None:

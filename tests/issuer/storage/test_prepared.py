@@ -26,7 +26,7 @@ from sqlalchemy.sql import dml, selectable
 from paylater_sdk.issuer import Issuer, TestBuyer
 from paylater_sdk.issuer.storage import prepared
 from paylater_sdk.issuer.storage.schema import checkouts
-from tests._support.issuer import SignedClient, cny, new_checkout
+from tests._support.issuer import SignedClient, checkout_body, cny, new_checkout
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -67,9 +67,17 @@ def _step(browser: FlaskClient, page: str, shown: Any, **fields: str) -> Any:
     return browser.post(page, data={"csrf_token": _csrf(shown.get_data(as_text=True)), **fields})
 
 
+def _keyed(n: str) -> dict[str, str]:
+    """The Idempotency-Key the public client sends with every POST."""
+    return {"Idempotency-Key": f"idem-{n}"}
+
+
 def _purchase(app: Flask, api: SignedClient, buyer: TestBuyer, trade_no: str) -> str:
-    """Create, the three consent requests, get, capture: the benchmark's six requests."""
-    checkout = new_checkout(api, trade_no)
+    """Create, the three consent requests, get, capture: the benchmark's six requests,
+    the POSTs keyed as the public client keys them."""
+    created = api.post("/v1/checkouts", checkout_body(trade_no), headers=_keyed(trade_no))
+    assert created.status_code == 201, created.get_json()
+    checkout = created.get_json()
     page = "/authorize/" + checkout["id"]
     browser = app.test_client()
     first = browser.get(page)
@@ -80,7 +88,7 @@ def _purchase(app: Flask, api: SignedClient, buyer: TestBuyer, trade_no: str) ->
     assert confirmed.status_code == 303, confirmed.get_data(as_text=True)[:300]
     order = api.get(f"/v1/checkouts/{checkout['id']}").get_json()["order"]
     assert order["state"] == "AUTHORIZED"
-    captured = api.post(f"/v1/orders/{order['id']}/capture", {})
+    captured = api.post(f"/v1/orders/{order['id']}/capture", {}, headers=_keyed(order["id"]))
     assert captured.get_json()["state"] == "CAPTURED"
     order_id: str = order["id"]
     return order_id
@@ -88,11 +96,15 @@ def _purchase(app: Flask, api: SignedClient, buyer: TestBuyer, trade_no: str) ->
 
 def _refund_and_eligibility(api: SignedClient, buyer: TestBuyer, order_id: str, n: int) -> None:
     refund = api.post(
-        "/v1/refunds", {"order_id": order_id, "out_refund_no": f"R{n}", "amount": cny(10_00)}
+        "/v1/refunds",
+        {"order_id": order_id, "out_refund_no": f"R{n}", "amount": cny(10_00)},
+        headers=_keyed(f"R{n}"),
     )
     assert refund.status_code == 201, refund.get_json()
     eligible = api.post(
-        "/v1/credit/eligibility", {"buyer_token": buyer.buyer_token, "amount": cny(100_00)}
+        "/v1/credit/eligibility",
+        {"buyer_token": buyer.buyer_token, "amount": cny(100_00)},
+        headers=_keyed(f"E{n}"),
     )
     assert eligible.get_json()["eligible"] is True
 
