@@ -39,8 +39,8 @@ _PREFIXES = sa.select(merchants.c.notify_prefixes, merchants.c.return_prefixes).
 class Prefixes(NamedTuple):
     """The URL prefixes a merchant registered: where notifications and buyers may go."""
 
-    notify: list[str]
-    return_to: list[str]
+    notify: tuple[str, ...]  # tuples: the cached copy is shared by every caller
+    return_to: tuple[str, ...]
 
 
 def store_merchant(
@@ -159,7 +159,9 @@ class MerchantRegistry:
             row = conn.execute(_PREFIXES, {"merchant_id": merchant_id}).first()
         if row is None:
             return None
-        found = Prefixes(json.loads(row.notify_prefixes), json.loads(row.return_prefixes))
+        found = Prefixes(
+            tuple(json.loads(row.notify_prefixes)), tuple(json.loads(row.return_prefixes))
+        )
         with self._lock:
             self._prefixes[merchant_id] = (now, found)
         return found
