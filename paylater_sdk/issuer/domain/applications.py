@@ -198,7 +198,7 @@ def account_view(conn: sa.Connection, vault: PhoneVault, buyer_id: str) -> dict[
         "phone": vault.masked(row.phone_enc),
         "status": row.status,
         "overdue": row.overdue,
-        "has_line": row.credit_limit > 0 or row.line_opened_at is not None,
+        "has_line": credit.line_open(row.credit_limit, row.line_opened_at),
         "limit": _money(row.credit_limit, cur),
         "available": _money(row.available, cur),
         "held": _money(row.held, cur),

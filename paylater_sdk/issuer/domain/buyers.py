@@ -25,7 +25,6 @@ from ..storage.records import BuyerRow
 from ..storage.schema import buyers, reading, to_epoch
 from . import credit, ratelimit
 from .credit import TestBuyer
-from .lending import line_open
 
 if TYPE_CHECKING:
     from .issuer import Issuer
@@ -143,7 +142,8 @@ class Buyers:
             row = conn.execute(_SIGN_IN, {"digest": digest}).first()
         if row is None or not hmac.compare_digest(str(row.test_code).encode(), code.encode()):
             return None
-        return SignedIn(buyer_id=row.id, has_line=line_open(row.credit_limit, row.line_opened_at))
+        has_line = credit.line_open(row.credit_limit, row.line_opened_at)
+        return SignedIn(buyer_id=row.id, has_line=has_line)
 
     def by_phone(self, phone: str) -> TestBuyer | None:
         """The buyer with this phone number, found by its keyed hash (never stored in clear)."""

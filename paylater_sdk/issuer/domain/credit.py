@@ -35,6 +35,7 @@ __all__ = [
     "committed_monthly",
     "credit_reasons",
     "insert_buyer",
+    "line_open",
     "monthly_payment",
     "over_dti",
     "phone_taken",
@@ -82,6 +83,11 @@ class TestBuyer:
         token = f"{self.buyer_token[:6]}..."
         phone = mask_phone(self.phone)
         return f"TestBuyer(id={self.id!r}, buyer_token={token!r}, phone={phone!r})"
+
+
+def line_open(credit_limit: int, line_opened_at: int | None) -> bool:
+    """Whether a buyer's row shows a credit line: a limit, or a line opened (even at 0)."""
+    return credit_limit > 0 or line_opened_at is not None
 
 
 def phone_taken(conn: sa.Connection, vault: PhoneVault, phone: str) -> bool:

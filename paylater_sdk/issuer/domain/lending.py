@@ -17,7 +17,7 @@ from ...money import Money
 from ..config import IssuerConfig
 from ..storage.pii import PhoneVault
 from ..storage.schema import buyers, reading, to_epoch
-from . import applications, privacy, review, risk
+from . import applications, credit, privacy, review, risk
 from .applications import Applied
 from .scorecard import Application, CreditModel, ScorecardModel, derived_profile
 
@@ -28,11 +28,6 @@ __all__ = ["Lending"]
 _LINE = sa.select(buyers.c.credit_limit, buyers.c.line_opened_at).where(
     buyers.c.id == sa.bindparam("buyer_id")
 )
-
-
-def line_open(credit_limit: int, line_opened_at: int | None) -> bool:
-    """Whether a buyer's row shows a credit line: a limit, or a line opened (even at 0)."""
-    return credit_limit > 0 or line_opened_at is not None
 
 
 class LendingHost(Protocol):
@@ -162,4 +157,4 @@ class Lending:
         """Whether the buyer has a credit line (the consent page offers 开通分付 if not)."""
         with reading(self._host.engine) as conn:
             row = conn.execute(_LINE, {"buyer_id": buyer_id}).first()
-        return row is not None and line_open(row.credit_limit, row.line_opened_at)
+        return row is not None and credit.line_open(row.credit_limit, row.line_opened_at)
