@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -30,6 +30,8 @@ __all__ = ["KEYRING_TTL", "MerchantRegistry", "Prefixes", "store_merchant"]
 
 #: Seconds a process trusts its cached copy of a merchant's keys and URL prefixes.
 KEYRING_TTL = 5.0
+
+_V = TypeVar("_V")
 
 _PREFIXES = sa.select(merchants.c.notify_prefixes, merchants.c.return_prefixes).where(
     merchants.c.id == sa.bindparam("merchant_id")
@@ -86,15 +88,39 @@ def store_merchant(
             )
 
 
+class _Recent(Generic[_V]):
+    """Per-merchant values loaded at most ``KEYRING_TTL`` seconds ago (an unknown merchant,
+    whose load answers None, is not kept: it may be registered any moment)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, _V]] = {}
+
+    def get(self, merchant_id: str, load: Callable[[], _V | None]) -> _V | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._values.get(merchant_id)
+        if cached is not None and now - cached[0] < KEYRING_TTL:
+            return cached[1]
+        value = load()
+        if value is not None:
+            with self._lock:
+                self._values[merchant_id] = (now, value)
+        return value
+
+    def drop(self, merchant_id: str) -> None:
+        with self._lock:
+            self._values.pop(merchant_id, None)
+
+
 class MerchantRegistry:
     """The merchants of one issuer database, with short per-process caches of key rings
     and URL prefixes (every signed request and every checkout created needs them)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
-        self._keyrings: dict[str, tuple[float, KeyRing]] = {}
-        self._prefixes: dict[str, tuple[float, Prefixes]] = {}
+        self._keyrings: _Recent[KeyRing] = _Recent()
+        self._prefixes: _Recent[Prefixes] = _Recent()
 
     def add(
         self,
@@ -117,9 +143,13 @@ class MerchantRegistry:
                 notify_prefixes=notify_prefixes,
                 return_prefixes=return_prefixes,
             )
-        with self._lock:
-            self._keyrings.pop(merchant_id, None)
-            self._prefixes.pop(merchant_id, None)
+        self.forget(merchant_id)
+
+    def forget(self, merchant_id: str) -> None:
+        """Drop this process's cached keys and prefixes of a merchant just (re)registered,
+        so they apply here at once (other processes see them within ``KEYRING_TTL``)."""
+        self._keyrings.drop(merchant_id)
+        self._prefixes.drop(merchant_id)
 
     def row(self, merchant_id: str) -> Any:
         with reading(self._engine) as conn:
@@ -127,11 +157,9 @@ class MerchantRegistry:
 
     def keyring(self, merchant_id: str) -> KeyRing | None:
         """The merchant's public keys (None for an unknown merchant)."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._keyrings.get(merchant_id)
-        if cached is not None and now - cached[0] < KEYRING_TTL:
-            return cached[1]
+        return self._keyrings.get(merchant_id, lambda: self._load_keyring(merchant_id))
+
+    def _load_keyring(self, merchant_id: str) -> KeyRing | None:
         with reading(self._engine) as conn:
             known = conn.execute(
                 sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
@@ -143,28 +171,21 @@ class MerchantRegistry:
                 sa.select(merchant_keys).where(merchant_keys.c.merchant_id == merchant_id)
             ):
                 ring.add(load_public_key(row.public_pem.encode()), serial=row.serial)
-        with self._lock:
-            self._keyrings[merchant_id] = (now, ring)
         return ring
 
     def prefixes(self, merchant_id: str) -> Prefixes | None:
         """The merchant's URL prefixes (None for an unknown merchant), at most
         ``KEYRING_TTL`` seconds old: what a new checkout's URLs are checked against."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._prefixes.get(merchant_id)
-        if cached is not None and now - cached[0] < KEYRING_TTL:
-            return cached[1]
+        return self._prefixes.get(merchant_id, lambda: self._load_prefixes(merchant_id))
+
+    def _load_prefixes(self, merchant_id: str) -> Prefixes | None:
         with reading(self._engine) as conn:
             row = conn.execute(_PREFIXES, {"merchant_id": merchant_id}).first()
         if row is None:
             return None
-        found = Prefixes(
+        return Prefixes(
             tuple(json.loads(row.notify_prefixes)), tuple(json.loads(row.return_prefixes))
         )
-        with self._lock:
-            self._prefixes[merchant_id] = (now, found)
-        return found
 
     def api_key(self, merchant_id: str) -> bytes:
         row = self.row(merchant_id)

@@ -211,3 +211,22 @@ def test_an_app_prepay_names_its_buyer_when_paid(
     issuer.advance_clock(3600)  # past the prepay's expiry: paid orders do not expire
     assert desk.payments.query(MCHID, out_trade_no="APP000001")["trade_state"] == "SUCCESS"
     assert issuer.check_ledger() == []
+
+
+def test_a_reregistration_applies_its_prefixes_here_at_once(
+    desk: WeChatDesk, issuer: Issuer
+) -> None:
+    """Re-registering drops this process's cached keys and prefixes (merchants.forget)."""
+    before = issuer.merchant_prefixes(MCHID)  # cached now
+    assert before is not None
+    assert before.notify == ("https://m.example/",)
+    desk.register_merchant(
+        MCHID,
+        name="v3 shop",
+        apiv3_key="k" * 32,
+        notify_prefixes=["https://m.example/moved/"],
+        public_key=public_key_pem(generate_private_key("rsa")),
+    )
+    after = issuer.merchant_prefixes(MCHID)
+    assert after is not None
+    assert (after.notify, after.return_to) == (("https://m.example/moved/",),) * 2

@@ -67,9 +67,10 @@ class WeChatDesk:
         )
 
     def register_merchant(self, mchid: str, **kwargs: Any) -> str:
-        """See :func:`.keys.register_wechat_merchant`; the key ring cache is dropped."""
+        """See :func:`.keys.register_wechat_merchant`; the cached keys and prefixes are
+        dropped."""
         serial = register_wechat_merchant(self.issuer.engine, mchid, **kwargs)
-        self.issuer.merchants._keyrings.pop(mchid, None)
+        self.issuer.merchants.forget(mchid)
         return serial
 
     def openid(self, buyer_id: str) -> str:
