@@ -146,16 +146,14 @@ def transport_of(issuer: DeliveryIssuer, transport: NotifyTransport | None) -> N
     return issuer.config.notify_transport or requests_transport
 
 
-def _url_still_allowed(merchant: MerchantRecord | None, url: str) -> bool:
+def _url_still_allowed(merchant: MerchantRecord, url: str) -> bool:
     """Re-check the notify URL against the merchant's prefixes as registered *now*.
 
     Checkouts are validated when created, but a merchant's prefixes can be narrowed later
     (``paylater issuer add-merchant`` updates them); the issuer must then stop calling
-    the old host rather than keep POSTing to a URL nobody vouches for any more. An
-    unknown merchant vouches for nothing.
+    the old host rather than keep POSTing to a URL nobody vouches for any more (an
+    unknown merchant vouches for nothing: the caller blocks it before asking).
     """
-    if merchant is None:
-        return False
     try:
         prefixes = json.loads(merchant.notify_prefixes)
     except (TypeError, ValueError):
