@@ -9,14 +9,15 @@ none and asks nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ...lifecycle import FaultKind
-from ..storage.schema import faults, reading
+from ..storage.quickread import QuickRead
+from ..storage.schema import faults
 
 __all__ = ["FAULT_KINDS", "Faults", "fault_matches"]
 
@@ -43,6 +44,7 @@ _TAKE_ONE = (
     .values(remaining=faults.c.remaining - 1)
 )
 _DROP_SPENT = faults.delete().where(faults.c.remaining <= 0)
+_ARMED_NOW = QuickRead(_ARMED)
 
 
 class Faults:
@@ -78,25 +80,23 @@ class Faults:
         """Consume one matching fault (oldest first) and return its kind, or None."""
         if not self._enabled:
             return None
-        # Most deliveries and requests meet no fault: a read (no write lock) says so.
-        with reading(self._engine) as conn:
-            if not any(self._hits(conn, kind_set, method, path)):
-                return None
+        # Most deliveries and requests meet no fault: one quick read (no transaction, no
+        # write lock) says so.
+        if not _hits(_ARMED_NOW.rows(self._engine), kind_set, method, path):
+            return None
         with self._engine.begin() as conn:
-            for row in self._hits(conn, kind_set, method, path):
+            for row in _hits(conn.execute(_ARMED).all(), kind_set, method, path):
                 if conn.execute(_TAKE_ONE, {"fault_id": row.id}).rowcount == 1:
                     conn.execute(_DROP_SPENT)
                     kind: str = row.kind
                     return kind
         return None
 
-    @staticmethod
-    def _hits(
-        conn: sa.Connection, kind_set: Collection[str], method: str, path: str
-    ) -> list[sa.Row[Any]]:
-        """The armed faults that would hit this request or delivery, oldest first."""
-        return [
-            row
-            for row in conn.execute(_ARMED).all()
-            if row.kind in kind_set and fault_matches(row.method, row.path_prefix, method, path)
-        ]
+
+def _hits(rows: Iterable[Any], kind_set: Collection[str], method: str, path: str) -> list[Any]:
+    """The armed faults that would hit this request or delivery, oldest first."""
+    return [
+        row
+        for row in rows
+        if row.kind in kind_set and fault_matches(row.method, row.path_prefix, method, path)
+    ]

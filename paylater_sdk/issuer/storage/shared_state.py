@@ -13,7 +13,8 @@ import secrets
 import sqlalchemy as sa
 
 from .locking import locked
-from .schema import faults, issuer_state, reading
+from .quickread import QuickRead
+from .schema import faults, issuer_state
 
 __all__ = [
     "CLOCK_OFFSET",
@@ -41,19 +42,20 @@ def ensure(conn: sa.Connection, key: str, default: str) -> str:
     return str(value)
 
 
-#: Built once: test mode runs it before every request, and building it cost more than
-#: running it (a statement's cache key is memoized on the statement object).
-_TEST_STATE = sa.select(
-    sa.select(issuer_state.c.value).where(issuer_state.c.key == CLOCK_OFFSET).scalar_subquery(),
-    sa.exists().where(faults.c.remaining > 0),
+#: Test mode runs it before every request: one statement, so a quick read (no
+#: transaction, compiled once; see :mod:`.quickread`).
+_TEST_STATE = QuickRead(
+    sa.select(
+        sa.select(issuer_state.c.value).where(issuer_state.c.key == CLOCK_OFFSET).scalar_subquery(),
+        sa.exists().where(faults.c.remaining > 0),
+    )
 )
 
 
 def read_test_state(engine: sa.Engine) -> tuple[int, bool]:
     """The test clock offset and whether any fault is armed, in one query (test mode reads
     both before every request, so a change made through any process applies at once)."""
-    with reading(engine) as conn:
-        row = conn.execute(_TEST_STATE).one()
+    (row,) = _TEST_STATE.rows(engine)
     return int(row[0] or 0), bool(row[1])
 
 
