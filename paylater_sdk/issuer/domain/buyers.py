@@ -21,6 +21,7 @@ from ...installments import PlanQuote, as_low_as
 from ...lifecycle import BuyerStatus
 from ...money import Money
 from ..storage.pii import PhoneVault, mask_phone
+from ..storage.quickread import QuickRead
 from ..storage.records import BuyerRow
 from ..storage.schema import buyers, reading, to_epoch
 from . import credit, ratelimit
@@ -62,14 +63,20 @@ def ensure_magic_buyers(conn: sa.Connection, phones: PhoneVault, now: datetime) 
 # Built once (see :mod:`..storage.prepared`): the consent page runs both.
 _BY_TOKEN = sa.select(buyers).where(buyers.c.buyer_token == sa.bindparam("token"))
 _BY_PHONE = sa.select(buyers).where(buyers.c.phone_hash == sa.bindparam("digest"))
-_SIGN_IN = sa.select(
-    buyers.c.id, buyers.c.test_code, buyers.c.credit_limit, buyers.c.line_opened_at
-).where(buyers.c.phone_hash == sa.bindparam("digest"))
-_HINTS = (
+# One statement each, so quick reads (no transaction; see :mod:`..storage.quickread`).
+_SIGN_IN = QuickRead(
+    sa.select(
+        buyers.c.id, buyers.c.test_code, buyers.c.credit_limit, buyers.c.line_opened_at
+    ).where(buyers.c.phone_hash == sa.bindparam("digest"))
+)
+#: The magic buyers' hashes go in as one parameter each (an expanding ``IN`` list would
+#: be compiled again on every call).
+_MAGIC_PARAMS = tuple(f"magic_{i}" for i in range(len(credit.MAGIC_BUYERS)))
+_HINTS = QuickRead(
     sa.select(buyers.c.phone_enc, buyers.c.test_code)
     .where(
         buyers.c.status == BuyerStatus.ACTIVE,
-        buyers.c.phone_hash.not_in(sa.bindparam("magic", expanding=True)),
+        buyers.c.phone_hash.not_in([sa.bindparam(name) for name in _MAGIC_PARAMS]),
         buyers.c.phone_enc.is_not(None),
     )
     .order_by(buyers.c.created_at.desc(), buyers.c.id.desc())
@@ -91,6 +98,16 @@ class Buyers:
 
     def __init__(self, issuer: Issuer) -> None:
         self._issuer = issuer
+        self._magic_hashes: dict[str, str] | None = None
+
+    def _magic(self) -> dict[str, str]:
+        """The magic buyers' phone hashes, as ``_HINTS`` parameters (the hash key is fixed
+        for the issuer's life, so they are worked out once)."""
+        if self._magic_hashes is None:
+            phones = [phone for phone, _ in credit.MAGIC_BUYERS.values()]
+            digests = [self._issuer.phones.digest(phone) for phone in phones]
+            self._magic_hashes = dict(zip(_MAGIC_PARAMS, digests, strict=True))
+        return self._magic_hashes
 
     def create(
         self,
@@ -128,18 +145,15 @@ class Buyers:
         test-mode consent page's sign-in hint (test mode only: shown in full so a tester
         can sign in)."""
         issuer = self._issuer
-        magic = [issuer.phones.digest(phone) for phone, _ in credit.MAGIC_BUYERS.values()]
-        with reading(issuer.engine) as conn:
-            rows = conn.execute(_HINTS, {"magic": magic, "n": limit}).all()
+        rows = _HINTS.rows(issuer.engine, n=limit, **self._magic())
         return [(issuer.phones.open(row.phone_enc), row.test_code) for row in rows]
 
     def sign_in(self, phone: str, code: str) -> SignedIn | None:
         """The consent page's sign-in: the buyer whose phone and test code these are, or
         None (an unknown phone and a wrong code look the same to the caller)."""
         issuer = self._issuer
-        digest = issuer.phones.digest(phone)
-        with reading(issuer.engine) as conn:
-            row = conn.execute(_SIGN_IN, {"digest": digest}).first()
+        found = _SIGN_IN.rows(issuer.engine, digest=issuer.phones.digest(phone))
+        row = found[0] if found else None
         if row is None or not hmac.compare_digest(str(row.test_code).encode(), code.encode()):
             return None
         has_line = credit.line_open(row.credit_limit, row.line_opened_at)
