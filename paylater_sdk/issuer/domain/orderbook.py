@@ -27,6 +27,7 @@ from ..config import IssuerConfig
 from ..storage import idempotency
 from ..storage.positions import next_position
 from ..storage.prepared import by_id
+from ..storage.quickread import QuickRead
 from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_epoch
 from . import credit, ledger, lifecycle, repayments, risk
 from .order_actions import OrderActions, OrderHost, offer_for, owned_row
@@ -44,7 +45,13 @@ _TRADE_NO_TAKEN = sa.select(checkouts.c.id).where(
 )
 _INSERT_CHECKOUT = checkouts.insert()
 _INSERT_ORDER = orders.insert()
-_MERCHANT_NAME = sa.select(merchants.c.name).where(merchants.c.id == sa.bindparam("owner"))
+#: The consent page's one read (each of its three requests runs it): a quick read, one
+#: statement with no transaction (see :mod:`..storage.quickread`).
+_CONSENT = QuickRead(
+    sa.select(checkouts, merchants.c.name.label("merchant_name"))
+    .join(merchants, merchants.c.id == checkouts.c.merchant_id)
+    .where(checkouts.c.id == sa.bindparam("obj_id"))
+)
 _CLAIM = (
     checkouts.update()
     .where(
@@ -221,9 +228,10 @@ class OrderBook:
 
     def consent_view(self, checkout_id: str) -> dict[str, Any]:
         self._host.sweep()
-        with reading(self.engine) as conn:
-            row = self._checkout_row(conn, None, checkout_id)
-            merchant = conn.execute(_MERCHANT_NAME, {"owner": row.merchant_id}).scalar_one()
+        found = _CONSENT.rows(self.engine, obj_id=checkout_id)
+        if not found:
+            raise _not_found("checkout", checkout_id)
+        row = found[0]
         amount = Money.from_minor(row.amount, row.currency)
         plan_ids = [p["plan_id"] for p in json.loads(row.plans_json)]
         created = datetime.fromtimestamp(row.created_at, self.now().tzinfo)
@@ -231,7 +239,7 @@ class OrderBook:
         return {
             "id": row.id,
             "state": row.state,
-            "merchant_name": merchant,
+            "merchant_name": row.merchant_name,
             "description": row.description,
             "amount": amount,
             "plans": self.quotes(amount, offers, created),
