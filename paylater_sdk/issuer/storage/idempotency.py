@@ -41,7 +41,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import ConflictError, IdempotencyError
 from .locking import try_lock_name
-from .schema import idempotency_keys, reading, to_epoch
+from .quickread import QuickRead
+from .schema import idempotency_keys, to_epoch
 
 __all__ = [
     "CURRENT",
@@ -130,6 +131,8 @@ _DELETE = idempotency_keys.delete().where(
     idempotency_keys.c.key == sa.bindparam("key"),
 )
 _INSERT = idempotency_keys.insert()
+#: The lookup before the work: one statement, so a quick read (see :mod:`.quickread`).
+_LOOKUP = QuickRead(_SELECT)
 
 
 def _select(conn: sa.Connection, merchant_id: str, key: str) -> Any:
@@ -150,8 +153,8 @@ def _stored(row: Any, fp: str) -> StoredResponse | None:
 
 def lookup(engine: Engine, *, merchant_id: str, key: str, fp: str) -> StoredResponse | None:
     """The stored answer for this key, if the request already ran (422 for another one)."""
-    with reading(engine) as conn:
-        return _stored(_select(conn, merchant_id, key), fp)
+    found = _LOOKUP.rows(engine, merchant_id=merchant_id, key=key)
+    return _stored(found[0] if found else None, fp)
 
 
 def _in_progress() -> ConflictError:
