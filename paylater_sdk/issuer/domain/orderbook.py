@@ -32,7 +32,7 @@ from ..storage.schema import buyers, checkouts, merchants, orders, reading, to_e
 from . import credit, ledger, lifecycle, repayments, risk
 from .order_actions import OrderActions, OrderHost, offer_for, owned_row
 from .urls import url_allowed
-from .views import checkout_json, checkout_json_by_id, checkout_view
+from .views import checkout_json, checkout_json_by_id, checkout_view, read_checkout_json
 
 __all__ = ["OrderBook"]
 
@@ -204,8 +204,10 @@ class OrderBook:
         return owned_row(conn, checkouts, "checkout", merchant_id, checkout_id, lock=lock)
 
     def get_checkout(self, merchant_id: str, checkout_id: str) -> dict[str, Any]:
-        with reading(self.engine) as conn:
-            return checkout_json(conn, self._checkout_row(conn, merchant_id, checkout_id))
+        found = read_checkout_json(self.engine, merchant_id, checkout_id)
+        if found is None:
+            raise _not_found("checkout", checkout_id)
+        return found
 
     def find_checkout(self, merchant_id: str, out_trade_no: str) -> dict[str, Any]:
         with reading(self.engine) as conn:

@@ -7,11 +7,14 @@ the consent page all show the same thing.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from ..storage.prepared import by_id
+from ..storage.quickread import QuickRead
 from ..storage.schema import checkouts, orders, refunds, rfc3339
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "money_json",
     "order_json",
     "order_json_by_id",
+    "read_checkout_json",
     "refund_json",
     "refund_json_by_id",
     "rfc3339",
@@ -72,6 +76,34 @@ def _order_row(conn: sa.Connection, checkout_id: str) -> Any:
 
 def order_json_by_id(conn: sa.Connection, order_id: str) -> dict[str, Any]:
     return order_json(conn.execute(_ORDER_BY_ID, {"order_id": order_id}).one())
+
+
+#: ``GET /v1/checkouts/{id}`` in one statement: the checkout and its order (unique per
+#: checkout), the order's columns prefixed ``order_``. A quick read (no transaction; see
+#: :mod:`..storage.quickread`): one statement sees one snapshot of both rows.
+_ORDER_COLUMNS = tuple(column.key for column in orders.c)
+_CHECKOUT_WITH_ORDER = QuickRead(
+    sa.select(checkouts, *(column.label(f"order_{column.key}") for column in orders.c))
+    .outerjoin(orders, orders.c.checkout_id == checkouts.c.id)
+    .where(
+        checkouts.c.id == sa.bindparam("obj_id"),
+        checkouts.c.merchant_id == sa.bindparam("owner"),
+    )
+)
+
+
+def read_checkout_json(engine: Engine, merchant_id: str, checkout_id: str) -> dict[str, Any] | None:
+    """The Checkout object of ``merchant_id``'s checkout, or None (none, or another's)."""
+    found = _CHECKOUT_WITH_ORDER.rows(engine, obj_id=checkout_id, owner=merchant_id)
+    if not found:
+        return None
+    row = found[0]
+    if row.order_id is None:
+        return checkout_view(row, None)
+    order = SimpleNamespace(out_trade_no=row.out_trade_no)  # order_json's row: attributes
+    for key in _ORDER_COLUMNS:
+        setattr(order, key, getattr(row, f"order_{key}"))
+    return checkout_view(row, order_json(order))
 
 
 def checkout_json(conn: sa.Connection, row: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from paylater_sdk.issuer import Issuer, TestBuyer
+from paylater_sdk.issuer.storage.quickread import QuickRead
 from tests._support.issuer import SignedClient, authorized, cny, new_checkout
 
 # Tables whose size is bounded by configuration (keys, merchants, armed faults, one row of
@@ -32,13 +33,22 @@ _BOUNDED = {
 
 
 @pytest.fixture
-def statements(issuer: Issuer) -> Iterator[list[tuple[str, Any]]]:
+def statements(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement sent: through SQLAlchemy's connections (its cursor event) and as
+    quick reads, which run on the driver's connection and so never reach that event."""
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_rest: Any) -> None:
         if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
             seen.append((statement, params))
 
+    quick = QuickRead._execute
+
+    def record_quick(dialect: Any, pooled: Any, sql: str, values: Any) -> Any:
+        seen.append((sql, values))
+        return quick(dialect, pooled, sql, values)
+
+    monkeypatch.setattr(QuickRead, "_execute", staticmethod(record_quick))
     sa.event.listen(issuer.engine, "before_cursor_execute", record)
     yield seen
     sa.event.remove(issuer.engine, "before_cursor_execute", record)
@@ -96,6 +106,8 @@ def test_every_hot_path_query_uses_an_index(
 ) -> None:
     _hot_paths(api, issuer, buyer)
     assert len(statements) > 30  # the paths above really ran their queries
+    # ... quick reads included (GET /v1/checkouts/{id} is one).
+    assert any("LEFT OUTER JOIN orders" in statement for statement, _ in statements)
     problems = set()
     with issuer.engine.connect() as conn:
         for statement, params in statements:
