@@ -23,6 +23,7 @@ from ...signing import KeyRing, load_public_key, public_key_pem, serial_for
 from ..config import is_api_key
 from ..storage.locking import lock_name
 from ..storage.prepared import by_id
+from ..storage.quickread import QuickRead
 from ..storage.schema import merchant_keys, merchants, reading, to_epoch
 from .lifecycle import not_found
 
@@ -33,6 +34,8 @@ KEYRING_TTL = 5.0
 
 _V = TypeVar("_V")
 
+#: Every delivery attempt reads the merchant as stored now (see :mod:`..storage.quickread`).
+_MERCHANT = QuickRead(by_id(merchants))
 _PREFIXES = sa.select(merchants.c.notify_prefixes, merchants.c.return_prefixes).where(
     merchants.c.id == sa.bindparam("merchant_id")
 )
@@ -152,8 +155,10 @@ class MerchantRegistry:
         self._prefixes.drop(merchant_id)
 
     def row(self, merchant_id: str) -> Any:
-        with reading(self._engine) as conn:
-            return conn.execute(by_id(merchants), {"obj_id": merchant_id}).first()
+        """The merchant's row as stored now, or None (every delivery attempt reads it, so
+        a quick read: one statement, no transaction)."""
+        found = _MERCHANT.rows(self._engine, obj_id=merchant_id)
+        return found[0] if found else None
 
     def keyring(self, merchant_id: str) -> KeyRing | None:
         """The merchant's public keys (None for an unknown merchant)."""
