@@ -507,6 +507,26 @@ def test_a_claim_never_exceeds_the_per_merchant_bound_or_the_slots(
     assert {row["attempts"] for row in rows} == {1}
 
 
+def test_a_claim_with_nothing_due_opens_no_transaction(engines: Callable[[], Engine]) -> None:
+    """The worker claims after every attempt and every poll: when nothing is due, a quick
+    read says so and no write transaction (SQLite's write lock) is taken for it."""
+    issuer = _shop_issuer(engines(), {"m1": "https://m1.example/"})
+    begun: list[bool] = []
+    sa.event.listen(issuer.engine, "begin", lambda conn: begun.append(True))
+    assert notify_delivery.claim(issuer.engine, NOW, slots=5, per_merchant=5) == []
+    assert begun == []
+    ids = _enqueue_for(issuer, "m1", "https://m1.example/notify", 2)
+    begun.clear()
+    assert notify_delivery.claim(issuer.engine, NOW - 3600, slots=5, per_merchant=5) == []
+    assert begun == []  # queued, but not due an hour ago
+    rows = notify_delivery.claim(issuer.engine, NOW, slots=5, per_merchant=5)
+    assert [row["id"] for row in rows] == ids
+    assert len(begun) == 1
+    begun.clear()
+    assert notify_delivery.claim(issuer.engine, NOW, slots=5, per_merchant=5) == []  # leased
+    assert begun == []
+
+
 def test_the_claim_query_skips_locked_rows_on_postgresql_only() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
