@@ -13,16 +13,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ...errors import ConfigurationError, ReplayError
 from ...signing import InMemoryNonceStore, NonceStore, RedisNonceStore
+from .quickread import QuickWrite
 from .schema import seen_nonces
 
 __all__ = ["DatabaseNonceStore", "build_nonce_store"]
 
-_INSERT = seen_nonces.insert()  # built once: one per signed request
+#: One per signed request, a whole transaction by itself: a quick write (the primary key
+#: decides atomically; see :mod:`.quickread`).
+_INSERT = QuickWrite(
+    seen_nonces.insert().values(nonce=sa.bindparam("nonce"), signed_at=sa.bindparam("signed_at"))
+)
 _REPLAYED = "this nonce was already used: the request is a replay"
 
 
@@ -37,8 +43,7 @@ class DatabaseNonceStore:
         if not isinstance(nonce, str) or not nonce:
             raise ReplayError("a nonce must be a non-empty string")
         try:
-            with self._engine.begin() as conn:
-                conn.execute(_INSERT, {"nonce": nonce, "signed_at": int(timestamp)})
+            _INSERT.run(self._engine, nonce=nonce, signed_at=int(timestamp))
         except IntegrityError:
             raise ReplayError(_REPLAYED) from None
         except SQLAlchemyError as exc:  # fail closed: an unrecorded nonce could be replayed

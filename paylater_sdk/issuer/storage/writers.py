@@ -50,7 +50,11 @@ class WriterQueue:
 
     def enter(self, conn: sa.Connection) -> None:
         """Before ``BEGIN IMMEDIATE`` on ``conn``: wait for this process's other writers."""
-        record = conn.connection.record_info
+        self.enter_pooled(conn.connection.record_info)
+
+    def enter_pooled(self, record: dict[str, Any] | None) -> None:
+        """The same for a pooled connection's ``record_info`` (a quick write, which runs
+        on the driver's connection); the turn ends when that connection is checked in."""
         if record is None or record.get(_HOLDS):
             return
         if self._lock.acquire(timeout=self._wait):

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from paylater_sdk.issuer import Issuer, TestBuyer
-from paylater_sdk.issuer.storage.quickread import QuickRead
+from paylater_sdk.issuer.storage import quickread
 from tests._support.issuer import SignedClient, authorized, cny, new_checkout
 
 # Tables whose size is bounded by configuration (keys, merchants, armed faults, one row of
@@ -42,13 +42,14 @@ def statements(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[list
         if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
             seen.append((statement, params))
 
-    quick = QuickRead._execute
+    quick = quickread._execute
 
-    def record_quick(dialect: Any, pooled: Any, sql: str, values: Any) -> Any:
-        seen.append((sql, values))
-        return quick(dialect, pooled, sql, values)
+    def record_quick(dialect: Any, pooled: Any, sql: str, values: Any, **how: Any) -> Any:
+        if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            seen.append((sql, values))
+        return quick(dialect, pooled, sql, values, **how)
 
-    monkeypatch.setattr(QuickRead, "_execute", staticmethod(record_quick))
+    monkeypatch.setattr(quickread, "_execute", record_quick)
     sa.event.listen(issuer.engine, "before_cursor_execute", record)
     yield seen
     sa.event.remove(issuer.engine, "before_cursor_execute", record)

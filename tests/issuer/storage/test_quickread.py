@@ -1,9 +1,11 @@
-"""QuickRead: one SELECT on a pooled driver connection, outside SQLAlchemy's Connection
-(storage/quickread.py), on SQLite and PostgreSQL."""
+"""QuickRead and QuickWrite: one statement on a pooled driver connection, outside
+SQLAlchemy's Connection (storage/quickread.py), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from paylater_sdk.issuer.storage.quickread import QuickRead
+from paylater_sdk.issuer.storage.quickread import QuickRead, QuickWrite
 from paylater_sdk.issuer.storage.schema import make_engine
+from paylater_sdk.issuer.storage.writers import queue_of
 
 POSTGRES_URL = os.environ.get("PAYLATER_TEST_POSTGRES_URL")
 
@@ -190,3 +193,76 @@ def test_a_dropped_connection_is_thrown_away_and_the_next_read_works() -> None:
     finally:
         engine.dispose()
         killer.dispose()
+
+
+_ADD = QuickWrite(
+    things.insert().values(
+        id=sa.bindparam("id"), name=sa.bindparam("name"), live=sa.true(), meta=sa.bindparam("meta")
+    )
+)
+_RETIRE = QuickWrite(
+    things.update().where(things.c.name == sa.bindparam("name")).values(live=False)
+)
+
+
+def test_a_quick_write_commits_on_its_own_and_counts_its_rows(engine: sa.Engine) -> None:
+    assert _ADD.run(engine, id=9, name="dee", meta={"k": "v"}) == 1
+    with engine.connect() as conn:  # another connection: the row is committed
+        stored = conn.execute(sa.select(things).where(things.c.id == 9)).one()
+    assert (stored.name, stored.live, stored.meta) == ("dee", True, {"k": "v"})
+    assert _RETIRE.run(engine, name="ada") == 2  # ids 1 and 3
+    assert _RETIRE.run(engine, name="nobody") == 0
+    assert [r.live for r in _BY_NAME.rows(engine, name="ada")] == [False, False]
+
+
+def test_a_broken_constraint_is_an_integrity_error_without_values(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        _ADD.run(engine, id=1, name="sk_live_secret_value", meta={})
+    assert "sk_live_secret_value" not in str(caught.value)
+    assert caught.value.connection_invalidated is False
+    assert _COUNT.rows(engine)[0][0] == 3  # nothing written
+    # ... and the connection went back out of autocommit: a rolled back transaction on it
+    # leaves nothing behind.
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(things.delete())
+        transaction.rollback()
+    assert _COUNT.rows(engine)[0][0] == 3
+
+
+def test_a_quick_write_on_sqlite_waits_its_writer_turn(tmp_path: Path) -> None:
+    """It queues behind this process's open write transaction (not in SQLite's busy
+    handler) and gives the turn back when it is done."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'turn.db'}")
+    metadata.create_all(engine)
+    queue = queue_of(engine)
+    assert queue is not None
+    order: list[str] = []
+    inside = threading.Event()
+    finish = threading.Event()
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(things.insert().values(id=1, name="a", live=True, meta={}))
+            inside.set()
+            finish.wait(10)
+            order.append("transaction commits")
+
+    def writer() -> None:
+        inside.wait(10)
+        _ADD.run(engine, id=2, name="b", meta={})
+        order.append("quick write done")
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    inside.wait(10)
+    time.sleep(0.2)
+    assert order == []  # the quick write is waiting for the turn
+    finish.set()
+    for thread in threads:
+        thread.join(20)
+    assert order == ["transaction commits", "quick write done"]
+    assert queue.held is False
+    assert [r.id for r in _BY_NAME.rows(engine, name="b")] == [2]
+    engine.dispose()
