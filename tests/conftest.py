@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests._support.http_environment import clear_http_environment
 
 # Property tests must not flake on a loaded 2-core CI machine: no per-example deadline.
 _QUIET = [HealthCheck.too_slow]
@@ -16,3 +19,10 @@ settings.register_profile("stress", settings.get_profile("default"), max_example
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
 )
+
+
+@pytest.fixture
+def http_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """``monkeypatch``, with no proxy, CA bundle or netrc variable of the machine's left."""
+    clear_http_environment(monkeypatch)
+    return monkeypatch

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from .._sessions import EnvironmentSession
 from ._effects import HttpRequest, HttpResponse, HttpStream, NeedKeys, Op, Sleep, TransportFailure
 from ._requester import Requester
 
@@ -45,7 +46,9 @@ class SyncRunner:
     def __init__(self, core: Requester, session: requests.Session | None) -> None:
         self.core = core
         self._owns_session = session is None
-        self.session = session if session is not None else requests.Session()
+        # A session of our own reads the environment once (see paylater_sdk._sessions);
+        # a caller's session is used exactly as given.
+        self.session = session if session is not None else EnvironmentSession()
         self._keys_lock = threading.Lock()
 
     def run(self, op: Op[T]) -> T:

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import waitress
 from waitress import wasyncore
 
 from paylater_sdk import Money
 from paylater_sdk.client import CheckoutState, PayLaterClient
-from paylater_sdk.errors import InvalidRequestError, NotFoundError
+from paylater_sdk.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.signing import generate_private_key, public_key_pem, serial_for
 
@@ -132,3 +133,36 @@ def test_lists_and_auto_paging_over_real_http(served: tuple[str, Any, Any]) -> N
             return [c.id async for c in first.auto_paging_iter()]
 
     assert anyio.run(walk) == list(reversed(ids))
+
+
+def test_a_netrc_entry_for_the_issuer_never_replaces_the_signature(
+    served: tuple[str, Any, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests alone applies a ``.netrc`` entry as Basic auth over the signed header; the
+    client's own session never reads ``.netrc`` (paylater_sdk._sessions)."""
+    base_url, key, _ = served
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    options: dict[str, Any] = {
+        "merchant_id": "m_real",
+        "private_key": key,
+        "key_serial": serial_for(key),
+        "api_key": API_KEY,
+        "max_retries": 0,
+    }
+    with PayLaterClient(base_url, **options) as client:
+        made = client.checkouts.create(
+            out_trade_no="N-1",
+            amount=Money("300.00", "CNY"),
+            description="Tea",
+            notify_url="http://127.0.0.1/notify",
+            return_url="http://127.0.0.1/return",
+        )
+        assert client.checkouts.get(made.id).state is CheckoutState.CREATED
+    with (
+        PayLaterClient(base_url, session=requests.Session(), **options) as plain,
+        pytest.raises(AuthenticationError),
+    ):
+        plain.checkouts.get(made.id)  # the premise: a plain session sends the password

@@ -24,6 +24,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..._sessions import EnvironmentSession
 from ...signing import ResponseSigner, seal_notification
 from ..config import WECHAT_NOTIFY_SCHEDULE
 from ..domain.urls import url_allowed
@@ -107,7 +108,9 @@ def requests_transport(url: str, headers: dict[str, str], body: bytes, timeout: 
     to a host outside the merchant's registered prefixes. Each delivery thread keeps one
     ``requests.Session``, so notifications to the same merchant reuse a kept-alive
     connection instead of opening (and handshaking) a new one per attempt; the session
-    keeps no cookies, so one notification never carries what an earlier answer set.
+    keeps no cookies, so one notification never carries what an earlier answer set, and
+    reads the proxy environment once per host and never ``~/.netrc`` (see
+    :mod:`paylater_sdk._sessions`).
     """
     response = _session().post(
         url, data=body, headers=headers, timeout=timeout, allow_redirects=False
@@ -121,7 +124,7 @@ _local = threading.local()
 def _session() -> requests.Session:
     session: requests.Session | None = getattr(_local, "session", None)
     if session is None:
-        session = requests.Session()
+        session = EnvironmentSession()
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         _local.session = session
     return session

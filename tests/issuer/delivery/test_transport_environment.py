@@ -1,0 +1,51 @@
+"""The default notification transport and the environment: proxies honoured, read once per
+host; a ``.netrc`` entry never adds credentials to a notification (paylater_sdk._sessions)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from paylater_sdk.issuer.delivery import outbox
+from tests._support.http_environment import netrc_for, recording_server
+
+T = TypeVar("T")
+
+
+def in_new_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` on a thread of its own: each delivery thread makes its own session."""
+    out: list[T] = []
+    thread = threading.Thread(target=lambda: out.append(work()))
+    thread.start()
+    thread.join(timeout=30)
+    return out[0]
+
+
+def test_a_notification_goes_through_the_proxy_the_environment_names(
+    http_env: pytest.MonkeyPatch,
+) -> None:
+    with recording_server(status=204) as proxy:
+        http_env.setenv("HTTP_PROXY", proxy.url)
+        status = in_new_thread(
+            lambda: outbox.requests_transport("http://shop.invalid/notify", {}, b"{}", 5.0)
+        )
+    assert status == 204
+    assert [(m, t) for m, t, _ in proxy.requests] == [("POST", "http://shop.invalid/notify")]
+
+
+def test_a_netrc_entry_adds_no_credentials_to_a_notification(
+    http_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    netrc_for("127.0.0.1", tmp_path, http_env)
+    with recording_server() as shop:
+        status = in_new_thread(
+            lambda: outbox.requests_transport(shop.url + "/notify", {"X-A": "1"}, b"{}", 5.0)
+        )
+    assert status == 200
+    [(_, _, headers)] = shop.requests
+    assert headers["X-A"] == "1"
+    assert "Authorization" not in headers
