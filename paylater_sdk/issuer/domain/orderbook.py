@@ -79,6 +79,9 @@ class OrderBook:
         # the same plans four or five times (create, each consent page, authorize), so
         # they are priced once. PlanQuote and its Schedule are frozen, so sharing is safe.
         self._priced = functools.lru_cache(maxsize=_QUOTE_CACHE)(self._price)
+        # And their JSON, which every new checkout stores: serialising four schedules was a
+        # sixth of the create's own work. A string, so no caller can change a later answer.
+        self._priced_json = functools.lru_cache(maxsize=_QUOTE_CACHE)(self._price_json)
 
     @property
     def engine(self) -> Engine:
@@ -100,10 +103,18 @@ class OrderBook:
         same = tuple(o for o in offers if o.min_amount.currency == amount.currency)
         return list(self._priced(amount, same, on.date()))
 
+    def quotes_json(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> str:
+        """:meth:`quotes` as the JSON array a checkout stores (``plans_json``)."""
+        same = tuple(o for o in offers if o.min_amount.currency == amount.currency)
+        return self._priced_json(amount, same, on.date())
+
     def _price(
         self, amount: Money, offers: tuple[PlanOffer, ...], day: date
     ) -> tuple[PlanQuote, ...]:
         return tuple(quote_plans(amount, offers, start=day, apr_cap=self.config.apr_cap))
+
+    def _price_json(self, amount: Money, offers: tuple[PlanOffer, ...], day: date) -> str:
+        return json.dumps([q.to_json() for q in self._priced(amount, offers, day)])
 
     # --- checkouts (the merchant's side) ----------------------------------------------------
 
@@ -151,7 +162,7 @@ class OrderBook:
                     "description": description,
                     "notify_url": notify_url,
                     "return_url": return_url,
-                    "plans_json": json.dumps([q.to_json() for q in quotes]),
+                    "plans_json": self.quotes_json(amount, offers, now),
                     "authorize_url": f"{base}/authorize/{checkout_id}",
                     "created_at": to_epoch(now),
                     "expires_at": to_epoch(now + timedelta(seconds=ttl)),

@@ -3,6 +3,7 @@ quotes after (``OrderBook.quotes``): what a fresh ``quote_plans`` answers, every
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from paylater_sdk.installments import STANDARD_OFFERS, quote_plans
@@ -42,3 +43,16 @@ def test_a_caller_changing_its_list_changes_no_later_answer(issuer: Issuer) -> N
     assert len(issuer.orders.quotes(amount, STANDARD_OFFERS, _ON)) == 4
     usd = issuer.orders.quotes(Money("500.00", "USD"), STANDARD_OFFERS, _ON)
     assert usd == []  # the offers are CNY only
+
+
+def test_the_stored_plans_json_is_the_fresh_quotes_json(issuer: Issuer) -> None:
+    amount = Money("1234.56", "CNY")
+    fresh = quote_plans(amount, STANDARD_OFFERS, start=_ON.date(), apr_cap=issuer.config.apr_cap)
+    first = issuer.orders.quotes_json(amount, STANDARD_OFFERS, _ON)
+    assert json.loads(first) == [q.to_json() for q in fresh]
+    assert issuer.orders.quotes_json(amount, STANDARD_OFFERS, _ON + timedelta(hours=5)) is first
+    more = issuer.orders.quotes_json(Money("1234.57", "CNY"), STANDARD_OFFERS, _ON)
+    assert json.loads(more)[0]["total_amount"] != json.loads(first)[0]["total_amount"]
+    only_six = json.loads(issuer.orders.quotes_json(amount, STANDARD_OFFERS[2:3], _ON))
+    assert [p["plan_id"] for p in only_six] == ["fenfu-6"]
+    assert issuer.orders.quotes_json(Money("500.00", "USD"), STANDARD_OFFERS, _ON) == "[]"
