@@ -12,7 +12,10 @@ then drives them with real client threads (the public ``PayLaterClient`` for sig
 ``requests`` session for the buyer's consent pages) and prints one table: every figure of the
 performance issue beside its baseline (the issue's measurement before the work) and its floor.
 Server CPU is read from ``/proc/<pid>/stat`` (all threads of the server process), so client
-work never counts. ``--quick`` makes every run short (CI runs it so the script cannot rot);
+work never counts. The growth figures run on two more issuers of their own, one at the base
+level and one grown, sampled alternately (``_http_growth.py``; on PostgreSQL the grown one
+uses a second database, the given one's name plus ``_growth``, which needs CREATEDB).
+``--quick`` makes every run short (CI runs it so the script cannot rot);
 its figures are noisy and only the full run is compared with the floors in
 docs/performance.md.
 
@@ -30,14 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http_bench import (
-    Figure,
-    Stack,
-    growth_figures,
-    load_figures,
-    multiprocess_figures,
-    print_table,
-)
+from _http_bench import Figure, Stack, load_figures, multiprocess_figures, print_table
+from _http_growth import growth_figures
 
 
 def _engines(args: argparse.Namespace, folder: Path) -> list[tuple[str, str]]:
@@ -69,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, url in _engines(args, folder):
         with Stack(url, folder / name.lower()) as stack:
             figures += load_figures(stack, name, duration)
-            figures += growth_figures(stack, name, levels, samples=15 if args.quick else 120)
+        samples = 15 if args.quick else 120
+        figures += growth_figures(url, folder / name.lower(), name, levels, samples)
         if name == "PostgreSQL":
             figures += multiprocess_figures(url, folder / "mp", duration)
     load = os.getloadavg()
