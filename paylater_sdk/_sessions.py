@@ -29,6 +29,10 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
+#: Where ``proxies`` falls among ``Session.request``'s positional parameters after the URL
+#: (params, data, headers, cookies, files, auth, timeout, allow_redirects, proxies).
+_PROXIES_POSITION = 8
+
 
 class EnvironmentSession(requests.Session):
     """A ``requests.Session`` whose environment (proxies, CA bundle) is read once."""
@@ -43,7 +47,8 @@ class EnvironmentSession(requests.Session):
         self._proxies_lock = threading.Lock()
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        if kwargs.get("proxies") is None:
+        # ``proxies`` is requests' ninth parameter after the URL; given either way, it wins.
+        if len(args) < _PROXIES_POSITION and kwargs.get("proxies") is None:
             kwargs["proxies"] = self.environment_proxies(str(url))
         return super().request(method, url, *args, **kwargs)
 
@@ -59,4 +64,4 @@ class EnvironmentSession(requests.Session):
                 if found is None:
                     found = dict(get_environ_proxies(url))
                     self._proxies_by_host[key] = found
-        return found
+        return dict(found)  # a copy: what requests does with it never reaches the cache

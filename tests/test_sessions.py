@@ -45,12 +45,19 @@ def test_no_proxy_sends_a_host_direct(http_env: pytest.MonkeyPatch) -> None:
 
 def test_a_proxy_given_to_the_request_wins(http_env: pytest.MonkeyPatch) -> None:
     http_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    session = EnvironmentSession()
     with recording_server(status=503) as proxy:
-        answer = EnvironmentSession().get(
-            "http://issuer.invalid/x", proxies={"http": proxy.url}, timeout=5
-        )
-    assert answer.status_code == 503
-    assert [target for _, target, _ in proxy.requests] == ["http://issuer.invalid/x"]
+        named = session.get("http://issuer.invalid/x", proxies={"http": proxy.url}, timeout=5)
+        placed = session.request(
+            "GET", "http://issuer.invalid/y", None, None, None, None, None, None, 5, True,
+            {"http": proxy.url},
+        )  # fmt: skip
+    assert (named.status_code, placed.status_code) == (503, 503)
+    assert [t for _, t, _ in proxy.requests] == [
+        "http://issuer.invalid/x",
+        "http://issuer.invalid/y",
+    ]
+    assert session.environment_proxies("http://issuer.invalid/") == {"http": "http://127.0.0.1:9"}
 
 
 def test_the_environment_is_read_once_per_scheme_and_host(
