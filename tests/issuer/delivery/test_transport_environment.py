@@ -1,5 +1,6 @@
-"""The default notification transport and the environment: proxies honoured, read once per
-host; a ``.netrc`` entry never adds credentials to a notification (paylater_sdk._sessions)."""
+"""The default notification transport and the environment: the proxy it names is used, and
+a ``.netrc`` entry never adds credentials to a notification (paylater_sdk._sessions; the
+reading once per host is tested in tests/test_sessions.py)."""
 
 from __future__ import annotations
 
