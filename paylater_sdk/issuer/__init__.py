@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,13 @@ def _database_url(app: Flask, config: IssuerConfig) -> str:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the issuer app. Config keys: see :data:`paylater_sdk.issuer.config.DEFAULTS`."""
     settings = load_config(config)
-    app = Flask(__name__, instance_relative_config=False)
+    with _ROUTES_BUILT_ONE_AT_A_TIME:  # Flask() adds its static route: see the lock
+        app = Flask(__name__, instance_relative_config=False)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["PAYLATER_TEST_MODE"] = settings.test_mode
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     for key, value in (config or {}).items():
         app.config.setdefault(key, value)
-    from .web import api, credit_testctl, hooks, testctl
-
     engine = make_engine(_database_url(app, settings))
     try:
         issuer = Issuer(settings, engine)
@@ -79,6 +79,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise
     app.config["SECRET_KEY"] = issuer.session_secret  # the same in every process
     app.extensions[EXTENSION] = issuer
+    with _ROUTES_BUILT_ONE_AT_A_TIME:
+        _install_routes(app, settings, config or {})
+    if settings.notify_worker:
+        worker = outbox.DeliveryWorker(issuer)
+        worker.start()
+        app.extensions["paylater_delivery_worker"] = worker
+        sweeper = Sweeper(issuer)
+        sweeper.start()
+        app.extensions["paylater_sweeper"] = sweeper
+        atexit.register(stop_background, app)
+    return app
+
+
+#: Werkzeug compiles every URL rule it adds with ``ast.parse``, and CPython 3.11's AST
+#: constructor keeps its recursion depth per interpreter, not per thread: two threads
+#: building apps at once can fail with ``SystemError: AST constructor recursion depth
+#: mismatch`` (python/cpython#106905; seen in this project's start-up race test). Routes
+#: are added by one app at a time (``Flask()`` adds one too, the static route); the
+#: storage start-up between the two stays concurrent, as it is between processes.
+_ROUTES_BUILT_ONE_AT_A_TIME = threading.Lock()
+
+
+def _install_routes(app: Flask, settings: IssuerConfig, config: Mapping[str, Any]) -> None:
+    """The error handling and every blueprint of the issuer, on ``app``."""
+    from .web import api, credit_testctl, hooks, testctl, wechat
+
     hooks.install_error_handling(app)
     app.register_blueprint(api.blueprint)
     if settings.test_mode:
@@ -91,18 +117,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(servicing_admin.blueprint)
     app.register_blueprint(servicing_pages.blueprint)
     app.register_blueprint(landing.blueprint)
-    from .web import wechat  # the WeChat Pay v3 face (/v3), kept apart: docs/wechat.md
-
-    wechat.install(app, config or {})
-    if settings.notify_worker:
-        worker = outbox.DeliveryWorker(issuer)
-        worker.start()
-        app.extensions["paylater_delivery_worker"] = worker
-        sweeper = Sweeper(issuer)
-        sweeper.start()
-        app.extensions["paylater_sweeper"] = sweeper
-        atexit.register(stop_background, app)
-    return app
+    wechat.install(app, config)  # the WeChat Pay v3 face (/v3): docs/wechat.md
 
 
 def stop_background(app: Flask) -> None:
