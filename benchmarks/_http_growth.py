@@ -40,13 +40,13 @@ def growth_figures(
         Stack(url, folder / "growth-base") as base,
         Stack(_grown_url(url, folder), folder / "growth-grown") as grown,
     ):
-        templates = {id(stack): _template(stack) for stack in (base, grown)}
-        for stack in (base, grown):
-            _seed(stack, templates[id(stack)], levels[0] - 1)
+        grown_template = _template(grown)
+        _seed(base, _template(base), levels[0] - 1)
+        _seed(grown, grown_template, levels[0] - 1)
         seeded = levels[0]
         figures = []
         for level in levels[1:]:
-            _seed(grown, templates[id(grown)], level - seeded)
+            _seed(grown, grown_template, level - seeded)
             seeded = level
             for name, (at_base, at_level) in _paired(base, grown, samples).items():
                 ratio = at_level / at_base

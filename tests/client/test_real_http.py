@@ -22,6 +22,7 @@ from paylater_sdk.client import CheckoutState, PayLaterClient
 from paylater_sdk.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from paylater_sdk.issuer import create_app, get_issuer
 from paylater_sdk.signing import generate_private_key, public_key_pem, serial_for
+from tests._support.http_environment import netrc_for
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 
@@ -136,15 +137,12 @@ def test_lists_and_auto_paging_over_real_http(served: tuple[str, Any, Any]) -> N
 
 
 def test_a_netrc_entry_for_the_issuer_never_replaces_the_signature(
-    served: tuple[str, Any, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    served: tuple[str, Any, Any], tmp_path: Any, http_env: pytest.MonkeyPatch
 ) -> None:
     """requests alone applies a ``.netrc`` entry as Basic auth over the signed header; the
     client's own session never reads ``.netrc`` (paylater_sdk._sessions)."""
     base_url, key, _ = served
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+    netrc_for("127.0.0.1", tmp_path, http_env)
     options: dict[str, Any] = {
         "merchant_id": "m_real",
         "private_key": key,

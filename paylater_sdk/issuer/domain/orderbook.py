@@ -62,6 +62,11 @@ _CLAIM = (
 )
 
 
+def _lending_in(amount: Money, offers: Sequence[PlanOffer]) -> tuple[PlanOffer, ...]:
+    """The offers in ``amount``'s currency: the key both quote caches are asked with."""
+    return tuple(o for o in offers if o.min_amount.currency == amount.currency)
+
+
 class OrderBook:
     """Checkout, order and refund operations (``issuer.orders``); each public method is
     one transaction. Captures, voids, extensions and refunds are an
@@ -100,13 +105,11 @@ class OrderBook:
 
     def quotes(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> list[PlanQuote]:
         """The offers (in the amount's currency) priced for ``amount`` from ``on``."""
-        same = tuple(o for o in offers if o.min_amount.currency == amount.currency)
-        return list(self._priced(amount, same, on.date()))
+        return list(self._priced(amount, _lending_in(amount, offers), on.date()))
 
     def quotes_json(self, amount: Money, offers: Sequence[PlanOffer], on: datetime) -> str:
         """:meth:`quotes` as the JSON array a checkout stores (``plans_json``)."""
-        same = tuple(o for o in offers if o.min_amount.currency == amount.currency)
-        return self._priced_json(amount, same, on.date())
+        return self._priced_json(amount, _lending_in(amount, offers), on.date())
 
     def _price(
         self, amount: Money, offers: tuple[PlanOffer, ...], day: date

@@ -4,8 +4,8 @@ reading once per host is tested in tests/test_sessions.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,11 +19,8 @@ T = TypeVar("T")
 
 def in_new_thread(work: Callable[[], T]) -> T:
     """Run ``work`` on a thread of its own: each delivery thread makes its own session."""
-    out: list[T] = []
-    thread = threading.Thread(target=lambda: out.append(work()))
-    thread.start()
-    thread.join(timeout=30)
-    return out[0]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result(timeout=30)
 
 
 def test_a_notification_goes_through_the_proxy_the_environment_names(
